@@ -1,0 +1,273 @@
+"""An in-memory directory that implements the directory port, with error injection.
+
+Used by the unit tests and by the in-memory demo. It behaves like the real directories where the
+engine cares: transitive membership, disabled users, markers, unmanaged accounts whose address we
+want, NotFound on a second delete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from core.errors import DirectoryError, NotFound, UnmanagedConflict
+from core.model import (
+    Account,
+    AccountSpec,
+    DirectoryKind,
+    GroupInfo,
+    GroupType,
+    SourceRead,
+    SourceUser,
+    parse_marker,
+)
+
+Hook = Callable[[str, str, str], None]
+"""Called as hook(phase, method, key) with phase 'before' or 'after' each call."""
+
+
+@dataclass
+class MemoryUser:
+    id: str
+    email: str
+    display_name: str
+    given_name: str = ""
+    family_name: str = ""
+    enabled: bool = True
+    marker: str | None = None
+
+
+@dataclass
+class MemoryGroup:
+    info: GroupInfo
+    members: list[str] = field(default_factory=list)  # user ids and group ids
+
+
+@dataclass
+class Injection:
+    method: str
+    error: DirectoryError
+    times: int
+    match: str | None  # an email or id the call must concern, or None for any
+
+
+class MemoryDirectory:
+    def __init__(self, kind: DirectoryKind, *, interop_domain: str | None = None) -> None:
+        self.kind = kind
+        self.interop_domain = interop_domain
+        self.users: dict[str, MemoryUser] = {}
+        self.groups: dict[str, MemoryGroup] = {}
+        self.deleted: dict[str, MemoryUser] = {}
+        self.calls: Counter[str] = Counter()
+        self.hooks: list[Hook] = []
+        self._injections: list[Injection] = []
+        self._ids = itertools.count(1)
+
+    # ---- set-up helpers for tests and the demo -------------------------------------------
+    def new_id(self, prefix: str = "u") -> str:
+        return f"{self.kind.value}-{prefix}{next(self._ids)}"
+
+    def add_user(
+        self,
+        email: str,
+        display_name: str | None = None,
+        *,
+        enabled: bool = True,
+        marker: str | None = None,
+        user_id: str | None = None,
+    ) -> MemoryUser:
+        name = display_name or email.split("@")[0].replace(".", " ").title()
+        given, _, family = name.partition(" ")
+        user = MemoryUser(
+            id=user_id or self.new_id(),
+            email=email,
+            display_name=name,
+            given_name=given,
+            family_name=family,
+            enabled=enabled,
+            marker=marker,
+        )
+        self.users[user.id] = user
+        return user
+
+    def add_group(
+        self,
+        name: str,
+        *,
+        email: str = "",
+        group_type: GroupType | None = None,
+        dynamic: bool = False,
+        members: list[str] | None = None,
+    ) -> MemoryGroup:
+        gtype = group_type or (
+            GroupType.GOOGLE if self.kind is DirectoryKind.GOOGLE else GroupType.SECURITY
+        )
+        info = GroupInfo(self.kind, self.new_id("g"), name, email, gtype, dynamic)
+        group = MemoryGroup(info, list(members or []))
+        self.groups[info.id] = group
+        return group
+
+    def add_member(self, group_id: str, member_id: str) -> None:
+        if member_id not in self.groups[group_id].members:
+            self.groups[group_id].members.append(member_id)
+
+    def remove_member(self, group_id: str, member_id: str) -> None:
+        self.groups[group_id].members.remove(member_id)
+
+    def remove_user(self, user_id: str) -> None:
+        """Delete a user out of band (as an admin of that tenant would)."""
+        self.deleted[user_id] = self.users.pop(user_id)
+        for group in self.groups.values():
+            if user_id in group.members:
+                group.members.remove(user_id)
+
+    def by_email(self, email: str) -> MemoryUser | None:
+        key = email.lower()
+        return next((u for u in self.users.values() if u.email.lower() == key), None)
+
+    def managed(self) -> list[MemoryUser]:
+        return [u for u in self.users.values() if parse_marker(u.marker) is not None]
+
+    def inject(
+        self,
+        method: str,
+        error: DirectoryError | None = None,
+        *,
+        times: int = 1,
+        match: str | None = None,
+    ) -> None:
+        """Make the next `times` calls of `method` (about `match`, if given) fail."""
+        self._injections.append(
+            Injection(method, error or DirectoryError(f"injected {method} failure"), times, match)
+        )
+
+    # ---- the port -------------------------------------------------------------------------
+    def _enter(self, method: str, *keys: str) -> None:
+        self.calls[method] += 1
+        for hook in self.hooks:
+            hook("before", method, keys[0] if keys else "")
+        for injection in self._injections:
+            if injection.method == method and injection.times > 0:
+                if injection.match is None or injection.match in keys:
+                    injection.times -= 1
+                    raise injection.error
+
+    def _leave(self, method: str, key: str) -> None:
+        for hook in self.hooks:
+            hook("after", method, key)
+
+    async def get_group(self, key: str) -> GroupInfo:
+        self._enter("get_group", key)
+        for group in self.groups.values():
+            if key in (group.info.id, group.info.email) and key:
+                return group.info
+        raise NotFound(f"group {key} not found")
+
+    async def read_members(self, group: GroupInfo) -> SourceRead:
+        self._enter("read_members", group.id)
+        if group.id not in self.groups:
+            raise NotFound(f"group {group.id} not found")
+        seen_groups: set[str] = set()
+        user_ids: dict[str, None] = {}
+        stack = [group.id]
+        while stack:
+            gid = stack.pop()
+            if gid in seen_groups:
+                continue
+            seen_groups.add(gid)
+            for member in self.groups[gid].members:
+                if member in self.groups:
+                    stack.append(member)
+                elif member in self.users:
+                    user_ids[member] = None
+        users = tuple(self._source_user(self.users[uid]) for uid in user_ids)
+        return SourceRead(users=users, deleted_ids=frozenset(self.deleted))
+
+    def _source_user(self, user: MemoryUser) -> SourceUser:
+        return SourceUser(
+            id=user.id,
+            email=user.email,
+            display_name=user.display_name,
+            given_name=user.given_name,
+            family_name=user.family_name,
+            enabled=user.enabled,
+            ours=parse_marker(user.marker) is not None,
+        )
+
+    def address_for(self, spec: AccountSpec) -> str:
+        if self.interop_domain:
+            local = spec.email.split("@")[0]
+            return f"{local}@{self.interop_domain}"
+        return spec.email
+
+    @staticmethod
+    def _account(user: MemoryUser) -> Account:
+        return Account(
+            id=user.id,
+            email=user.email,
+            display_name=user.display_name,
+            given_name=user.given_name,
+            family_name=user.family_name,
+            marker=user.marker,
+        )
+
+    async def find_account(self, spec: AccountSpec) -> Account | None:
+        self._enter("find_account", spec.email, spec.source_id)
+        for user in self.users.values():
+            if user.marker == spec.marker:
+                return self._account(user)
+        existing = self.by_email(self.address_for(spec))
+        if existing is None:
+            return None
+        account = self._account(existing)
+        return account if account.marker == spec.marker else dataclasses.replace(account)
+
+    async def create_account(self, spec: AccountSpec) -> Account:
+        self._enter("create_account", spec.email, spec.source_id)
+        address = self.address_for(spec)
+        existing = self.by_email(address)
+        if existing is not None:
+            if existing.marker is None:
+                raise UnmanagedConflict(f"{address} already exists and was not created by us")
+            raise DirectoryError(f"{address} already exists", permanent=True)
+        user = MemoryUser(
+            id=self.new_id(),
+            email=address,
+            display_name=spec.display_name,
+            given_name=spec.given_name,
+            family_name=spec.family_name,
+            marker=spec.marker,
+        )
+        self.users[user.id] = user
+        self._leave("create_account", spec.email)
+        return self._account(user)
+
+    async def update_account(self, account_id: str, spec: AccountSpec) -> Account:
+        self._enter("update_account", spec.email, spec.source_id, account_id)
+        user = self.users.get(account_id)
+        if user is None:
+            raise NotFound(f"account {account_id} not found")
+        if user.marker != spec.marker:
+            raise UnmanagedConflict(f"account {account_id} does not carry our marker")
+        user.display_name = spec.display_name
+        user.given_name = spec.given_name
+        user.family_name = spec.family_name
+        self._leave("update_account", spec.email)
+        return self._account(user)
+
+    async def delete_account(self, account_id: str) -> None:
+        self._enter("delete_account", account_id)
+        user = self.users.get(account_id)
+        if user is None:
+            raise NotFound(f"account {account_id} not found")
+        if parse_marker(user.marker) is None:
+            raise UnmanagedConflict(f"account {account_id} was not created by us")
+        self.remove_user(account_id)
+        self._leave("delete_account", account_id)
+
+    async def list_managed_accounts(self) -> list[Account]:
+        self._enter("list_managed_accounts")
+        return [self._account(u) for u in self.managed()]

@@ -1,0 +1,221 @@
+"""An in-memory Store: the fast fake for unit tests and the in-memory demo.
+
+It obeys the same contract as the SQL store (tests/storage/test_store_contract.py runs the same
+cases against both), so tests written against it say something about production.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from core.model import (
+    AccountRecord,
+    Assignment,
+    AuditEvent,
+    ConversationRef,
+    Failure,
+    HeldDeletion,
+    KnownUser,
+    OperationRecord,
+    Role,
+    RunRecord,
+)
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._assignments: dict[Role, Assignment] = {}
+        self._accounts: dict[tuple[Role, str], AccountRecord] = {}
+        self._known: dict[str, KnownUser] = {}
+        self._ops: dict[int, OperationRecord] = {}
+        self._op_ids = itertools.count(1)
+        self._runs: dict[str, RunRecord] = {}
+        self._audit: list[AuditEvent] = []
+        self._held: dict[tuple[Role, str], HeldDeletion] = {}
+        self._failures: dict[tuple[Role, str], Failure] = {}
+        self._delta: dict[str, str] = {}
+        self._conversations: dict[tuple[str, str, str], ConversationRef] = {}
+
+    # group assignments
+    def get_assignments(self) -> dict[Role, Assignment]:
+        return dict(self._assignments)
+
+    def save_assignment(self, assignment: Assignment) -> None:
+        self._assignments[assignment.role] = assignment
+
+    def remove_assignment(self, role: Role) -> None:
+        self._assignments.pop(role, None)
+
+    # accounts
+    def list_accounts(self, role: Role | None = None) -> list[AccountRecord]:
+        return [r for r in self._accounts.values() if role is None or r.role is role]
+
+    def get_account(self, role: Role, source_id: str) -> AccountRecord | None:
+        return self._accounts.get((role, source_id))
+
+    def find_accounts_by_email(self, email: str) -> list[AccountRecord]:
+        key = email.strip().lower()
+        return [
+            r
+            for r in self._accounts.values()
+            if r.email.lower() == key or r.account_email.lower() == key
+        ]
+
+    def save_account(self, record: AccountRecord) -> None:
+        self._accounts[(record.role, record.source_id)] = record
+
+    def delete_account(self, role: Role, source_id: str) -> None:
+        self._accounts.pop((role, source_id), None)
+
+    def count_accounts(self) -> int:
+        return len(self._accounts)
+
+    # User Sync
+    def list_known_users(self) -> list[KnownUser]:
+        return sorted(self._known.values(), key=lambda u: u.email)
+
+    def get_known_user(self, email: str) -> KnownUser | None:
+        return self._known.get(email.strip().lower())
+
+    def save_known_users(self, users: Iterable[KnownUser]) -> None:
+        for user in users:
+            self._known[user.email.lower()] = user
+
+    def remove_known_users(self, emails: Iterable[str]) -> None:
+        for email in emails:
+            self._known.pop(email.lower(), None)
+
+    # operation journal
+    def begin_operation(
+        self,
+        *,
+        run_id: str,
+        kind: str,
+        role: Role,
+        source_id: str,
+        email: str,
+        reason: str,
+        at: datetime,
+    ) -> int:
+        op_id = next(self._op_ids)
+        self._ops[op_id] = OperationRecord(
+            id=op_id,
+            run_id=run_id,
+            kind=kind,
+            role=role,
+            source_id=source_id,
+            email=email,
+            reason=reason,
+            started_at=at,
+        )
+        return op_id
+
+    def finish_operation(
+        self,
+        op_id: int,
+        *,
+        status: str,
+        at: datetime,
+        account_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        op = self._ops[op_id]
+        self._ops[op_id] = dataclasses.replace(
+            op, status=status, finished_at=at, account_id=account_id, error=error
+        )
+
+    def unfinished_operations(self) -> list[OperationRecord]:
+        return [op for op in self._ops.values() if op.status == "started"]
+
+    def list_operations(self, run_id: str) -> list[OperationRecord]:
+        return [op for op in self._ops.values() if op.run_id == run_id]
+
+    # runs
+    def start_run(self, run: RunRecord) -> None:
+        self._runs[run.id] = run
+
+    def finish_run(self, run: RunRecord) -> None:
+        self._runs[run.id] = run
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        return self._runs.get(run_id)
+
+    def last_run(self, *, include_dry_runs: bool = False) -> RunRecord | None:
+        runs = [r for r in self._runs.values() if include_dry_runs or not r.dry_run]
+        return max(runs, key=lambda r: r.started_at, default=None)
+
+    def interrupted_runs(self) -> list[RunRecord]:
+        return [r for r in self._runs.values() if r.status == "running"]
+
+    # audit
+    def add_audit(self, event: AuditEvent) -> int:
+        event_id = len(self._audit) + 1
+        self._audit.append(dataclasses.replace(event, id=event_id))
+        return event_id
+
+    def list_audit(self, limit: int) -> list[AuditEvent]:
+        return self._audit[-limit:] if limit > 0 else []
+
+    def unposted_audit(self, limit: int) -> list[AuditEvent]:
+        return [e for e in self._audit if e.posted_at is None][:limit]
+
+    def mark_audit_posted(self, event_ids: Sequence[int], at: datetime) -> None:
+        for event_id in event_ids:
+            self._audit[event_id - 1] = dataclasses.replace(
+                self._audit[event_id - 1], posted_at=at
+            )
+
+    # held deletions
+    def list_held(self) -> list[HeldDeletion]:
+        return list(self._held.values())
+
+    def hold(self, deletions: Iterable[HeldDeletion]) -> None:
+        for held in deletions:
+            key = (held.role, held.source_id)
+            if key not in self._held:
+                self._held[key] = held
+
+    def approve_held(self, *, by: str) -> int:
+        waiting = [k for k, h in self._held.items() if not h.approved]
+        for key in waiting:
+            self._held[key] = dataclasses.replace(self._held[key], approved=True, approved_by=by)
+        return len(waiting)
+
+    def discard_held(self) -> int:
+        count = len(self._held)
+        self._held.clear()
+        return count
+
+    def release_held(self, keys: Iterable[tuple[Role, str]]) -> None:
+        for key in keys:
+            self._held.pop(key, None)
+
+    # failures
+    def list_failures(self) -> list[Failure]:
+        return list(self._failures.values())
+
+    def save_failure(self, failure: Failure) -> None:
+        self._failures[(failure.role, failure.source_id)] = failure
+
+    def clear_failure(self, role: Role, source_id: str) -> None:
+        self._failures.pop((role, source_id), None)
+
+    # delta links
+    def get_delta_link(self, key: str) -> str | None:
+        return self._delta.get(key)
+
+    def set_delta_link(self, key: str, link: str | None) -> None:
+        if link is None:
+            self._delta.pop(key, None)
+        else:
+            self._delta[key] = link
+
+    # conversations
+    def save_conversation(self, ref: ConversationRef) -> None:
+        self._conversations[(ref.platform.value, ref.key, ref.purpose)] = ref
+
+    def list_conversations(self, purpose: str = "audit") -> list[ConversationRef]:
+        return [c for c in self._conversations.values() if c.purpose == purpose]

@@ -1,0 +1,302 @@
+"""The words of product.md section 1, as types. Pure: no I/O library is imported here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Platform(StrEnum):
+    MICROSOFT = "microsoft"
+    GOOGLE = "google"
+
+    @property
+    def other(self) -> Platform:
+        return Platform.GOOGLE if self is Platform.MICROSOFT else Platform.MICROSOFT
+
+    @property
+    def directory(self) -> DirectoryKind:
+        """The directory where this platform's accounts live."""
+        return DirectoryKind.ENTRA if self is Platform.MICROSOFT else DirectoryKind.GOOGLE
+
+    @property
+    def brand(self) -> str:
+        return "Microsoft" if self is Platform.MICROSOFT else "Google"
+
+
+class DirectoryKind(StrEnum):
+    ENTRA = "entra"
+    GOOGLE = "google"
+
+
+class Role(StrEnum):
+    """Which primary group: its members are primaries of this platform."""
+
+    MICROSOFT_PRIMARIES = "microsoft"
+    GOOGLE_PRIMARIES = "google"
+
+    @property
+    def platform(self) -> Platform:
+        return Platform(self.value)
+
+    @property
+    def secondary_platform(self) -> Platform:
+        """Where the secondary accounts of this role's primaries are created."""
+        return self.platform.other
+
+    @property
+    def label(self) -> str:
+        return f"{self.platform.brand} primaries"
+
+
+class GroupType(StrEnum):
+    SECURITY = "security"
+    MAIL_ENABLED_SECURITY = "mail-enabled security"
+    DISTRIBUTION = "distribution list"
+    MICROSOFT_365 = "Microsoft 365"
+    GOOGLE = "Google group"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupInfo:
+    directory: DirectoryKind
+    id: str
+    name: str
+    email: str = ""
+    type: GroupType = GroupType.SECURITY
+    dynamic: bool = False
+
+
+def refusal_reason(group: GroupInfo) -> str | None:
+    """Why a group cannot be a primary group (rule 1), or None when it can."""
+    if group.directory is DirectoryKind.GOOGLE:
+        return None
+    if group.type is GroupType.SECURITY:
+        return None
+    kind = "dynamic " if group.dynamic else ""
+    return (
+        f"'{group.name}' is a {kind}{group.type.value} group; a primary group in Entra ID must be "
+        "a security group (securityEnabled, not mail-enabled, not Microsoft 365)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """One role's group, with its pause state and what the last runs saw of it."""
+
+    role: Role
+    group: GroupInfo
+    paused: bool = False
+    paused_by: str | None = None
+    paused_at: datetime | None = None
+    assigned_by: str | None = None
+    assigned_at: datetime | None = None
+    last_member_count: int = 0
+    pending: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceUser:
+    """A user read from a primary group (transitive member)."""
+
+    id: str  # immutable object id in its directory
+    email: str
+    display_name: str
+    given_name: str = ""
+    family_name: str = ""
+    enabled: bool = True  # False: disabled (Entra) or suspended/archived (Google)
+    ours: bool = False  # carries our marker: a secondary account we made, never a primary
+
+    @property
+    def email_key(self) -> str:
+        return self.email.strip().lower()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRead:
+    """The current transitive user members of a group. `deleted_ids` are users the directory
+    says were deleted (delta `@removed`), so deletions can give the right reason."""
+
+    users: tuple[SourceUser, ...]
+    deleted_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFailure:
+    error: str
+
+
+def marker_for(directory: DirectoryKind, source_id: str) -> str:
+    """The marker a managed account carries: it names its primary and survives a lost database."""
+    return f"dirsync:{directory.value}:{source_id}"
+
+
+def parse_marker(marker: str | None) -> tuple[DirectoryKind, str] | None:
+    if not marker or not marker.startswith("dirsync:"):
+        return None
+    _, _, rest = marker.partition(":")
+    directory, _, source_id = rest.partition(":")
+    if directory not in {d.value for d in DirectoryKind} or not source_id:
+        return None
+    return DirectoryKind(directory), source_id
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSpec:
+    """What a secondary account should look like, derived from its primary user."""
+
+    role: Role
+    source_directory: DirectoryKind
+    source_id: str
+    email: str  # the primary's email; the target directory derives its own address from it
+    display_name: str
+    given_name: str = ""
+    family_name: str = ""
+
+    @property
+    def marker(self) -> str:
+        return marker_for(self.source_directory, self.source_id)
+
+    @property
+    def platform(self) -> Platform:
+        return self.role.secondary_platform
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A secondary-platform account as its directory shows it. `marker` None: not ours."""
+
+    id: str
+    email: str
+    display_name: str
+    given_name: str = ""
+    family_name: str = ""
+    marker: str | None = None
+
+    @property
+    def managed(self) -> bool:
+        return parse_marker(self.marker) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    """A managed account as our database remembers it."""
+
+    role: Role
+    source_id: str
+    account_id: str
+    email: str  # the primary's email
+    display_name: str
+    given_name: str = ""
+    family_name: str = ""
+    account_email: str = ""  # the secondary account's own address
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KnownUser:
+    """An entry of User Sync: a user the service knows, and every source it knows them from."""
+
+    email: str  # lower-case key
+    display_name: str
+    sources: frozenset[str] = field(default_factory=frozenset)
+
+
+def source_of_role(role: Role) -> str:
+    return f"group:{role.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Per-user failure state (rule 10)."""
+
+    role: Role
+    source_id: str
+    email: str
+    attempts: int
+    last_error: str
+    last_failed_at: datetime
+    next_retry_at: datetime
+    quarantined: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HeldDeletion:
+    role: Role
+    source_id: str
+    account_id: str
+    email: str
+    reason: str
+    held_at: datetime
+    run_id: str
+    approved: bool = False
+    approved_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One audit event. Stored first, posted to the admin channels after."""
+
+    kind: str  # command | config | account | alert | run
+    action: str
+    at: datetime
+    actor: str = "system"
+    where: str = ""
+    target: str = ""
+    result: str = "ok"
+    detail: str = ""
+    run_id: str | None = None
+    alert: bool = False
+    id: int | None = None
+    posted_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: str
+    kind: str  # incremental | full | import | user | preview
+    started_at: datetime
+    dry_run: bool = False
+    finished_at: datetime | None = None
+    status: str = "running"  # running | done | failed | interrupted
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    adopted: int = 0
+    failed: int = 0
+    held: int = 0
+    pending: int = 0
+    error: str | None = None
+    triggered_by: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class OperationRecord:
+    """A journal entry: written before an operation runs and finished after it."""
+
+    id: int
+    run_id: str
+    kind: str
+    role: Role
+    source_id: str
+    email: str
+    reason: str
+    started_at: datetime
+    status: str = "started"  # started | done | failed
+    account_id: str | None = None
+    error: str | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRef:
+    """Where audit posts go: a Teams channel or a Google Chat space."""
+
+    platform: Platform
+    key: str  # Teams conversation id, or Google Chat space name
+    reference: str  # JSON the front-end needs to post there
+    purpose: str = "audit"
+    saved_by: str = ""
+    saved_at: datetime | None = None
