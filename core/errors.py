@@ -34,3 +34,7 @@ class GroupRefused(DirectoryError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, permanent=True)
+
+
+class UsageError(Exception):
+    """A request that cannot be carried out as asked; the message tells the admin what to do."""

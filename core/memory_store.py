@@ -164,9 +164,7 @@ class MemoryStore:
 
     def mark_audit_posted(self, event_ids: Sequence[int], at: datetime) -> None:
         for event_id in event_ids:
-            self._audit[event_id - 1] = dataclasses.replace(
-                self._audit[event_id - 1], posted_at=at
-            )
+            self._audit[event_id - 1] = dataclasses.replace(self._audit[event_id - 1], posted_at=at)
 
     # held deletions
     def list_held(self) -> list[HeldDeletion]:

@@ -97,11 +97,23 @@ class Store(Protocol):
 
     # the operation journal
     def begin_operation(
-        self, *, run_id: str, kind: str, role: Role, source_id: str, email: str, reason: str,
+        self,
+        *,
+        run_id: str,
+        kind: str,
+        role: Role,
+        source_id: str,
+        email: str,
+        reason: str,
         at: datetime,
     ) -> int: ...
     def finish_operation(
-        self, op_id: int, *, status: str, at: datetime, account_id: str | None = None,
+        self,
+        op_id: int,
+        *,
+        status: str,
+        at: datetime,
+        account_id: str | None = None,
         error: str | None = None,
     ) -> None: ...
     def unfinished_operations(self) -> list[OperationRecord]: ...

@@ -150,10 +150,10 @@ class MemoryDirectory:
         for hook in self.hooks:
             hook("before", method, keys[0] if keys else "")
         for injection in self._injections:
-            if injection.method == method and injection.times > 0:
-                if injection.match is None or injection.match in keys:
-                    injection.times -= 1
-                    raise injection.error
+            wanted = injection.match is None or injection.match in keys
+            if injection.method == method and injection.times > 0 and wanted:
+                injection.times -= 1
+                raise injection.error
 
     def _leave(self, method: str, key: str) -> None:
         for hook in self.hooks:

@@ -1,0 +1,390 @@
+"""The engine: one run = read the groups, plan, apply, remember, audit.
+
+Runs never overlap (one lock). Every run has an id that appears on its audit events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from core.audit import Auditor
+from core.errors import DirectoryError, GroupRefused, UsageError
+from core.model import (
+    Account,
+    Assignment,
+    DirectoryKind,
+    GroupInfo,
+    HeldDeletion,
+    ReadFailure,
+    Role,
+    RunRecord,
+    SourceRead,
+    parse_marker,
+    refusal_reason,
+)
+from core.plan import OpKind, Plan
+from core.planner import GroupState, PlanInput, PlanSettings, make_plan
+from core.ports import Clock, DirectoryPort, Store
+from core.reconciler import ApplyResult, Reconciler, RetryPolicy
+
+Progress = Callable[[int, int], None]
+"""Called as progress(done, total) while a run applies its operations."""
+
+RUN_KINDS = ("incremental", "full", "import", "user")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    plan: PlanSettings = field(default_factory=PlanSettings)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    concurrency: int = 8
+
+
+@dataclass
+class RunReport:
+    run: RunRecord
+    plan: Plan
+    applied: ApplyResult = field(default_factory=ApplyResult)
+    reads: dict[Role, SourceRead | ReadFailure] = field(default_factory=dict)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.run.dry_run
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        directories: Mapping[DirectoryKind, DirectoryPort],
+        clock: Clock,
+        settings: EngineSettings | None = None,
+    ) -> None:
+        self.store = store
+        self.directories = directories
+        self.clock = clock
+        self.settings = settings or EngineSettings()
+        self.auditor = Auditor(store, clock)
+        self.reconciler = Reconciler(
+            store,
+            directories,
+            clock,
+            self.auditor,
+            retry=self.settings.retry,
+            concurrency=self.settings.concurrency,
+        )
+        self._lock = asyncio.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._lock.locked()
+
+    # ---- configuration -----------------------------------------------------------------------
+    async def assign(
+        self, role: Role, directory: DirectoryKind, key: str, *, by: str
+    ) -> Assignment:
+        """Rule 1: look the group up and refuse what cannot be a primary group."""
+        port = self.directories.get(directory)
+        if port is None:
+            raise GroupRefused(f"the {directory.value} directory is not configured")
+        group = await port.get_group(key)
+        reason = refusal_reason(group)
+        if reason is not None:
+            raise GroupRefused(reason)
+        previous = self.store.get_assignments().get(role)
+        same_group = previous is not None and previous.group.id == group.id
+        assignment = Assignment(
+            role=role,
+            group=group,
+            paused=previous.paused if previous else False,
+            paused_by=previous.paused_by if previous else None,
+            paused_at=previous.paused_at if previous else None,
+            assigned_by=by,
+            assigned_at=self.clock.now(),
+            last_member_count=previous.last_member_count if previous and same_group else 0,
+        )
+        self.store.save_assignment(assignment)
+        self.auditor.record(
+            "config",
+            "assign",
+            actor=by,
+            target=role.label,
+            detail=f"{role.label} = {directory.value} group {group.name} ({group.id})",
+        )
+        return assignment
+
+    def set_paused(self, role: Role, paused: bool, *, by: str) -> Assignment:
+        assignment = self.store.get_assignments().get(role)
+        if assignment is None:
+            raise UsageError(f"no group is assigned to {role.label} yet; see `groups`")
+        now = self.clock.now()
+        changed = dataclasses.replace(
+            assignment,
+            paused=paused,
+            paused_by=by if paused else None,
+            paused_at=now if paused else None,
+        )
+        self.store.save_assignment(changed)
+        verb = "paused" if paused else "resumed"
+        self.auditor.record(
+            "config",
+            "pause" if paused else "resume",
+            actor=by,
+            target=role.label,
+            detail=f"{role.label} {verb} by {by}",
+            alert=True,
+        )
+        return changed
+
+    # ---- runs --------------------------------------------------------------------------------
+    async def run(
+        self,
+        kind: str = "incremental",
+        *,
+        dry_run: bool = False,
+        triggered_by: str = "system",
+        only_emails: frozenset[str] | None = None,
+        progress: Progress | None = None,
+    ) -> RunReport:
+        async with self._lock:
+            return await self._run(kind, dry_run, triggered_by, only_emails, progress)
+
+    async def _run(
+        self,
+        kind: str,
+        dry_run: bool,
+        triggered_by: str,
+        only_emails: frozenset[str] | None,
+        progress: Progress | None,
+    ) -> RunReport:
+        run = RunRecord(
+            id=uuid.uuid4().hex[:12],
+            kind=kind,
+            started_at=self.clock.now(),
+            dry_run=dry_run,
+            triggered_by=triggered_by,
+        )
+        if not dry_run:
+            self._close_interrupted(run.id)
+            self.store.start_run(run)
+        try:
+            report = await self._plan(run, only_emails)
+            if not dry_run:
+                await self._apply(report, only_emails, progress)
+        except Exception as error:
+            failed = dataclasses.replace(
+                run, status="failed", finished_at=self.clock.now(), error=str(error)
+            )
+            if not dry_run:
+                self.store.finish_run(failed)
+                self.auditor.alert("run failed", f"run {run.id} failed: {error}", run_id=run.id)
+            raise
+        return report
+
+    def _close_interrupted(self, run_id: str) -> None:
+        """A run still 'running' in storage died with its process: say so, and re-check its
+        unfinished operations (this run's planning re-reads everything, so none is repeated)."""
+        for stale in self.store.interrupted_runs():
+            self.store.finish_run(
+                dataclasses.replace(stale, status="interrupted", finished_at=self.clock.now())
+            )
+        unfinished = self.store.unfinished_operations()
+        for op in unfinished:
+            self.store.finish_operation(
+                op.id, status="interrupted", at=self.clock.now(), error="process stopped"
+            )
+        if unfinished:
+            names = ", ".join(f"{op.kind} {op.email}" for op in unfinished[:5])
+            self.auditor.record(
+                "run",
+                "resume",
+                run_id=run_id,
+                detail=f"{len(unfinished)} operation(s) were interrupted ({names}); "
+                "this run checks each against the directories",
+            )
+
+    async def _read(self, assignment: Assignment) -> SourceRead | ReadFailure:
+        port = self.directories.get(assignment.group.directory)
+        if port is None:
+            return ReadFailure(f"the {assignment.group.directory.value} directory is not set up")
+        try:
+            return await port.read_members(assignment.group)
+        except DirectoryError as error:
+            return ReadFailure(error.message)
+
+    async def _observe(self, role: Role, group: GroupInfo) -> dict[str, Account] | None:
+        port = self.directories.get(role.secondary_platform.directory)
+        if port is None:
+            return None
+        try:
+            accounts = await port.list_managed_accounts()
+        except DirectoryError:
+            return None
+        observed: dict[str, Account] = {}
+        for account in accounts:
+            marker = parse_marker(account.marker)
+            if marker is not None and marker[0] is group.directory:
+                observed[marker[1]] = account
+        return observed
+
+    async def _plan(self, run: RunRecord, only_emails: frozenset[str] | None) -> RunReport:
+        assignments = self.store.get_assignments()
+        reads = {role: await self._read(a) for role, a in assignments.items()}
+        observed: dict[Role, Mapping[str, Account]] | None = None
+        if run.kind in ("full", "import"):
+            observed = {}
+            for role, assignment in assignments.items():
+                seen = await self._observe(role, assignment.group)
+                if seen is not None:
+                    observed[role] = seen
+        held = self.store.list_held()
+        plan = make_plan(
+            PlanInput(
+                groups={r: GroupState(a, reads[r]) for r, a in assignments.items()},
+                records=self.store.list_accounts(),
+                now=run.started_at,
+                settings=self.settings.plan,
+                observed=observed,
+                failures=self.store.list_failures(),
+                approved=frozenset((h.role, h.source_id) for h in held if h.approved),
+                known=self.store.list_known_users(),
+                only_emails=only_emails,
+            )
+        )
+        return RunReport(run=run, plan=plan, reads=reads)
+
+    async def _apply(
+        self, report: RunReport, only_emails: frozenset[str] | None, progress: Progress | None
+    ) -> None:
+        plan, run = report.plan, report.run
+        now = self.clock.now()
+        for stopped in plan.stopped:
+            self.auditor.alert("group stopped", stopped.reason, run_id=run.id)
+        already_held = {(h.role, h.source_id) for h in self.store.list_held()}
+        new_held = [op for op in plan.held if op.key not in already_held]
+        self.store.hold(
+            HeldDeletion(
+                role=op.role,
+                source_id=op.source_id,
+                account_id=op.account_id or "",
+                email=op.email,
+                reason=op.reason.value,
+                held_at=now,
+                run_id=run.id,
+            )
+            for op in plan.held
+        )
+        if new_held:
+            self.auditor.alert(
+                "deletions held",
+                f"{len(plan.held)} deletion(s) held: {plan.hold_reason}. "
+                "An admin must `approve deletions` or `discard deletions`.",
+                run_id=run.id,
+            )
+        total = len(plan.operations)
+        done = 0
+
+        def tick() -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, total)
+
+        applied = ApplyResult()
+        for chunk_start in range(0, total, 500):
+            chunk = plan.operations[chunk_start : chunk_start + 500]
+            part = await self.reconciler.apply(chunk, run.id)
+            _merge(applied, part)
+            for _ in chunk:
+                tick()
+        report.applied = applied
+        if only_emails is None:
+            keep = {op.key for op in plan.held} | applied.failed_keys
+            self.store.release_held(k for k in already_held if k not in keep)
+            self._save_known_users(plan)
+        self._save_group_counts(report)
+        finished = dataclasses.replace(
+            run,
+            status="done",
+            finished_at=self.clock.now(),
+            created=applied.created,
+            adopted=applied.adopted,
+            updated=applied.updated,
+            deleted=applied.deleted,
+            failed=applied.failed,
+            held=len(plan.held),
+            pending=plan.pending_count,
+        )
+        report.run = finished
+        self.store.finish_run(finished)
+        self.auditor.record(
+            "run",
+            "summary",
+            run_id=run.id,
+            actor=run.triggered_by,
+            detail=summary_line(finished, plan),
+        )
+
+    def _save_known_users(self, plan: Plan) -> None:
+        current = {u.email: u for u in self.store.list_known_users()}
+        changed = [u for key, u in plan.known_users.items() if current.get(key) != u]
+        gone = [key for key in current if key not in plan.known_users]
+        if changed:
+            self.store.save_known_users(changed)
+        if gone:
+            self.store.remove_known_users(gone)
+
+    def _save_group_counts(self, report: RunReport) -> None:
+        plan = report.plan
+        stopped = {s.role for s in plan.stopped}
+        for role, assignment in self.store.get_assignments().items():
+            read = report.reads.get(role)
+            members = plan.members.get(role, assignment.last_member_count)
+            count = assignment.last_member_count
+            if isinstance(read, SourceRead) and role not in stopped:
+                count = members
+            pending = len(plan.pending.get(role, []))
+            if (count, pending) != (assignment.last_member_count, assignment.pending):
+                self.store.save_assignment(
+                    dataclasses.replace(assignment, last_member_count=count, pending=pending)
+                )
+
+
+def _merge(total: ApplyResult, part: ApplyResult) -> None:
+    total.created += part.created
+    total.adopted += part.adopted
+    total.updated += part.updated
+    total.deleted += part.deleted
+    total.failed += part.failed
+    total.quarantined += part.quarantined
+    total.steps.extend(part.steps)
+    total.failed_keys |= part.failed_keys
+    total.done_keys |= part.done_keys
+
+
+def summary_line(run: RunRecord, plan: Plan) -> str:
+    parts = [
+        f"run {run.id} ({run.kind})",
+        f"{run.created} created",
+        f"{run.adopted} adopted",
+        f"{run.updated} updated",
+        f"{run.deleted} deleted",
+        f"{run.failed} failed",
+    ]
+    if run.held:
+        parts.append(f"{run.held} deletions held")
+    if run.pending:
+        parts.append(f"{run.pending} pending (paused)")
+    if plan.stopped:
+        parts.append(f"{len(plan.stopped)} group(s) stopped")
+    if plan.conflicts:
+        parts.append(f"{len(plan.conflicts)} in both groups")
+    return ", ".join(parts)
+
+
+def count_ops(plan: Plan) -> dict[str, int]:
+    return {kind.value: plan.count(kind) for kind in OpKind}

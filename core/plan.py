@@ -1,0 +1,92 @@
+"""What the planner produces: a plan is data, and the reconciler only carries it out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from core.model import AccountSpec, KnownUser, Role
+
+
+class OpKind(StrEnum):
+    CREATE = "create"  # create (or adopt our own) secondary account
+    UPDATE = "update"  # bring names in line
+    DELETE = "delete"  # unsync and delete our account
+
+
+class Reason(StrEnum):
+    NEW_PRIMARY = "new primary"
+    NAME_CHANGED = "name changed"
+    REPAIR_MISSING = "repair: deleted out of band"
+    REPAIR_ALTERED = "repair: changed out of band"
+    FOUND_OURS = "found our account"
+    REMOVED = "removed from group"
+    DELETED = "deleted in its directory"
+    DISABLED = "disabled or suspended"
+    OTHER_PLATFORM = "now a primary on the other platform"
+    ORPHAN = "our account, but no primary"
+    GROUP_UNASSIGNED = "group unassigned"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    kind: OpKind
+    role: Role
+    source_id: str
+    email: str  # the primary's email, for people to read
+    reason: Reason
+    spec: AccountSpec | None = None  # CREATE, UPDATE
+    account_id: str | None = None  # UPDATE, DELETE; CREATE when our account is already known
+    still_visible_via: frozenset[str] = frozenset()  # DELETE: User Sync sources that remain
+
+    @property
+    def key(self) -> tuple[Role, str]:
+        return (self.role, self.source_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A user in both primary groups: primary on the platform processed first (rule 5)."""
+
+    email: str
+    kept: Role
+    ignored: Role
+
+
+@dataclass(frozen=True, slots=True)
+class StoppedGroup:
+    role: Role
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A user whose operation waits: in backoff until `until`, or quarantined."""
+
+    role: Role
+    source_id: str
+    email: str
+    quarantined: bool
+    until: datetime | None
+
+
+@dataclass
+class Plan:
+    operations: list[Operation] = field(default_factory=list)  # to apply now
+    held: list[Operation] = field(default_factory=list)  # deletions held by the guard
+    hold_reason: str = ""
+    pending: dict[Role, list[Operation]] = field(default_factory=dict)  # paused groups
+    stopped: list[StoppedGroup] = field(default_factory=list)  # read failed or came back empty
+    conflicts: list[Conflict] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    members: dict[Role, int] = field(default_factory=dict)  # enabled primaries per group
+    unchanged: int = 0
+    known_users: dict[str, KnownUser] = field(default_factory=dict)  # User Sync as it should be
+
+    def count(self, kind: OpKind) -> int:
+        return sum(1 for op in self.operations if op.kind is kind)
+
+    @property
+    def pending_count(self) -> int:
+        return sum(len(ops) for ops in self.pending.values())

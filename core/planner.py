@@ -1,0 +1,338 @@
+"""The pure planner: desired state + remembered state (+ observed state) -> a plan.
+
+No I/O, no clock (time comes in as `now`), no randomness: the same input gives the same plan,
+which is what lets dry runs report exactly what a real run would do.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.model import (
+    Account,
+    AccountRecord,
+    AccountSpec,
+    Assignment,
+    Failure,
+    KnownUser,
+    ReadFailure,
+    Role,
+    SourceRead,
+    SourceUser,
+    source_of_role,
+)
+from core.plan import Conflict, Operation, OpKind, Plan, Reason, Skipped, StoppedGroup
+
+DEFAULT_ORDER = (Role.MICROSOFT_PRIMARIES, Role.GOOGLE_PRIMARIES)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSettings:
+    order: tuple[Role, Role] = DEFAULT_ORDER
+    guard_ratio: float = 0.10  # deletion guard: share of managed accounts...
+    guard_minimum: int = 25  # ...or this many, whichever is larger
+
+    def guard_threshold(self, managed: int) -> int:
+        return max(math.ceil(self.guard_ratio * managed), self.guard_minimum)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupState:
+    assignment: Assignment
+    read: SourceRead | ReadFailure
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    groups: Mapping[Role, GroupState]  # assigned roles only
+    records: Sequence[AccountRecord]  # the managed accounts we remember
+    now: datetime
+    settings: PlanSettings = field(default_factory=PlanSettings)
+    # Full reconciliation only: our (marked) accounts found in each role's secondary directory,
+    # by source id. A role that is absent (or None for all) trusts the records instead.
+    observed: Mapping[Role, Mapping[str, Account]] | None = None
+    failures: Sequence[Failure] = ()
+    approved: frozenset[tuple[Role, str]] = frozenset()  # held deletions an admin approved
+    known: Sequence[KnownUser] = ()  # User Sync as it is now
+    only_emails: frozenset[str] | None = None  # `resync user`: plan for these people only
+
+
+def spec_for(role: Role, group: Assignment, user: SourceUser) -> AccountSpec:
+    return AccountSpec(
+        role=role,
+        source_directory=group.group.directory,
+        source_id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        given_name=user.given_name,
+        family_name=user.family_name,
+    )
+
+
+def _differs(spec: AccountSpec, record: AccountRecord) -> bool:
+    return (
+        spec.display_name != record.display_name
+        or spec.given_name != record.given_name
+        or spec.family_name != record.family_name
+        or spec.email.lower() != record.email.lower()
+    )
+
+
+def _account_differs(spec: AccountSpec, account: Account) -> bool:
+    return (
+        spec.display_name != account.display_name
+        or spec.given_name != account.given_name
+        or spec.family_name != account.family_name
+    )
+
+
+class _Planner:
+    def __init__(self, data: PlanInput) -> None:
+        self.data = data
+        self.plan = Plan()
+        self.records: dict[Role, dict[str, AccountRecord]] = {role: {} for role in Role}
+        for record in data.records:
+            self.records[record.role][record.source_id] = record
+        self.claimed_emails: dict[str, Role] = {}
+        self.ops_by_role: dict[Role, list[Operation]] = {role: [] for role in Role}
+        self.desired: dict[Role, dict[str, SourceUser]] = {}
+        self.empty_groups: set[Role] = set()
+
+    def run(self) -> Plan:
+        for role in self.data.settings.order:
+            state = self.data.groups.get(role)
+            if state is not None:
+                self._plan_role(role, state)
+        self._known_users()
+        self._finish()
+        return self.plan
+
+    def _plan_role(self, role: Role, state: GroupState) -> None:
+        records = self.records[role]
+        if isinstance(state.read, ReadFailure):
+            self.plan.stopped.append(
+                StoppedGroup(
+                    role, f"reading {state.assignment.group.name} failed: {state.read.error}"
+                )
+            )
+            for record in records.values():
+                self.claimed_emails.setdefault(record.email.lower(), role)
+            return
+        read = state.read
+        users = [u for u in read.users if not u.ours]  # never make accounts for our accounts
+        if not users and state.assignment.last_member_count > 0:
+            self.empty_groups.add(role)
+            self.plan.stopped.append(
+                StoppedGroup(
+                    role,
+                    f"{state.assignment.group.name} came back empty (it had "
+                    f"{state.assignment.last_member_count} members): deletions held",
+                )
+            )
+        disabled = {u.id for u in users if not u.enabled}
+        desired, excluded = self._claim(role, users)
+        self.desired[role] = desired
+        self.plan.members[role] = len(desired)
+
+        observed = self.data.observed.get(role) if self.data.observed is not None else None
+        ops = self.ops_by_role[role]
+        for source_id, record in records.items():
+            wanted = desired.get(source_id)
+            if wanted is None:
+                if source_id in disabled:
+                    reason = Reason.DISABLED
+                elif source_id in read.deleted_ids:
+                    reason = Reason.DELETED
+                elif source_id in excluded:
+                    reason = Reason.OTHER_PLATFORM
+                else:
+                    reason = Reason.REMOVED
+                ops.append(
+                    Operation(
+                        OpKind.DELETE,
+                        role,
+                        source_id,
+                        record.email,
+                        reason,
+                        account_id=record.account_id,
+                    )
+                )
+                continue
+            spec = spec_for(role, state.assignment, wanted)
+            seen = observed.get(source_id) if observed is not None else None
+            if observed is not None and seen is None:
+                ops.append(
+                    Operation(
+                        OpKind.CREATE,
+                        role,
+                        source_id,
+                        wanted.email,
+                        Reason.REPAIR_MISSING,
+                        spec=spec,
+                    )
+                )
+            elif _differs(spec, record):
+                ops.append(
+                    Operation(
+                        OpKind.UPDATE,
+                        role,
+                        source_id,
+                        wanted.email,
+                        Reason.NAME_CHANGED,
+                        spec=spec,
+                        account_id=record.account_id,
+                    )
+                )
+            elif seen is not None and _account_differs(spec, seen):
+                ops.append(
+                    Operation(
+                        OpKind.UPDATE,
+                        role,
+                        source_id,
+                        wanted.email,
+                        Reason.REPAIR_ALTERED,
+                        spec=spec,
+                        account_id=record.account_id,
+                    )
+                )
+            else:
+                self.plan.unchanged += 1
+        for source_id, wanted in desired.items():
+            if source_id in records:
+                continue
+            spec = spec_for(role, state.assignment, wanted)
+            seen = observed.get(source_id) if observed is not None else None
+            reason = Reason.NEW_PRIMARY if seen is None else Reason.FOUND_OURS
+            ops.append(
+                Operation(
+                    OpKind.CREATE,
+                    role,
+                    source_id,
+                    wanted.email,
+                    reason,
+                    spec=spec,
+                    account_id=seen.id if seen is not None else None,
+                )
+            )
+        if observed is not None:
+            for source_id, account in observed.items():
+                if source_id not in records and source_id not in desired:
+                    ops.append(
+                        Operation(
+                            OpKind.DELETE,
+                            role,
+                            source_id,
+                            account.email,
+                            Reason.ORPHAN,
+                            account_id=account.id,
+                        )
+                    )
+
+    def _claim(self, role: Role, users: list[SourceUser]) -> tuple[dict[str, SourceUser], set[str]]:
+        """Rule 5: a user already claimed by a group processed earlier is not this group's."""
+        desired: dict[str, SourceUser] = {}
+        excluded: set[str] = set()
+        for user in users:
+            if not user.enabled:
+                continue
+            first = self.claimed_emails.get(user.email_key)
+            if first is not None and first is not role:
+                self.plan.conflicts.append(Conflict(user.email, kept=first, ignored=role))
+                excluded.add(user.id)
+                continue
+            desired[user.id] = user
+        for user in desired.values():
+            self.claimed_emails.setdefault(user.email_key, role)
+        return desired, excluded
+
+    def _known_users(self) -> None:
+        """User Sync: primaries of every group read, plus every other source carried forward."""
+        live_roles = set(self.desired) - {
+            r for r, s in self.data.groups.items() if s.assignment.paused
+        }
+        live_sources = {source_of_role(r) for r in live_roles}
+        known: dict[str, KnownUser] = {}
+        for entry in self.data.known:
+            kept = frozenset(s for s in entry.sources if s not in live_sources)
+            if kept:
+                known[entry.email] = KnownUser(entry.email, entry.display_name, kept)
+        for role in live_roles:
+            source = source_of_role(role)
+            for user in self.desired[role].values():
+                key = user.email_key
+                previous = known.get(key)
+                sources = previous.sources | {source} if previous else frozenset({source})
+                known[key] = KnownUser(key, user.display_name, sources)
+        self.plan.known_users = known
+
+    def _finish(self) -> None:
+        data, plan = self.data, self.plan
+        failures = {(f.role, f.source_id): f for f in data.failures}
+        deletions: list[Operation] = []
+        for role in data.settings.order:
+            state = data.groups.get(role)
+            for op in self.ops_by_role[role]:
+                if data.only_emails is not None and op.email.lower() not in data.only_emails:
+                    continue
+                if op.kind is OpKind.DELETE:
+                    others = plan.known_users.get(op.email.lower())
+                    if others is not None:
+                        op = _with_visibility(op, others.sources)
+                if state is not None and state.assignment.paused:
+                    plan.pending.setdefault(role, []).append(op)
+                    continue
+                failure = failures.get(op.key)
+                if failure is not None and (
+                    failure.quarantined or failure.next_retry_at > data.now
+                ):
+                    plan.skipped.append(
+                        Skipped(
+                            role,
+                            op.source_id,
+                            op.email,
+                            failure.quarantined,
+                            None if failure.quarantined else failure.next_retry_at,
+                        )
+                    )
+                    continue
+                if op.kind is OpKind.DELETE and op.key not in data.approved:
+                    if role in self.empty_groups:
+                        plan.held.append(op)
+                        plan.hold_reason = "a primary group came back empty"
+                        continue
+                    deletions.append(op)
+                plan.operations.append(op)
+        threshold = data.settings.guard_threshold(len(data.records))
+        if len(deletions) > threshold:
+            held = {id(op) for op in deletions}
+            plan.operations = [op for op in plan.operations if id(op) not in held]
+            plan.held.extend(deletions)
+            plan.hold_reason = (
+                f"this run would delete {len(deletions)} accounts, more than the guard's "
+                f"{threshold} (max of {data.settings.guard_ratio:.0%} of {len(data.records)} "
+                f"managed accounts and {data.settings.guard_minimum})"
+            )
+
+
+def _with_visibility(op: Operation, sources: Iterable[str]) -> Operation:
+    remaining = frozenset(s for s in sources if s != source_of_role(op.role))
+    if not remaining:
+        return op
+    return Operation(
+        op.kind,
+        op.role,
+        op.source_id,
+        op.email,
+        op.reason,
+        spec=op.spec,
+        account_id=op.account_id,
+        still_visible_via=remaining,
+    )
+
+
+def make_plan(data: PlanInput) -> Plan:
+    """Plan one run. Pure: see the module docstring."""
+    return _Planner(data).run()

@@ -1,0 +1,257 @@
+"""The reconciler: carries out a plan's operations through the directory port.
+
+Each operation is written to the journal before it runs and finished after, and every
+directory write is idempotent (create looks for our marked account first; delete treats
+"already gone" as done), so a crash at any point is resumed by the next run without duplicates.
+One failing user never stops the others: the failure is recorded with a backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from core.audit import Auditor
+from core.errors import DirectoryError, NotFound, UnmanagedConflict
+from core.model import (
+    Account,
+    AccountRecord,
+    AccountSpec,
+    DirectoryKind,
+    Failure,
+    Role,
+)
+from core.plan import Operation, OpKind
+from core.ports import Clock, DirectoryPort, Store
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    base: timedelta = timedelta(minutes=1)
+    maximum: timedelta = timedelta(hours=6)
+    quarantine_after: int = 5  # failed attempts
+
+    def delay(self, attempts: int) -> timedelta:
+        delay: timedelta = self.base * (2 ** max(attempts - 1, 0))
+        return min(delay, self.maximum)
+
+
+@dataclass
+class ApplyResult:
+    created: int = 0
+    adopted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    failed: int = 0
+    quarantined: int = 0
+    steps: list[str] = field(default_factory=list)  # what was done, for people to read
+    failed_keys: set[tuple[Role, str]] = field(default_factory=set)
+    done_keys: set[tuple[Role, str]] = field(default_factory=set)
+
+
+class Reconciler:
+    def __init__(
+        self,
+        store: Store,
+        directories: Mapping[DirectoryKind, DirectoryPort],
+        clock: Clock,
+        auditor: Auditor,
+        *,
+        retry: RetryPolicy | None = None,
+        concurrency: int = 8,
+    ) -> None:
+        self.store = store
+        self.directories = directories
+        self.clock = clock
+        self.auditor = auditor
+        self.retry = retry or RetryPolicy()
+        self.concurrency = max(1, concurrency)
+
+    def _target(self, role: Role) -> DirectoryPort:
+        return self.directories[role.secondary_platform.directory]
+
+    async def apply(self, operations: list[Operation], run_id: str) -> ApplyResult:
+        result = ApplyResult()
+        if self.concurrency == 1:
+            for op in operations:
+                await self._one(op, run_id, result)
+            return result
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def guarded(op: Operation) -> None:
+            async with gate:
+                await self._one(op, run_id, result)
+
+        async with asyncio.TaskGroup() as tasks:
+            for op in operations:
+                tasks.create_task(guarded(op))
+        return result
+
+    async def _one(self, op: Operation, run_id: str, result: ApplyResult) -> None:
+        op_id = self.store.begin_operation(
+            run_id=run_id,
+            kind=op.kind.value,
+            role=op.role,
+            source_id=op.source_id,
+            email=op.email,
+            reason=op.reason.value,
+            at=self.clock.now(),
+        )
+        try:
+            if op.kind is OpKind.DELETE:
+                account_id = await self._delete(op, run_id, result)
+            else:
+                account_id = await self._ensure(op, run_id, result)
+        except DirectoryError as error:
+            self.store.finish_operation(
+                op_id, status="failed", at=self.clock.now(), error=error.message
+            )
+            self._failed(op, error, run_id, result)
+            return
+        self.store.finish_operation(
+            op_id, status="done", at=self.clock.now(), account_id=account_id
+        )
+        self.store.clear_failure(op.role, op.source_id)
+        result.done_keys.add(op.key)
+
+    async def _ensure(self, op: Operation, run_id: str, result: ApplyResult) -> str:
+        """CREATE and UPDATE: make the account exist and look like its primary."""
+        assert op.spec is not None
+        spec = op.spec
+        target = self._target(op.role)
+        if op.kind is OpKind.UPDATE and op.account_id is not None:
+            try:
+                account = await target.update_account(op.account_id, spec)
+            except NotFound:
+                account = await self._find_or_create(op, spec, target, run_id, result, repair=True)
+            else:
+                result.updated += 1
+                self._audit_account(op, "updated", account, run_id, result)
+        else:
+            account = await self._find_or_create(op, spec, target, run_id, result, repair=False)
+        self.store.save_account(self._record(spec, account))
+        return account.id
+
+    async def _find_or_create(
+        self,
+        op: Operation,
+        spec: AccountSpec,
+        target: DirectoryPort,
+        run_id: str,
+        result: ApplyResult,
+        *,
+        repair: bool,
+    ) -> Account:
+        found = await target.find_account(spec)
+        if found is not None and found.marker != spec.marker:
+            raise UnmanagedConflict(
+                f"{found.email} already exists on {op.role.secondary_platform.brand} and was "
+                "not created by us; it is left alone"
+            )
+        if found is not None:
+            account = found
+            if (account.display_name, account.given_name, account.family_name) != (
+                spec.display_name,
+                spec.given_name,
+                spec.family_name,
+            ):
+                account = await target.update_account(found.id, spec)
+            result.adopted += 1
+            self._audit_account(op, "adopted", account, run_id, result)
+            return account
+        account = await target.create_account(spec)
+        result.created += 1
+        self._audit_account(op, "recreated" if repair else "created", account, run_id, result)
+        return account
+
+    async def _delete(self, op: Operation, run_id: str, result: ApplyResult) -> str | None:
+        target = self._target(op.role)
+        if op.account_id is not None:
+            # NotFound: already gone (deleted out of band, or by a run that crashed after it)
+            with contextlib.suppress(NotFound):
+                await target.delete_account(op.account_id)
+        self.store.delete_account(op.role, op.source_id)
+        self.store.release_held([op.key])
+        result.deleted += 1
+        visible = (
+            f"; still in User Sync via {', '.join(sorted(op.still_visible_via))}"
+            if op.still_visible_via
+            else ""
+        )
+        platform = op.role.secondary_platform.brand
+        step = f"deleted {platform} account of {op.email} ({op.reason}){visible}"
+        result.steps.append(step)
+        self.auditor.record("account", "delete", target=op.email, detail=step, run_id=run_id)
+        return op.account_id
+
+    def _record(self, spec: AccountSpec, account: Account) -> AccountRecord:
+        now = self.clock.now()
+        previous = self.store.get_account(spec.role, spec.source_id)
+        return AccountRecord(
+            role=spec.role,
+            source_id=spec.source_id,
+            account_id=account.id,
+            email=spec.email,
+            display_name=spec.display_name,
+            given_name=spec.given_name,
+            family_name=spec.family_name,
+            account_email=account.email,
+            created_at=previous.created_at if previous and previous.created_at else now,
+            updated_at=now,
+        )
+
+    def _audit_account(
+        self, op: Operation, verb: str, account: Account, run_id: str, result: ApplyResult
+    ) -> None:
+        step = (
+            f"{verb} {op.role.secondary_platform.brand} account {account.email} for {op.email} "
+            f"({op.reason})"
+        )
+        result.steps.append(step)
+        self.auditor.record("account", verb, target=op.email, detail=step, run_id=run_id)
+
+    def _failed(
+        self, op: Operation, error: DirectoryError, run_id: str, result: ApplyResult
+    ) -> None:
+        now = self.clock.now()
+        previous = next(
+            (f for f in self.store.list_failures() if (f.role, f.source_id) == op.key), None
+        )
+        attempts = (previous.attempts if previous else 0) + 1
+        permanent_conflict = isinstance(error, UnmanagedConflict)
+        quarantined = attempts >= self.retry.quarantine_after or permanent_conflict
+        delay = self.retry.delay(attempts)
+        if error.retry_after is not None:
+            delay = max(delay, timedelta(seconds=error.retry_after))
+        self.store.save_failure(
+            Failure(
+                role=op.role,
+                source_id=op.source_id,
+                email=op.email,
+                attempts=attempts,
+                last_error=error.message,
+                last_failed_at=now,
+                next_retry_at=now + delay,
+                quarantined=quarantined,
+            )
+        )
+        result.failed += 1
+        result.failed_keys.add(op.key)
+        step = f"{op.kind.value} for {op.email} failed (attempt {attempts}): {error.message}"
+        result.steps.append(step)
+        self.auditor.record(
+            "account", op.kind.value, target=op.email, result="failed", detail=step, run_id=run_id
+        )
+        if quarantined:
+            result.quarantined += 1
+            why = "the account is not ours" if permanent_conflict else f"{attempts} failures"
+            self.auditor.alert(
+                "quarantine",
+                f"{op.email} is quarantined after {why}: {error.message}. "
+                f"`resync user {op.email}` retries it.",
+                run_id=run_id,
+                target=op.email,
+            )
