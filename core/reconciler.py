@@ -24,7 +24,7 @@ from core.model import (
     Failure,
     Role,
 )
-from core.plan import Operation, OpKind
+from core.plan import Operation, OpKind, Reason
 from core.ports import Clock, DirectoryPort, Store
 
 
@@ -131,7 +131,8 @@ class Reconciler:
                 result.updated += 1
                 self._audit_account(op, "updated", account, run_id, result)
         else:
-            account = await self._find_or_create(op, spec, target, run_id, result, repair=False)
+            repair = op.reason is Reason.REPAIR_MISSING
+            account = await self._find_or_create(op, spec, target, run_id, result, repair=repair)
         self.store.save_account(self._record(spec, account))
         return account.id
 

@@ -1,0 +1,271 @@
+"""Engine and reconciler rules that need a directory: one test per rule, in-memory fakes."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import DirectoryError, GroupRefused
+from core.model import DirectoryKind, GroupType, marker_for
+from core.planner import PlanSettings
+from tests.core.world import GG, MS, World
+
+
+async def test_rule_1_assign_refuses_m365_and_distribution_groups_with_a_reason() -> None:
+    world = World()
+    engine = world.engine()
+    m365 = world.entra.add_group(
+        "Marketing", email="mkt@contoso.com", group_type=GroupType.MICROSOFT_365
+    )
+    dl = world.entra.add_group("All", email="all@contoso.com", group_type=GroupType.DISTRIBUTION)
+    with pytest.raises(GroupRefused, match="Microsoft 365"):
+        await engine.assign(MS, DirectoryKind.ENTRA, m365.info.id, by="admin")
+    with pytest.raises(GroupRefused, match="distribution list"):
+        await engine.assign(MS, DirectoryKind.ENTRA, "all@contoso.com", by="admin")
+    assert dl.info.id and world.store.get_assignments() == {}
+    dynamic = world.entra.add_group("Dyn", dynamic=True)
+    await engine.assign(MS, DirectoryKind.ENTRA, dynamic.info.id, by="admin")
+    assert world.store.get_assignments()[MS].group.name == "Dyn"
+    assert world.store.list_audit(1)[0].action == "assign"
+
+
+async def test_rule_2_nested_groups_are_flattened_and_disabled_users_skipped() -> None:
+    world = World()
+    engine = world.engine()
+    nested = world.entra.add_group("Nested")
+    inner = world.entra.add_user("inner@contoso.com")
+    world.entra.add_member(nested.info.id, inner.id)
+    world.entra.add_member(world.ms_group.info.id, nested.info.id)
+    world.ms_user("off@contoso.com", enabled=False)
+    world.ms_user("ann@contoso.com")
+    await world.assign_both(engine)
+    await engine.run("import")
+    assert world.state()["google"] == ["ann@teams.example.com", "inner@teams.example.com"]
+
+
+async def test_rule_3_create_adopts_our_own_marked_account_without_duplicating() -> None:
+    world = World()
+    engine = world.engine()
+    ann = world.ms_user("ann@contoso.com")
+    # A previous install made this account and lost its database: the marker survives.
+    world.google.add_user(
+        "ann@teams.example.com", "Ann", marker=marker_for(DirectoryKind.ENTRA, ann)
+    )
+    await world.assign_both(engine)
+    report = await engine.run("incremental")
+    assert report.applied.adopted == 1 and report.applied.created == 0
+    assert world.state()["google"] == ["ann@teams.example.com"]
+    assert world.store.get_account(MS, ann) is not None
+
+
+async def test_rule_3_and_11_unmanaged_account_with_the_same_address_is_never_touched() -> None:
+    world = World()
+    engine = world.engine()
+    world.ms_user("bob@contoso.com")
+    squatter = world.google.add_user("bob@teams.example.com", "Bob The Human")
+    bystander = world.google.add_user("zoe@example.com", "Zoe")
+    await world.assign_both(engine)
+    report = await engine.run("full")
+    assert report.applied.failed == 1
+    assert world.google.users[squatter.id].display_name == "Bob The Human"
+    assert world.google.users[squatter.id].marker is None
+    assert bystander.id in world.google.users
+    failure = world.store.list_failures()[0]
+    assert failure.quarantined and "not created by us" in failure.last_error
+    assert any(e.alert and e.action == "quarantine" for e in world.store.list_audit(50))
+    await engine.run("full")  # and a later full run still leaves both alone
+    assert squatter.id in world.google.users and bystander.id in world.google.users
+    assert world.google.calls["delete_account"] == 0
+
+
+async def test_rule_4_removal_deletion_and_disablement_delete_the_secondary_account() -> None:
+    world = World()
+    engine = world.engine()
+    ann = world.ms_user("ann@contoso.com")
+    bob = world.ms_user("bob@contoso.com")
+    world.ms_user("keep@contoso.com")  # the group does not come back empty (that is held)
+    cat = world.g_user("cat@example.com")
+    dan = world.g_user("dan@example.com")
+    await world.assign_both(engine)
+    await engine.run("import")
+    assert len(world.state()["google"]) == 3 and len(world.state()["entra"]) == 2
+    world.entra.remove_member(world.ms_group.info.id, ann)  # removed from the group
+    world.entra.remove_user(bob)  # deleted in the tenant
+    world.google.users[cat].enabled = False  # suspended
+    report = await engine.run("incremental")
+    assert world.state() == {"entra": ["dan@example.com"], "google": ["keep@teams.example.com"]}
+    reasons = sorted(
+        e.detail.split("(")[-1] for e in world.store.list_audit(10) if e.action == "delete"
+    )
+    assert reasons == ["deleted in its directory)", "disabled or suspended)", "removed from group)"]
+    assert report.run.deleted == 3 and dan
+
+
+async def test_rule_5_user_in_both_groups_is_primary_on_the_first_platform() -> None:
+    world = World()
+    engine = world.engine()
+    world.ms_user("ann@contoso.com")
+    world.g_user("ann@contoso.com")
+    await world.assign_both(engine)
+    report = await engine.run("import")
+    assert world.state() == {"entra": [], "google": ["ann@teams.example.com"]}
+    assert [c.email for c in report.plan.conflicts] == ["ann@contoso.com"]
+    known = world.store.get_known_user("ann@contoso.com")
+    assert known is not None and known.sources == {"group:microsoft"}
+
+
+async def test_rule_6_pause_counts_pending_and_resume_applies() -> None:
+    world = World()
+    engine = world.engine()
+    world.g_user("cat@example.com")
+    await world.assign_both(engine)
+    await engine.run("import")
+    engine.set_paused(GG, True, by="admin@contoso.com")
+    world.g_user("dan@example.com")
+    report = await engine.run("incremental")
+    assert world.state()["entra"] == ["cat@example.com"]
+    assert report.run.pending == 1
+    assert world.store.get_assignments()[GG].pending == 1
+    engine.set_paused(GG, False, by="admin@contoso.com")
+    await engine.run("incremental")
+    assert world.state()["entra"] == ["cat@example.com", "dan@example.com"]
+    assert world.store.get_assignments()[GG].pending == 0
+    alerts = [e.action for e in world.store.list_audit(50) if e.alert]
+    assert alerts == ["pause", "resume"]
+
+
+async def test_rule_7_name_change_flows_to_the_secondary_account() -> None:
+    world = World()
+    engine = world.engine()
+    cat = world.g_user("cat@example.com", display_name="Cat Stevens")
+    await world.assign_both(engine)
+    await engine.run("import")
+    world.google.users[cat].display_name = "Cat Yusuf"
+    world.google.users[cat].family_name = "Yusuf"
+    world.google.users[cat].email = "yusuf@example.com"  # renamed primary email too
+    await engine.run("incremental")
+    guest = world.entra.managed()[0]
+    assert guest.display_name == "Cat Yusuf" and guest.family_name == "Yusuf"
+    assert len(world.entra.managed()) == 1
+
+
+async def test_rule_8_drift_repaired_on_full_run_and_audited() -> None:
+    world = World()
+    engine = world.engine()
+    world.ms_user("ann@contoso.com", display_name="Ann Lee")
+    world.ms_user("bob@contoso.com", display_name="Bob Ray")
+    await world.assign_both(engine)
+    await engine.run("import")
+    accounts = {u.email: u for u in world.google.managed()}
+    world.google.remove_user(accounts["ann@teams.example.com"].id)  # deleted out of band
+    accounts["bob@teams.example.com"].display_name = "Mallory"  # altered out of band
+    await engine.run("full")
+    fixed = {u.email: u.display_name for u in world.google.managed()}
+    assert fixed == {"ann@teams.example.com": "Ann Lee", "bob@teams.example.com": "Bob Ray"}
+    details = [e.detail for e in world.store.list_audit(20) if e.kind == "account"]
+    assert any("recreated" in d and "repair" in d for d in details)
+    assert any("updated" in d and "repair: changed out of band" in d for d in details)
+
+
+async def test_rule_9_failed_read_deletes_nothing_and_alerts() -> None:
+    world = World()
+    engine = world.engine()
+    world.ms_user("ann@contoso.com")
+    await world.assign_both(engine)
+    await engine.run("import")
+    world.entra.inject("read_members", DirectoryError("HTTP 503"))
+    report = await engine.run("incremental")
+    assert world.state()["google"] == ["ann@teams.example.com"]
+    assert report.run.deleted == 0
+    assert any(e.alert and "503" in e.detail for e in world.store.list_audit(10))
+
+
+async def test_rule_9_empty_group_holds_deletions_until_approved() -> None:
+    world = World()
+    engine = world.engine()
+    ids = [world.ms_user(f"u{i}@contoso.com") for i in range(3)]
+    await world.assign_both(engine)
+    await engine.run("import")
+    for uid in ids:
+        world.entra.remove_member(world.ms_group.info.id, uid)
+    await engine.run("incremental")
+    assert len(world.state()["google"]) == 3
+    assert len(world.store.list_held()) == 3
+    await engine.run("incremental")  # held again, not re-alerted, still nothing deleted
+    assert len(world.state()["google"]) == 3
+    assert sum(1 for e in world.store.list_audit(50) if e.action == "deletions held") == 1
+    assert world.store.approve_held(by="admin") == 3
+    await engine.run("incremental")
+    assert world.state()["google"] == []
+    assert world.store.list_held() == []
+
+
+async def test_rule_9_deletion_guard_holds_and_creations_go_on() -> None:
+    world = World()
+    world.settings = type(world.settings)(plan=PlanSettings(guard_minimum=2))
+    engine = world.engine()
+    ids = [world.ms_user(f"u{i}@contoso.com") for i in range(5)]
+    await world.assign_both(engine)
+    await engine.run("import")
+    for uid in ids[:3]:
+        world.entra.remove_member(world.ms_group.info.id, uid)
+    world.ms_user("new@contoso.com")
+    report = await engine.run("incremental")
+    assert report.run.created == 1 and report.run.held == 3 and report.run.deleted == 0
+    assert "new@teams.example.com" in world.state()["google"]
+    assert world.store.discard_held() == 3
+    report = await engine.run("incremental")  # the cause remains: held again
+    assert report.run.held == 3
+    world.store.approve_held(by="admin")
+    report = await engine.run("incremental")
+    assert report.run.deleted == 3 and len(world.state()["google"]) == 3
+
+
+async def test_rule_9_dry_run_reports_and_changes_nothing() -> None:
+    world = World()
+    engine = world.engine()
+    world.ms_user("ann@contoso.com")
+    world.g_user("cat@example.com")
+    await world.assign_both(engine)
+    audit_before = len(world.store.list_audit(1000))
+    report = await engine.run("incremental", dry_run=True)
+    assert {op.email for op in report.plan.operations} == {"ann@contoso.com", "cat@example.com"}
+    assert world.state() == {"entra": [], "google": []}
+    assert world.store.list_accounts() == [] and world.store.last_run() is None
+    assert len(world.store.list_audit(1000)) == audit_before
+    real = await engine.run("incremental")
+    assert real.run.created == len(report.plan.operations)
+
+
+async def test_rule_10_one_failing_user_backs_off_then_is_quarantined() -> None:
+    world = World()
+    engine = world.engine()
+    world.ms_user("ann@contoso.com")
+    world.ms_user("bob@contoso.com")
+    await world.assign_both(engine)
+    world.google.inject(
+        "create_account", DirectoryError("backend error"), times=99, match="ann@contoso.com"
+    )
+    report = await engine.run("import")
+    assert world.state()["google"] == ["bob@teams.example.com"]  # bob is not held up
+    first = world.store.list_failures()[0]
+    assert first.attempts == 1 and not first.quarantined
+    await engine.run("incremental")  # inside the backoff: not retried
+    assert world.store.list_failures()[0].attempts == 1
+    for _ in range(6):
+        world.clock.advance(hours=7)
+        await engine.run("incremental")
+    final = world.store.list_failures()[0]
+    assert final.quarantined and final.attempts == 5
+    assert sum(1 for e in world.store.list_audit(100) if e.action == "quarantine") == 1
+    assert report.run.failed == 1
+
+
+async def test_every_run_has_an_id_on_its_audit_events() -> None:
+    world = World()
+    engine = world.engine()
+    world.ms_user("ann@contoso.com")
+    await world.assign_both(engine)
+    report = await engine.run("import")
+    events = [e for e in world.store.list_audit(50) if e.kind in ("account", "run")]
+    assert events and {e.run_id for e in events} == {report.run.id}
+    assert world.store.get_run(report.run.id).status == "done"  # type: ignore[union-attr]

@@ -1,0 +1,60 @@
+"""A small two-tenant world for engine tests: in-memory directories, store and clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.clock import FixedClock
+from core.directories.memory import MemoryDirectory, MemoryGroup
+from core.engine import Engine, EngineSettings
+from core.memory_store import MemoryStore
+from core.model import DirectoryKind, Role
+from core.ports import Store
+
+MS, GG = Role.MICROSOFT_PRIMARIES, Role.GOOGLE_PRIMARIES
+
+
+@dataclass
+class World:
+    entra: MemoryDirectory = field(default_factory=lambda: MemoryDirectory(DirectoryKind.ENTRA))
+    google: MemoryDirectory = field(
+        default_factory=lambda: MemoryDirectory(
+            DirectoryKind.GOOGLE, interop_domain="teams.example.com"
+        )
+    )
+    store: Store = field(default_factory=MemoryStore)
+    clock: FixedClock = field(default_factory=FixedClock)
+    settings: EngineSettings = field(default_factory=EngineSettings)
+
+    def __post_init__(self) -> None:
+        self.ms_group: MemoryGroup = self.entra.add_group("MS primaries")
+        self.gg_group: MemoryGroup = self.google.add_group("G primaries", email="gp@example.com")
+
+    def engine(self) -> Engine:
+        return Engine(
+            self.store,
+            {DirectoryKind.ENTRA: self.entra, DirectoryKind.GOOGLE: self.google},
+            self.clock,
+            self.settings,
+        )
+
+    async def assign_both(self, engine: Engine) -> None:
+        await engine.assign(MS, DirectoryKind.ENTRA, self.ms_group.info.id, by="admin@contoso.com")
+        await engine.assign(GG, DirectoryKind.GOOGLE, "gp@example.com", by="admin@contoso.com")
+
+    def ms_user(self, email: str, **kw: object) -> str:
+        user = self.entra.add_user(email, **kw)  # type: ignore[arg-type]
+        self.entra.add_member(self.ms_group.info.id, user.id)
+        return user.id
+
+    def g_user(self, email: str, **kw: object) -> str:
+        user = self.google.add_user(email, **kw)  # type: ignore[arg-type]
+        self.google.add_member(self.gg_group.info.id, user.id)
+        return user.id
+
+    def state(self) -> dict[str, list[str]]:
+        """What a person would check: the managed accounts on each side, by email."""
+        return {
+            "entra": sorted(u.email for u in self.entra.managed()),
+            "google": sorted(u.email for u in self.google.managed()),
+        }
