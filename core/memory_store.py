@@ -133,6 +133,12 @@ class MemoryStore:
     def list_operations(self, run_id: str) -> list[OperationRecord]:
         return [op for op in self._ops.values() if op.run_id == run_id]
 
+    def operations_for(self, email: str, limit: int) -> list[OperationRecord]:
+        key = email.strip().lower()
+        mine = [op for op in self._ops.values() if op.email.lower() == key]
+        mine.sort(key=lambda op: (op.started_at, op.id), reverse=True)
+        return mine[: max(limit, 0)]
+
     # runs
     def start_run(self, run: RunRecord) -> None:
         self._runs[run.id] = run

@@ -1,0 +1,163 @@
+"""Every chat command, declared once: its grammar, its usage line, its help text and who may run
+it. The parser, `help`, the access filter and the tests all read this one table, so a command
+cannot exist without help text and an access level (the errbot / bolt way).
+
+Grammar of a form: plain words must be typed as they are (any case); `<role>` is `microsoft` or
+`google`, `<directory>` is `entra` or `google`, `<email>` an email address, `<group>` a group id
+or email, `<n>` a number from 1 to 200, `<topic>` the rest of the line; `[...]` is optional.
+Pure: no I/O library is imported here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Access = Literal["read", "admin"]
+"""`read`: admins and viewers; `admin`: admins only."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str  # canonical name; also the audit action
+    forms: tuple[str, ...]  # grammar, the canonical form first
+    usage: str  # what `help` shows
+    help: str
+    access: Access
+    also: tuple[str, ...] = ()  # other spellings worth showing in `help`
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        name="help",
+        forms=("help [<topic>]",),
+        usage="help [command]",
+        help="lists the commands you may use, or explains one of them",
+        access="read",
+    ),
+    CommandSpec(
+        name="sync status",
+        forms=("sync status", "status"),
+        usage="sync status",
+        help="per primary group: directory, group, paused or not, members, synced, pending, "
+        "failed and held deletions; the last run and the next one",
+        access="read",
+        also=("status",),
+    ),
+    CommandSpec(
+        name="sync now",
+        forms=("sync now",),
+        usage="sync now",
+        help="starts a run now and replies with what it changed",
+        access="admin",
+    ),
+    CommandSpec(
+        name="sync preview",
+        forms=("sync preview", "preview"),
+        usage="sync preview",
+        help="dry run: what the next run would create, update and delete, with counts and the "
+        "first few names; nothing is changed",
+        access="read",
+        also=("preview",),
+    ),
+    CommandSpec(
+        name="import",
+        forms=("import", "import and sync users", "import and sync"),
+        usage="import",
+        help="Import and sync users: the first full import once both groups are assigned (it "
+        "also repairs accounts deleted or changed by hand)",
+        access="admin",
+        also=("import and sync users",),
+    ),
+    CommandSpec(
+        name="pause",
+        forms=("pause <role> [primaries]",),
+        usage="pause <microsoft|google> primaries",
+        help="pauses one primary group: nothing is created, updated or deleted for its members "
+        "until it is resumed; changes seen meanwhile are counted as pending",
+        access="admin",
+        also=("pause google", "pause microsoft"),
+    ),
+    CommandSpec(
+        name="resume",
+        forms=("resume <role> [primaries]",),
+        usage="resume <microsoft|google> primaries",
+        help="resumes a paused group; the next run applies its pending changes",
+        access="admin",
+        also=("resume google", "resume microsoft"),
+    ),
+    CommandSpec(
+        name="resync user",
+        forms=("resync user <email>", "resync <email>"),
+        usage="resync user <email>",
+        help="provision on demand: clears that person's failures, reconciles them now and "
+        "replies step by step",
+        access="admin",
+    ),
+    CommandSpec(
+        name="user",
+        forms=("user <email>",),
+        usage="user <email>",
+        help="explains one person: group(s), primary platform, secondary account and its "
+        "state, last change, last error, User Sync sources",
+        access="read",
+    ),
+    CommandSpec(
+        name="groups",
+        forms=("groups",),
+        usage="groups",
+        help="shows which group each role is assigned to",
+        access="read",
+    ),
+    CommandSpec(
+        name="assign",
+        forms=("assign <role> [primaries] [to] <directory> [group] <group>",),
+        usage="assign <microsoft|google> primaries <entra|google> <group id or email>",
+        help="sets the group of one role, e.g. `assign google primaries entra "
+        "chat-users@contoso.com`; an Entra group must be a security group",
+        access="admin",
+    ),
+    CommandSpec(
+        name="approve deletions",
+        forms=("approve deletions", "approve deletion", "approve held deletions"),
+        usage="approve deletions",
+        help="lets the deletions held by the deletion guard go ahead, and runs now",
+        access="admin",
+    ),
+    CommandSpec(
+        name="discard deletions",
+        forms=("discard deletions", "discard deletion", "discard held deletions"),
+        usage="discard deletions",
+        help="forgets the held deletions; one whose cause remains (the person is still out of "
+        "the group) is held again by a later run",
+        access="admin",
+    ),
+    CommandSpec(
+        name="errors",
+        forms=("errors", "failures"),
+        usage="errors",
+        help="people whose sync is failing or quarantined, with the last error and next retry",
+        access="read",
+        also=("failures",),
+    ),
+    CommandSpec(
+        name="audit",
+        forms=("audit [<n>]",),
+        usage="audit [N]",
+        help="the last N audit events, newest last (N from 1 to 200, default 20)",
+        access="read",
+    ),
+    CommandSpec(
+        name="set audit channel here",
+        forms=("set audit channel here", "set audit space here"),
+        usage="set audit channel here",
+        help="makes this Teams channel or Google Chat space receive the audit messages",
+        access="admin",
+        also=("set audit space here",),
+    ),
+)
+
+BY_NAME: dict[str, CommandSpec] = {spec.name: spec for spec in COMMANDS}
+READ_ONLY: frozenset[str] = frozenset(s.name for s in COMMANDS if s.access == "read")
+AUDIT_DEFAULT = 20
+AUDIT_MAX = 200

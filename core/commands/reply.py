@@ -1,0 +1,110 @@
+"""A reply as data: each front-end renders it its own way (Teams card, Google Chat card, CLI
+text), so the interpreter never formats for one platform. `render_text` is the plain-text
+rendering for the CLI and the fallback for chat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+Kind = Literal["ok", "refused", "error", "help"]
+
+_CELL_WIDTH = 60  # wider cells are cut in plain text, so a table stays readable in a terminal
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"title": self.title, "columns": list(self.columns), "rows": [*map(list, self.rows)]}
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    title: str
+    lines: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    kind: Kind = "ok"
+
+    @property
+    def ok(self) -> bool:
+        return self.kind in ("ok", "help")
+
+    @property
+    def text(self) -> str:
+        return render_text(self)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "title": self.title,
+            "lines": list(self.lines),
+            "tables": [t.to_dict() for t in self.tables],
+            "ok": self.ok,
+            "kind": self.kind,
+        }
+
+
+def render_text(reply: Reply) -> str:
+    parts = [reply.title, *reply.lines]
+    for table in reply.tables:
+        parts.append("")
+        parts.extend(_table_text(table))
+    return "\n".join(parts)
+
+
+def _cut(cell: str) -> str:
+    cell = " ".join(cell.split())
+    return cell if len(cell) <= _CELL_WIDTH else cell[: _CELL_WIDTH - 1] + "…"
+
+
+def _table_text(table: Table) -> list[str]:
+    rows = [[_cut(c) for c in row] for row in table.rows]
+    header = [_cut(c) for c in table.columns]
+    widths = [len(h) for h in header]
+    for row in rows:
+        for i, cell in enumerate(row[: len(widths)]):
+            widths[i] = max(widths[i], len(cell))
+
+    def line(cells: list[str]) -> str:
+        padded = [cells[i].ljust(widths[i]) if i < len(cells) else "" for i in range(len(widths))]
+        return "  ".join(padded).rstrip()
+
+    out = [f"{table.title}:"] if table.title else []
+    out.append(line(header))
+    out.append("  ".join("-" * w for w in widths))
+    out.extend(line(row) for row in rows)
+    if not rows:
+        out.append("(none)")
+    return out
+
+
+# ---- how times read in replies ----------------------------------------------------------------
+def when(moment: datetime | None) -> str:
+    """A time as people read it. Naive datetimes (some databases drop the zone) are UTC."""
+    if moment is None:
+        return "never"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def duration(span: timedelta) -> str:
+    seconds = max(int(span.total_seconds()), 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes}m"
+
+
+def first(items: list[str], limit: int = 5) -> str:
+    """The first few of a list, saying how many more there are."""
+    shown = ", ".join(items[:limit])
+    more = len(items) - limit
+    return f"{shown} and {more} more" if more > 0 else shown
