@@ -100,6 +100,7 @@ class _Planner:
         self.ops_by_role: dict[Role, list[Operation]] = {role: [] for role in Role}
         self.desired: dict[Role, dict[str, SourceUser]] = {}
         self.keyed: dict[Role, list[tuple[str, SourceUser]]] = {}  # (email key, user)
+        self.conflicted: dict[Role, list[tuple[str, SourceUser]]] = {}  # in both groups
         self.empty_groups: set[Role] = set()
 
     def run(self) -> Plan:
@@ -224,6 +225,7 @@ class _Planner:
             first = claimed.get(key)
             if first is not None and first is not role:
                 self.plan.conflicts.append(Conflict(user.email, kept=first, ignored=role))
+                self.conflicted.setdefault(role, []).append((key, user))
                 excluded.add(user.id)
                 continue
             desired[user.id] = user
@@ -268,6 +270,13 @@ class _Planner:
             kept = entry.sources - live_sources
             if kept:
                 known[key] = KnownUser(key, entry.display_name, kept)
+        for role in live_roles:  # a user in both groups is known through both (rule 5)
+            for key, user in self.conflicted.get(role, []):
+                entry = known.get(key)
+                sources = (entry.sources if entry else frozenset()) | {source_of_role(role)}
+                known[key] = KnownUser(
+                    key, entry.display_name if entry else user.display_name, sources
+                )
         self.plan.known_users = known
 
     def _finish(self) -> None:

@@ -110,7 +110,7 @@ async def test_rule_5_user_in_both_groups_is_primary_on_the_first_platform() -> 
     assert world.state() == {"entra": [], "google": ["ann@teams.example.com"]}
     assert [c.email for c in report.plan.conflicts] == ["ann@contoso.com"]
     known = world.store.get_known_user("ann@contoso.com")
-    assert known is not None and known.sources == {"group:microsoft"}
+    assert known is not None and known.sources == {"group:microsoft", "group:google"}
 
 
 async def test_rule_6_pause_counts_pending_and_resume_applies() -> None:

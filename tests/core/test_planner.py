@@ -212,6 +212,7 @@ CASES = [
         {
             "ops": {("create", ANN, "new primary"), ("create", CAT, "new primary")},
             "conflicts": {(ANN, "microsoft")},
+            "known": {ANN: {"group:microsoft", "group:google"}, CAT: {"group:google"}},
         },
     ),
     Case(
