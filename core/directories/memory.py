@@ -12,6 +12,7 @@ import itertools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.errors import DirectoryError, NotFound, UnmanagedConflict
 from core.model import (
@@ -143,6 +144,45 @@ class MemoryDirectory:
         self._injections.append(
             Injection(method, error or DirectoryError(f"injected {method} failure"), times, match)
         )
+
+    def snapshot(self) -> dict[str, object]:
+        """Everything in this directory as plain data (the sample organisation is saved so)."""
+        return {
+            "kind": self.kind.value,
+            "interop_domain": self.interop_domain,
+            "users": [dataclasses.asdict(u) for u in self.users.values()],
+            "deleted": [dataclasses.asdict(u) for u in self.deleted.values()],
+            "groups": [
+                {**dataclasses.asdict(g.info), "members": list(g.members)}
+                for g in self.groups.values()
+            ],
+        }
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> MemoryDirectory:
+        directory = cls(DirectoryKind(data["kind"]), interop_domain=data.get("interop_domain"))
+        for raw in data["users"]:
+            directory.users[raw["id"]] = MemoryUser(**raw)
+        for raw in data["deleted"]:
+            directory.deleted[raw["id"]] = MemoryUser(**raw)
+        for raw in data["groups"]:
+            members = raw.pop("members")
+            info = GroupInfo(
+                DirectoryKind(raw["directory"]),
+                raw["id"],
+                raw["name"],
+                raw["email"],
+                GroupType(raw["type"]),
+                raw["dynamic"],
+            )
+            directory.groups[info.id] = MemoryGroup(info, members)
+        numbers = [
+            int(key.rsplit("-", 1)[-1].lstrip("ug") or 0)
+            for key in [*directory.users, *directory.deleted, *directory.groups]
+            if key.rsplit("-", 1)[-1].lstrip("ug").isdigit()
+        ]
+        directory._ids = itertools.count(max(numbers, default=0) + 1)
+        return directory
 
     # ---- the port -------------------------------------------------------------------------
     def _enter(self, method: str, *keys: str) -> None:
