@@ -272,10 +272,10 @@ class _Planner:
                 known[key] = KnownUser(key, entry.display_name, kept)
         for role in live_roles:  # a user in both groups is known through both (rule 5)
             for key, user in self.conflicted.get(role, []):
-                entry = known.get(key)
-                sources = (entry.sources if entry else frozenset()) | {source_of_role(role)}
+                found = known.get(key)
+                sources = (found.sources if found else frozenset()) | {source_of_role(role)}
                 known[key] = KnownUser(
-                    key, entry.display_name if entry else user.display_name, sources
+                    key, found.display_name if found else user.display_name, sources
                 )
         self.plan.known_users = known
 

@@ -145,6 +145,9 @@ class MemoryDirectory:
             Injection(method, error or DirectoryError(f"injected {method} failure"), times, match)
         )
 
+    def clear_injections(self) -> None:
+        self._injections.clear()
+
     def snapshot(self) -> dict[str, object]:
         """Everything in this directory as plain data (the sample organisation is saved so)."""
         return {

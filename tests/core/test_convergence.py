@@ -68,6 +68,8 @@ async def scenario(steps: list[tuple[str, str, object]]) -> None:
             await engine.run(side)
     for role in (MS, GG):
         engine.set_paused(role, False, by="admin")
+    world.entra.clear_injections()
+    world.google.clear_injections()
     for failure in world.store.list_failures():
         world.store.clear_failure(failure.role, failure.source_id)
     await engine.run("full")
@@ -98,7 +100,7 @@ async def scenario(steps: list[tuple[str, str, object]]) -> None:
     assert world.entra.users[boss.id].display_name == "Boss"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(step, min_size=1, max_size=25))
 def test_any_history_converges_after_a_full_run(steps: list[tuple[str, str, object]]) -> None:
     asyncio.run(scenario(steps))
