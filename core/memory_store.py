@@ -67,6 +67,10 @@ class MemoryStore:
     def save_account(self, record: AccountRecord) -> None:
         self._accounts[(record.role, record.source_id)] = record
 
+    def save_accounts(self, records: Iterable[AccountRecord]) -> None:
+        for record in records:
+            self.save_account(record)
+
     def delete_account(self, role: Role, source_id: str) -> None:
         self._accounts.pop((role, source_id), None)
 
@@ -81,12 +85,14 @@ class MemoryStore:
         return self._known.get(email.strip().lower())
 
     def save_known_users(self, users: Iterable[KnownUser]) -> None:
+        # One key function for save, get and remove; the stored email is the key itself.
         for user in users:
-            self._known[user.email.lower()] = user
+            key = user.email.strip().lower()
+            self._known[key] = dataclasses.replace(user, email=key)
 
     def remove_known_users(self, emails: Iterable[str]) -> None:
         for email in emails:
-            self._known.pop(email.lower(), None)
+            self._known.pop(email.strip().lower(), None)
 
     # operation journal
     def begin_operation(
@@ -166,6 +172,8 @@ class MemoryStore:
         return self._audit[-limit:] if limit > 0 else []
 
     def unposted_audit(self, limit: int) -> list[AuditEvent]:
+        if limit <= 0:
+            return []
         return [e for e in self._audit if e.posted_at is None][:limit]
 
     def mark_audit_posted(self, event_ids: Sequence[int], at: datetime) -> None:

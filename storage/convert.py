@@ -1,0 +1,351 @@
+"""Mapping between core's dataclasses and table rows: the edge where storage's shapes meet core's.
+
+Readers get Core rows (plain tuples with attribute access), not ORM objects: building one ORM
+instance per row costs several times more than the dataclass itself, which matters when the
+engine lists 100,000 accounts on every run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Column, Row
+
+from core.model import (
+    AccountRecord,
+    Assignment,
+    AuditEvent,
+    ConversationRef,
+    DirectoryKind,
+    Failure,
+    GroupInfo,
+    GroupType,
+    HeldDeletion,
+    KnownUser,
+    OperationRecord,
+    Platform,
+    Role,
+    RunRecord,
+)
+from storage.tables import (
+    ACCOUNTS,
+    ASSIGNMENTS,
+    AUDIT,
+    CONVERSATIONS,
+    FAILURES,
+    HELD,
+    KNOWN_USERS,
+    OPERATIONS,
+    RUNS,
+)
+
+# Enum lookups by value: a dict hit is several times cheaper than calling the enum per row.
+ROLES: Mapping[str, Role] = {r.value: r for r in Role}
+_PLATFORMS: Mapping[str, Platform] = {p.value: p for p in Platform}
+
+Values = dict[str, Any]
+
+
+def key_of_email(email: str) -> str:
+    """The lower-case key of a known user, the same function MemoryStore uses."""
+    return email.strip().lower()
+
+
+# assignments
+
+
+def assignment_values(a: Assignment) -> Values:
+    return {
+        "role": a.role.value,
+        "group_directory": a.group.directory.value,
+        "group_id": a.group.id,
+        "group_name": a.group.name,
+        "group_email": a.group.email,
+        "group_type": a.group.type.value,
+        "group_dynamic": a.group.dynamic,
+        "paused": a.paused,
+        "paused_by": a.paused_by,
+        "paused_at": a.paused_at,
+        "assigned_by": a.assigned_by,
+        "assigned_at": a.assigned_at,
+        "last_member_count": a.last_member_count,
+        "pending": a.pending,
+    }
+
+
+def assignment_of(row: Row[Any]) -> Assignment:
+    m = row._mapping
+    group = GroupInfo(
+        directory=DirectoryKind(m[ASSIGNMENTS.c.group_directory]),
+        id=m[ASSIGNMENTS.c.group_id],
+        name=m[ASSIGNMENTS.c.group_name],
+        email=m[ASSIGNMENTS.c.group_email],
+        type=GroupType(m[ASSIGNMENTS.c.group_type]),
+        dynamic=m[ASSIGNMENTS.c.group_dynamic],
+    )
+    return Assignment(
+        role=ROLES[m[ASSIGNMENTS.c.role]],
+        group=group,
+        paused=m[ASSIGNMENTS.c.paused],
+        paused_by=m[ASSIGNMENTS.c.paused_by],
+        paused_at=m[ASSIGNMENTS.c.paused_at],
+        assigned_by=m[ASSIGNMENTS.c.assigned_by],
+        assigned_at=m[ASSIGNMENTS.c.assigned_at],
+        last_member_count=m[ASSIGNMENTS.c.last_member_count],
+        pending=m[ASSIGNMENTS.c.pending],
+    )
+
+
+# accounts: the hot path, so rows are read positionally in AccountRecord's field order
+
+ACCOUNT_COLUMNS: Sequence[Column[Any]] = (
+    ACCOUNTS.c.role,
+    ACCOUNTS.c.source_id,
+    ACCOUNTS.c.account_id,
+    ACCOUNTS.c.email,
+    ACCOUNTS.c.display_name,
+    ACCOUNTS.c.given_name,
+    ACCOUNTS.c.family_name,
+    ACCOUNTS.c.account_email,
+    ACCOUNTS.c.created_at,
+    ACCOUNTS.c.updated_at,
+)
+
+
+def account_values(r: AccountRecord) -> Values:
+    return {
+        "role": r.role.value,
+        "source_id": r.source_id,
+        "account_id": r.account_id,
+        "email": r.email,
+        "email_lower": r.email.lower(),
+        "display_name": r.display_name,
+        "given_name": r.given_name,
+        "family_name": r.family_name,
+        "account_email": r.account_email,
+        "account_email_lower": r.account_email.lower(),
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+    }
+
+
+def accounts_of(rows: Iterable[Sequence[Any]]) -> list[AccountRecord]:
+    """Rows selected with ACCOUNT_COLUMNS, as records."""
+    roles = ROLES
+    return [
+        AccountRecord(roles[role], source_id, account_id, email, name, given, family, acc, c, u)
+        for role, source_id, account_id, email, name, given, family, acc, c, u in rows
+    ]
+
+
+# known users
+
+
+def known_user_values(u: KnownUser) -> Values:
+    return {
+        "email": key_of_email(u.email),
+        "display_name": u.display_name,
+        "sources": json.dumps(sorted(u.sources)),
+    }
+
+
+def known_user_of(row: Row[Any]) -> KnownUser:
+    m = row._mapping
+    return KnownUser(
+        email=m[KNOWN_USERS.c.email],
+        display_name=m[KNOWN_USERS.c.display_name],
+        sources=frozenset(json.loads(m[KNOWN_USERS.c.sources])),
+    )
+
+
+# operations
+
+
+def operation_of(row: Row[Any]) -> OperationRecord:
+    m = row._mapping
+    return OperationRecord(
+        id=m[OPERATIONS.c.id],
+        run_id=m[OPERATIONS.c.run_id],
+        kind=m[OPERATIONS.c.kind],
+        role=ROLES[m[OPERATIONS.c.role]],
+        source_id=m[OPERATIONS.c.source_id],
+        email=m[OPERATIONS.c.email],
+        reason=m[OPERATIONS.c.reason],
+        started_at=m[OPERATIONS.c.started_at],
+        status=m[OPERATIONS.c.status],
+        account_id=m[OPERATIONS.c.account_id],
+        error=m[OPERATIONS.c.error],
+        finished_at=m[OPERATIONS.c.finished_at],
+    )
+
+
+# runs
+
+
+def run_values(r: RunRecord) -> Values:
+    return {
+        "id": r.id,
+        "kind": r.kind,
+        "started_at": r.started_at,
+        "dry_run": r.dry_run,
+        "finished_at": r.finished_at,
+        "status": r.status,
+        "created": r.created,
+        "updated": r.updated,
+        "deleted": r.deleted,
+        "adopted": r.adopted,
+        "failed": r.failed,
+        "held": r.held,
+        "pending": r.pending,
+        "error": r.error,
+        "triggered_by": r.triggered_by,
+    }
+
+
+def run_of(row: Row[Any]) -> RunRecord:
+    m = row._mapping
+    return RunRecord(
+        id=m[RUNS.c.id],
+        kind=m[RUNS.c.kind],
+        started_at=m[RUNS.c.started_at],
+        dry_run=m[RUNS.c.dry_run],
+        finished_at=m[RUNS.c.finished_at],
+        status=m[RUNS.c.status],
+        created=m[RUNS.c.created],
+        updated=m[RUNS.c.updated],
+        deleted=m[RUNS.c.deleted],
+        adopted=m[RUNS.c.adopted],
+        failed=m[RUNS.c.failed],
+        held=m[RUNS.c.held],
+        pending=m[RUNS.c.pending],
+        error=m[RUNS.c.error],
+        triggered_by=m[RUNS.c.triggered_by],
+    )
+
+
+# audit
+
+
+def audit_values(e: AuditEvent) -> Values:
+    """The event's id is not stored as given: the database assigns it, as MemoryStore does."""
+    return {
+        "kind": e.kind,
+        "action": e.action,
+        "at": e.at,
+        "actor": e.actor,
+        "location": e.where,
+        "target": e.target,
+        "result": e.result,
+        "detail": e.detail,
+        "run_id": e.run_id,
+        "alert": e.alert,
+        "posted_at": e.posted_at,
+    }
+
+
+def audit_of(row: Row[Any]) -> AuditEvent:
+    m = row._mapping
+    return AuditEvent(
+        kind=m[AUDIT.c.kind],
+        action=m[AUDIT.c.action],
+        at=m[AUDIT.c.at],
+        actor=m[AUDIT.c.actor],
+        where=m[AUDIT.c.location],
+        target=m[AUDIT.c.target],
+        result=m[AUDIT.c.result],
+        detail=m[AUDIT.c.detail],
+        run_id=m[AUDIT.c.run_id],
+        alert=m[AUDIT.c.alert],
+        id=m[AUDIT.c.id],
+        posted_at=m[AUDIT.c.posted_at],
+    )
+
+
+# held deletions
+
+
+def held_values(h: HeldDeletion) -> Values:
+    return {
+        "role": h.role.value,
+        "source_id": h.source_id,
+        "account_id": h.account_id,
+        "email": h.email,
+        "reason": h.reason,
+        "held_at": h.held_at,
+        "run_id": h.run_id,
+        "approved": h.approved,
+        "approved_by": h.approved_by,
+    }
+
+
+def held_of(row: Row[Any]) -> HeldDeletion:
+    m = row._mapping
+    return HeldDeletion(
+        role=ROLES[m[HELD.c.role]],
+        source_id=m[HELD.c.source_id],
+        account_id=m[HELD.c.account_id],
+        email=m[HELD.c.email],
+        reason=m[HELD.c.reason],
+        held_at=m[HELD.c.held_at],
+        run_id=m[HELD.c.run_id],
+        approved=m[HELD.c.approved],
+        approved_by=m[HELD.c.approved_by],
+    )
+
+
+# failures
+
+
+def failure_values(f: Failure) -> Values:
+    return {
+        "role": f.role.value,
+        "source_id": f.source_id,
+        "email": f.email,
+        "attempts": f.attempts,
+        "last_error": f.last_error,
+        "last_failed_at": f.last_failed_at,
+        "next_retry_at": f.next_retry_at,
+        "quarantined": f.quarantined,
+    }
+
+
+def failure_of(row: Row[Any]) -> Failure:
+    m = row._mapping
+    return Failure(
+        role=ROLES[m[FAILURES.c.role]],
+        source_id=m[FAILURES.c.source_id],
+        email=m[FAILURES.c.email],
+        attempts=m[FAILURES.c.attempts],
+        last_error=m[FAILURES.c.last_error],
+        last_failed_at=m[FAILURES.c.last_failed_at],
+        next_retry_at=m[FAILURES.c.next_retry_at],
+        quarantined=m[FAILURES.c.quarantined],
+    )
+
+
+# conversations
+
+
+def conversation_values(c: ConversationRef) -> Values:
+    return {
+        "platform": c.platform.value,
+        "key": c.key,
+        "purpose": c.purpose,
+        "reference": c.reference,
+        "saved_by": c.saved_by,
+        "saved_at": c.saved_at,
+    }
+
+
+def conversation_of(row: Row[Any]) -> ConversationRef:
+    m = row._mapping
+    return ConversationRef(
+        platform=_PLATFORMS[m[CONVERSATIONS.c.platform]],
+        key=m[CONVERSATIONS.c.key],
+        reference=m[CONVERSATIONS.c.reference],
+        purpose=m[CONVERSATIONS.c.purpose],
+        saved_by=m[CONVERSATIONS.c.saved_by],
+        saved_at=m[CONVERSATIONS.c.saved_at],
+    )

@@ -1,0 +1,54 @@
+"""Engines for the store's database: a SQLite file by default, PostgreSQL in production.
+
+Nothing here runs at import time: the URL comes from the caller (settings, CLI, tests), so
+importing storage never touches a disk or a network.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from storage.sql_store import SqlStore
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url` (`sqlite:///path` or `postgresql+psycopg://user@host/db`).
+
+    SQLite gets WAL (readers do not block the writer, so the chat front-end can answer while a
+    run writes), enforced foreign keys, a busy timeout, and `check_same_thread=False`: a pooled
+    connection may be used by another thread than the one that opened it (executors). The
+    parent folder of a SQLite file is created, so a fresh checkout works without a setup step.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    database = parsed.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # Wait for a concurrent writer instead of failing at once with "database is locked".
+        cursor.execute("PRAGMA busy_timeout=5000")
+    finally:
+        cursor.close()
+
+
+def open_store(url: str) -> SqlStore:
+    """The store at `url`, with its schema migrated to the newest revision first."""
+    from storage.migrate import upgrade_engine  # here: storage.migrate imports this module
+
+    engine = make_engine(url)
+    upgrade_engine(engine)
+    return SqlStore(engine)

@@ -1,0 +1,415 @@
+"""`core.ports.Store` on SQLite or PostgreSQL, with the exact behaviour of `core.memory_store`.
+
+Each method is one short transaction (`engine.begin()`: commit on return, rollback on error),
+so a crash between two calls never leaves half of one call behind. Statements are Core
+statements on the tables of `storage.tables`; rows become core dataclasses in
+`storage.convert`. Lists come back in insertion order (the autoincrement id), like the dicts
+of MemoryStore; known users come back sorted by email, runs by start time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from core.model import (
+    AccountRecord,
+    Assignment,
+    AuditEvent,
+    ConversationRef,
+    Failure,
+    HeldDeletion,
+    KnownUser,
+    OperationRecord,
+    Role,
+    RunRecord,
+)
+from storage import convert
+from storage.tables import (
+    ACCOUNTS,
+    ASSIGNMENTS,
+    AUDIT,
+    CONVERSATIONS,
+    DELTA_LINKS,
+    FAILURES,
+    HELD,
+    KNOWN_USERS,
+    OPERATIONS,
+    RUNS,
+)
+from storage.upsert import upsert
+
+if TYPE_CHECKING:
+    from core.ports import Store
+
+
+class SqlStore:
+    """The production Store. Build it with `storage.db.open_store(url)`, which migrates first;
+    `SqlStore(engine)` assumes the schema is already at head."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self._engine.begin() as conn:
+            yield conn
+
+    # group assignments
+
+    def get_assignments(self) -> dict[Role, Assignment]:
+        with self._tx() as conn:
+            rows = conn.execute(select(ASSIGNMENTS).order_by(ASSIGNMENTS.c.role)).all()
+        assignments = [convert.assignment_of(row) for row in rows]
+        return {a.role: a for a in assignments}
+
+    def save_assignment(self, assignment: Assignment) -> None:
+        with self._tx() as conn:
+            upsert(conn, ASSIGNMENTS, [convert.assignment_values(assignment)], keys=["role"])
+
+    def remove_assignment(self, role: Role) -> None:
+        with self._tx() as conn:
+            conn.execute(delete(ASSIGNMENTS).where(ASSIGNMENTS.c.role == role.value))
+
+    # accounts
+
+    def list_accounts(self, role: Role | None = None) -> list[AccountRecord]:
+        query = select(*convert.ACCOUNT_COLUMNS).order_by(ACCOUNTS.c.id)
+        if role is not None:
+            query = query.where(ACCOUNTS.c.role == role.value)
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return convert.accounts_of(rows)
+
+    def get_account(self, role: Role, source_id: str) -> AccountRecord | None:
+        query = select(*convert.ACCOUNT_COLUMNS).where(
+            ACCOUNTS.c.role == role.value, ACCOUNTS.c.source_id == source_id
+        )
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        records = convert.accounts_of(rows)
+        return records[0] if records else None
+
+    def find_accounts_by_email(self, email: str) -> list[AccountRecord]:
+        key = email.strip().lower()
+        query = (
+            select(*convert.ACCOUNT_COLUMNS)
+            .where((ACCOUNTS.c.email_lower == key) | (ACCOUNTS.c.account_email_lower == key))
+            .order_by(ACCOUNTS.c.id)
+        )
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return convert.accounts_of(rows)
+
+    def save_account(self, record: AccountRecord) -> None:
+        self.save_accounts([record])
+
+    def save_accounts(self, records: Iterable[AccountRecord]) -> None:
+        """Many `save_account`s in one transaction and one statement (imports, full runs)."""
+        latest: dict[tuple[Role, str], AccountRecord] = {}
+        for record in records:
+            latest[(record.role, record.source_id)] = record
+        rows = [convert.account_values(r) for r in latest.values()]
+        with self._tx() as conn:
+            upsert(conn, ACCOUNTS, rows, keys=["role", "source_id"])
+
+    def delete_account(self, role: Role, source_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                delete(ACCOUNTS).where(
+                    ACCOUNTS.c.role == role.value, ACCOUNTS.c.source_id == source_id
+                )
+            )
+
+    def count_accounts(self) -> int:
+        with self._tx() as conn:
+            return int(conn.execute(select(func.count()).select_from(ACCOUNTS)).scalar_one())
+
+    # User Sync
+
+    def list_known_users(self) -> list[KnownUser]:
+        with self._tx() as conn:
+            rows = conn.execute(select(KNOWN_USERS)).all()
+        # Sorted here, not by ORDER BY: a database collation may not sort like Python does.
+        return sorted((convert.known_user_of(row) for row in rows), key=lambda u: u.email)
+
+    def get_known_user(self, email: str) -> KnownUser | None:
+        query = select(KNOWN_USERS).where(KNOWN_USERS.c.email == convert.key_of_email(email))
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+        return convert.known_user_of(row) if row is not None else None
+
+    def save_known_users(self, users: Iterable[KnownUser]) -> None:
+        latest: dict[str, convert.Values] = {}
+        for user in users:
+            values = convert.known_user_values(user)
+            latest[values["email"]] = values
+        with self._tx() as conn:
+            upsert(conn, KNOWN_USERS, list(latest.values()), keys=["email"])
+
+    def remove_known_users(self, emails: Iterable[str]) -> None:
+        keys = [{"key": convert.key_of_email(e)} for e in emails]
+        if not keys:
+            return
+        with self._tx() as conn:
+            conn.execute(delete(KNOWN_USERS).where(KNOWN_USERS.c.email == bindparam("key")), keys)
+
+    # operation journal
+
+    def begin_operation(
+        self,
+        *,
+        run_id: str,
+        kind: str,
+        role: Role,
+        source_id: str,
+        email: str,
+        reason: str,
+        at: datetime,
+    ) -> int:
+        values = {
+            "run_id": run_id,
+            "kind": kind,
+            "role": role.value,
+            "source_id": source_id,
+            "email": email,
+            "email_lower": email.lower(),
+            "reason": reason,
+            "started_at": at,
+            "status": "started",
+        }
+        with self._tx() as conn:
+            return _inserted_id(conn.execute(insert(OPERATIONS).values(values)))
+
+    def finish_operation(
+        self,
+        op_id: int,
+        *,
+        status: str,
+        at: datetime,
+        account_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Raises KeyError for an unknown id, as MemoryStore does: finishing an operation that
+        was never begun is a bug in the caller, not something to ignore."""
+        stmt = (
+            update(OPERATIONS)
+            .where(OPERATIONS.c.id == op_id)
+            .values(status=status, finished_at=at, account_id=account_id, error=error)
+        )
+        with self._tx() as conn:
+            if conn.execute(stmt).rowcount == 0:
+                raise KeyError(op_id)
+
+    def unfinished_operations(self) -> list[OperationRecord]:
+        return self._operations(OPERATIONS.c.status == "started")
+
+    def list_operations(self, run_id: str) -> list[OperationRecord]:
+        return self._operations(OPERATIONS.c.run_id == run_id)
+
+    def operations_for(self, email: str, limit: int) -> list[OperationRecord]:
+        """The newest `limit` operations on this primary email, any case, newest first."""
+        if limit <= 0:
+            return []
+        query = (
+            select(OPERATIONS)
+            .where(OPERATIONS.c.email_lower == email.strip().lower())
+            .order_by(OPERATIONS.c.started_at.desc(), OPERATIONS.c.id.desc())
+            .limit(limit)
+        )
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return [convert.operation_of(row) for row in rows]
+
+    def _operations(self, condition: Any) -> list[OperationRecord]:
+        query = select(OPERATIONS).where(condition).order_by(OPERATIONS.c.id)
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return [convert.operation_of(row) for row in rows]
+
+    # runs
+
+    def start_run(self, run: RunRecord) -> None:
+        with self._tx() as conn:
+            upsert(conn, RUNS, [convert.run_values(run)], keys=["id"])
+
+    def finish_run(self, run: RunRecord) -> None:
+        self.start_run(run)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self._tx() as conn:
+            row = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).first()
+        return convert.run_of(row) if row is not None else None
+
+    def last_run(self, *, include_dry_runs: bool = False) -> RunRecord | None:
+        query = select(RUNS).order_by(RUNS.c.started_at.desc()).limit(1)
+        if not include_dry_runs:
+            query = query.where(RUNS.c.dry_run.is_(False))
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+        return convert.run_of(row) if row is not None else None
+
+    def interrupted_runs(self) -> list[RunRecord]:
+        query = select(RUNS).where(RUNS.c.status == "running").order_by(RUNS.c.started_at)
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return [convert.run_of(row) for row in rows]
+
+    # audit
+
+    def add_audit(self, event: AuditEvent) -> int:
+        with self._tx() as conn:
+            return _inserted_id(conn.execute(insert(AUDIT).values(convert.audit_values(event))))
+
+    def list_audit(self, limit: int) -> list[AuditEvent]:
+        """The newest `limit` events, oldest first (the order a chat transcript reads)."""
+        if limit <= 0:
+            return []
+        query = select(AUDIT).order_by(AUDIT.c.id.desc()).limit(limit)
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return [convert.audit_of(row) for row in reversed(rows)]
+
+    def unposted_audit(self, limit: int) -> list[AuditEvent]:
+        """The oldest `limit` events not yet posted, oldest first."""
+        if limit <= 0:
+            return []
+        query = select(AUDIT).where(AUDIT.c.posted_at.is_(None)).order_by(AUDIT.c.id).limit(limit)
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return [convert.audit_of(row) for row in rows]
+
+    def mark_audit_posted(self, event_ids: Sequence[int], at: datetime) -> None:
+        params = [{"event_id": event_id, "posted": at} for event_id in event_ids]
+        if not params:
+            return
+        stmt = (
+            update(AUDIT)
+            .where(AUDIT.c.id == bindparam("event_id"))
+            .values(posted_at=bindparam("posted"))
+        )
+        with self._tx() as conn:
+            conn.execute(stmt, params)
+
+    # held deletions
+
+    def list_held(self) -> list[HeldDeletion]:
+        with self._tx() as conn:
+            rows = conn.execute(select(HELD).order_by(HELD.c.id)).all()
+        return [convert.held_of(row) for row in rows]
+
+    def hold(self, deletions: Iterable[HeldDeletion]) -> None:
+        """Hold new deletions; a deletion already held (approved or not) stays as it is, so a
+        later run cannot undo an admin's approval by holding the same user again."""
+        first: dict[tuple[Role, str], HeldDeletion] = {}
+        for held in deletions:
+            first.setdefault((held.role, held.source_id), held)
+        rows = [convert.held_values(h) for h in first.values()]
+        with self._tx() as conn:
+            upsert(conn, HELD, rows, keys=["role", "source_id"], update=False)
+
+    def approve_held(self, *, by: str) -> int:
+        stmt = update(HELD).where(HELD.c.approved.is_(False)).values(approved=True, approved_by=by)
+        with self._tx() as conn:
+            return int(conn.execute(stmt).rowcount)
+
+    def discard_held(self) -> int:
+        with self._tx() as conn:
+            return int(conn.execute(delete(HELD)).rowcount)
+
+    def release_held(self, keys: Iterable[tuple[Role, str]]) -> None:
+        params = [{"role_value": role.value, "sid": source_id} for role, source_id in keys]
+        if not params:
+            return
+        stmt = delete(HELD).where(
+            HELD.c.role == bindparam("role_value"), HELD.c.source_id == bindparam("sid")
+        )
+        with self._tx() as conn:
+            conn.execute(stmt, params)
+
+    # failures
+
+    def list_failures(self) -> list[Failure]:
+        with self._tx() as conn:
+            rows = conn.execute(select(FAILURES).order_by(FAILURES.c.id)).all()
+        return [convert.failure_of(row) for row in rows]
+
+    def save_failure(self, failure: Failure) -> None:
+        with self._tx() as conn:
+            upsert(conn, FAILURES, [convert.failure_values(failure)], keys=["role", "source_id"])
+
+    def clear_failure(self, role: Role, source_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                delete(FAILURES).where(
+                    FAILURES.c.role == role.value, FAILURES.c.source_id == source_id
+                )
+            )
+
+    # delta links
+
+    def get_delta_link(self, key: str) -> str | None:
+        query = select(DELTA_LINKS.c.link).where(DELTA_LINKS.c.key == key)
+        with self._tx() as conn:
+            link = conn.execute(query).scalar_one_or_none()
+        return str(link) if link is not None else None
+
+    def set_delta_link(self, key: str, link: str | None) -> None:
+        """None forgets the link: the next read starts a fresh delta round."""
+        with self._tx() as conn:
+            if link is None:
+                conn.execute(delete(DELTA_LINKS).where(DELTA_LINKS.c.key == key))
+            else:
+                upsert(conn, DELTA_LINKS, [{"key": key, "link": link}], keys=["key"])
+
+    # conversations
+
+    def save_conversation(self, ref: ConversationRef) -> None:
+        with self._tx() as conn:
+            upsert(
+                conn,
+                CONVERSATIONS,
+                [convert.conversation_values(ref)],
+                keys=["platform", "key", "purpose"],
+            )
+
+    def list_conversations(self, purpose: str = "audit") -> list[ConversationRef]:
+        query = (
+            select(CONVERSATIONS)
+            .where(CONVERSATIONS.c.purpose == purpose)
+            .order_by(CONVERSATIONS.c.id)
+        )
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return [convert.conversation_of(row) for row in rows]
+
+
+if TYPE_CHECKING:
+    # mypy checks SqlStore against the Store protocol here, not only where bots wire it up.
+    _conforms: type[Store] = SqlStore
+
+
+def _inserted_id(result: CursorResult[Any]) -> int:
+    """The autoincrement id the database gave the row a single-row INSERT just wrote."""
+    key = result.inserted_primary_key
+    if key is None or key[0] is None:
+        raise RuntimeError("the database returned no id for the inserted row")
+    return int(key[0])

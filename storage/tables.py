@@ -1,0 +1,237 @@
+"""The database tables, as SQLModel table models.
+
+These are storage's own shapes, deliberately separate from core's frozen dataclasses:
+`storage.convert` maps between the two, so a column rename never leaks into the engine.
+
+Conventions:
+- every datetime column is `UtcDateTime` (UTC stored, aware UTC returned);
+- enums (role, platform, group type) are stored as their plain string values, so the schema
+  needs no database enum types and adding a value needs no migration;
+- tables keyed by (role, source_id) or similar have an autoincrement `id` and a named unique
+  constraint: the id keeps listing order equal to insertion order, like MemoryStore's dicts;
+- constraint and index names are spelled out, so the hand-written migration matches exactly.
+
+Any change here needs a new revision in storage/migrations/versions; the schema test fails
+until the migration and these models agree again.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import Index, Table, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.utc import UtcDateTime
+
+
+class AssignmentRow(SQLModel, table=True):
+    """One row per role: the primary group, its pause state and what the last run saw."""
+
+    __tablename__ = "assignments"
+
+    role: str = Field(primary_key=True)
+    group_directory: str
+    group_id: str
+    group_name: str
+    group_email: str = ""
+    group_type: str
+    group_dynamic: bool = False
+    paused: bool = False
+    paused_by: str | None = None
+    paused_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    assigned_by: str | None = None
+    assigned_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_member_count: int = 0
+    pending: int = 0
+
+
+class AccountRow(SQLModel, table=True):
+    """A secondary account we manage. The lower-cased email copies exist so the email lookup
+    is an indexed equality on both SQLite and PostgreSQL (no expression indexes needed)."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        UniqueConstraint("role", "source_id", name="uq_accounts_role_source_id"),
+        Index("ix_accounts_email_lower", "email_lower"),
+        Index("ix_accounts_account_email_lower", "account_email_lower"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    role: str
+    source_id: str
+    account_id: str
+    email: str
+    email_lower: str
+    display_name: str
+    given_name: str = ""
+    family_name: str = ""
+    account_email: str = ""
+    account_email_lower: str = ""
+    created_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    updated_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class KnownUserRow(SQLModel, table=True):
+    """A User Sync entry. `sources` is a JSON list, sorted, so equal sets store equal text."""
+
+    __tablename__ = "known_users"
+
+    email: str = Field(primary_key=True)
+    display_name: str
+    sources: str = Field(default="[]", sa_type=Text)
+
+
+class OperationRow(SQLModel, table=True):
+    """The journal: written before a directory call, finished after it. `email_lower` serves
+    the "what happened to this user" lookup, which must ignore case."""
+
+    __tablename__ = "operations"
+    __table_args__ = (
+        Index("ix_operations_run_id", "run_id"),
+        Index("ix_operations_status", "status"),
+        Index("ix_operations_email_lower", "email_lower"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str
+    kind: str
+    role: str
+    source_id: str
+    email: str
+    email_lower: str
+    reason: str = Field(sa_type=Text)
+    started_at: datetime = Field(sa_type=UtcDateTime)
+    status: str = "started"
+    account_id: str | None = None
+    error: str | None = Field(default=None, sa_type=Text)
+    finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class RunRow(SQLModel, table=True):
+    """One sync run (or dry run) with its counters."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_started_at", "started_at"),
+        Index("ix_runs_status", "status"),
+    )
+
+    id: str = Field(primary_key=True)
+    kind: str
+    started_at: datetime = Field(sa_type=UtcDateTime)
+    dry_run: bool = False
+    finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    status: str = "running"
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    adopted: int = 0
+    failed: int = 0
+    held: int = 0
+    pending: int = 0
+    error: str | None = Field(default=None, sa_type=Text)
+    triggered_by: str = "system"
+
+
+class AuditRow(SQLModel, table=True):
+    """An audit event. `posted_at` is NULL until the event reached the admin channels; the
+    index on it keeps the "what is still to post" query cheap as the table grows.
+    The event's `where` is stored as `location`: WHERE is a reserved word in SQL."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_posted_at", "posted_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    action: str
+    at: datetime = Field(sa_type=UtcDateTime)
+    actor: str = "system"
+    location: str = ""
+    target: str = ""
+    result: str = "ok"
+    detail: str = Field(default="", sa_type=Text)
+    run_id: str | None = None
+    alert: bool = False
+    posted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class HeldDeletionRow(SQLModel, table=True):
+    """A deletion the deletion guard holds until an admin approves or discards it."""
+
+    __tablename__ = "held_deletions"
+    __table_args__ = (
+        UniqueConstraint("role", "source_id", name="uq_held_deletions_role_source_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    role: str
+    source_id: str
+    account_id: str
+    email: str
+    reason: str = Field(sa_type=Text)
+    held_at: datetime = Field(sa_type=UtcDateTime)
+    run_id: str
+    approved: bool = False
+    approved_by: str | None = None
+
+
+class FailureRow(SQLModel, table=True):
+    """Per-user failure state: attempts, back-off and quarantine."""
+
+    __tablename__ = "failures"
+    __table_args__ = (UniqueConstraint("role", "source_id", name="uq_failures_role_source_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    role: str
+    source_id: str
+    email: str
+    attempts: int
+    last_error: str = Field(sa_type=Text)
+    last_failed_at: datetime = Field(sa_type=UtcDateTime)
+    next_retry_at: datetime = Field(sa_type=UtcDateTime)
+    quarantined: bool = False
+
+
+class DeltaLinkRow(SQLModel, table=True):
+    """Where the next Graph delta query resumes, per key."""
+
+    __tablename__ = "delta_links"
+
+    key: str = Field(primary_key=True)
+    link: str = Field(sa_type=Text)
+
+
+class ConversationRow(SQLModel, table=True):
+    """A chat conversation the service posts to (audit channel, alerts...)."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint(
+            "platform", "key", "purpose", name="uq_conversations_platform_key_purpose"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    key: str
+    purpose: str = "audit"
+    reference: str = Field(sa_type=Text)
+    saved_by: str = ""
+    saved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core `Table` behind a table model, for bulk statements that skip the ORM."""
+    table = model.metadata.tables[str(model.__tablename__)]
+    return table
+
+
+ASSIGNMENTS = table_of(AssignmentRow)
+ACCOUNTS = table_of(AccountRow)
+KNOWN_USERS = table_of(KnownUserRow)
+OPERATIONS = table_of(OperationRow)
+RUNS = table_of(RunRow)
+AUDIT = table_of(AuditRow)
+HELD = table_of(HeldDeletionRow)
+FAILURES = table_of(FailureRow)
+DELTA_LINKS = table_of(DeltaLinkRow)
+CONVERSATIONS = table_of(ConversationRow)

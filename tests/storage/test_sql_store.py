@@ -1,0 +1,116 @@
+"""What only the SQL store has to get right: durability, UTC handling, SQLite settings, bulk."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import StatementError
+
+from core.model import AccountRecord, Role, RunRecord
+from storage.db import make_engine, open_store
+
+MS, GG = Role.MICROSOFT_PRIMARIES, Role.GOOGLE_PRIMARIES
+T0 = datetime(2025, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
+
+
+def many_accounts(count: int) -> list[AccountRecord]:
+    return [
+        AccountRecord(
+            role=MS if i % 2 else GG,
+            source_id=f"src-{i:06d}",
+            account_id=f"acc-{i:06d}",
+            email=f"User.{i}@Contoso.com",
+            display_name=f"User {i}",
+            given_name="User",
+            family_name=str(i),
+            account_email=f"user.{i}@chat.example.com",
+            created_at=T0 + timedelta(seconds=i),
+            updated_at=T0 + timedelta(seconds=i, microseconds=7),
+        )
+        for i in range(count)
+    ]
+
+
+def test_list_accounts_returns_20000_saved_records(db_url: str) -> None:
+    """The engine lists every account on every run; this guards against per-row round trips
+    or ORM objects creeping into that path (the bound is generous, the usual time is far less)."""
+    store = open_store(db_url)
+    records = many_accounts(20_000)
+    try:
+        started = time.perf_counter()
+        store.save_accounts(records)
+        saved = time.perf_counter() - started
+
+        started = time.perf_counter()
+        listed = store.list_accounts()
+        elapsed = time.perf_counter() - started
+
+        assert listed == records
+        assert store.count_accounts() == 20_000
+        assert store.list_accounts(GG) == records[0::2]
+        assert store.find_accounts_by_email("user.123@contoso.com") == [records[123]]
+        assert saved < 10, f"save_accounts of 20,000 took {saved:.2f}s"
+        assert elapsed < 3, f"list_accounts of 20,000 took {elapsed:.2f}s"
+    finally:
+        store.engine.dispose()
+
+
+def test_data_survives_reopening_the_database(db_url: str) -> None:
+    first = open_store(db_url)
+    first.start_run(RunRecord(id="r1", kind="full", started_at=T0))
+    first.engine.dispose()
+
+    second = open_store(db_url)
+    try:
+        run = second.get_run("r1")
+        assert run is not None
+        assert run.started_at == T0
+    finally:
+        second.engine.dispose()
+
+
+def test_datetimes_come_back_in_utc(db_url: str) -> None:
+    store = open_store(db_url)
+    local = datetime(2025, 7, 1, 9, 30, tzinfo=timezone(timedelta(hours=-5)))
+    try:
+        store.start_run(RunRecord(id="r1", kind="full", started_at=local))
+        run = store.get_run("r1")
+        assert run is not None
+        assert run.started_at.tzinfo is UTC
+        assert run.started_at == local
+        assert run.started_at.hour == 14
+    finally:
+        store.engine.dispose()
+
+
+def test_a_naive_datetime_is_refused(db_url: str) -> None:
+    """Its zone would be a guess; refusing it finds the bug where it is made."""
+    store = open_store(db_url)
+    try:
+        with pytest.raises(StatementError, match="naive datetime"):
+            store.start_run(RunRecord(id="r1", kind="full", started_at=datetime(2025, 1, 1)))
+        assert store.get_run("r1") is None
+    finally:
+        store.engine.dispose()
+
+
+def test_sqlite_uses_wal_and_foreign_keys_and_creates_its_folder(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state' / 'dirsync.sqlite3'}"
+    store = open_store(url)
+    try:
+        with store.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert (tmp_path / "state" / "dirsync.sqlite3").exists()
+    finally:
+        store.engine.dispose()
+
+
+def test_make_engine_touches_nothing_until_used(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'lazy.sqlite3'}")
+    engine.dispose()
+    assert not (tmp_path / "lazy.sqlite3").exists()
