@@ -1,0 +1,142 @@
+"""`dirsync`: the command line. Every subcommand is a thin shell over core and storage."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bots import config
+from bots.wiring import CLI_WHERE, App, build, cli_asker
+from core.commands.reply import render_text
+from core.engine import RUN_KINDS, summary_line
+from core.errors import DirectoryError, UsageError
+
+
+class ProgressBar:
+    """progress(done, total) on stderr: a bar on a terminal, a line per 10% elsewhere."""
+
+    def __init__(self, stream: TextIO, label: str = "applying") -> None:
+        self.stream = stream
+        self.label = label
+        self.tty = stream.isatty()
+        self.last_tenth = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if total <= 0:
+            return
+        if self.tty:
+            filled = int(30 * done / total)
+            bar = "#" * filled + "." * (30 - filled)
+            self.stream.write(f"\r{self.label} [{bar}] {done}/{total}")
+            if done >= total:
+                self.stream.write("\n")
+        else:
+            tenth = 10 * done // total
+            if tenth != self.last_tenth:
+                self.last_tenth = tenth
+                self.stream.write(f"{self.label}: {done}/{total} operations\n")
+        self.stream.flush()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dirsync",
+        description="Directory sync between Microsoft Teams (Entra ID) and Google Chat "
+        "(Google Workspace). Settings come from DIRSYNC_* variables (see the README).",
+    )
+    parser.add_argument("--config", type=Path, help="a TOML settings file (or DIRSYNC_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run the engine on the sample organisation and narrate")
+    demo.add_argument(
+        "--state",
+        type=Path,
+        default=Path("state/demo"),
+        help="state folder for the demo (emptied at start; default state/demo)",
+    )
+    sync = sub.add_parser("sync", help="run one reconciliation, with progress and a summary")
+    sync.add_argument("--dry-run", action="store_true", help="report what would be done only")
+    sync.add_argument(
+        "--kind",
+        choices=RUN_KINDS[:3],
+        default="incremental",
+        help="incremental (default), full (also repairs drift) or import",
+    )
+    cmd = sub.add_parser("cmd", help='run a chat command as an admin, e.g. dirsync cmd "status"')
+    cmd.add_argument("text", nargs="+", help="the command, as typed in Teams or Google Chat")
+    db = sub.add_parser("db", help="database tasks")
+    db.add_argument("action", choices=["upgrade", "current"], help="migrate to the newest schema")
+    sub.add_parser("config", help="show the settings in force and where each came from")
+    return parser
+
+
+async def _sync(app: App, dry_run: bool, kind: str, out: TextIO, err: TextIO) -> int:
+    report = await app.engine.run(
+        kind, dry_run=dry_run, triggered_by=cli_asker().id, progress=ProgressBar(err)
+    )
+    plan = report.plan
+    if dry_run:
+        out.write(f"dry run: {len(plan.operations)} operation(s) would be applied\n")
+        for op in plan.operations[:20]:
+            out.write(f"  would {op.kind.value} {op.email} ({op.reason.value})\n")
+        if len(plan.operations) > 20:
+            out.write(f"  ... and {len(plan.operations) - 20} more\n")
+    for stopped in plan.stopped:
+        out.write(f"stopped: {stopped.reason}\n")
+    if plan.held:
+        out.write(f"held: {len(plan.held)} deletion(s): {plan.hold_reason}\n")
+    if not dry_run:
+        out.write(summary_line(report.run, plan) + "\n")
+    return 0 if report.applied.failed == 0 else 1
+
+
+async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.command == "demo":
+        from bots.demo import run_demo  # the demo's narration is only loaded when asked for
+
+        return await run_demo(args.state, out, err)
+    settings = config.load(config_file=args.config)
+    if args.command == "config":
+        for setting in config.SETTINGS:
+            value = "***" if setting.secret else getattr(settings, setting.name, "")
+            out.write(f"{setting.env} = {value}  ({settings.sources[setting.name]})\n")
+        return 0
+    if args.command == "db":
+        from storage import migrate
+
+        settings.state.mkdir(parents=True, exist_ok=True)
+        if args.action == "upgrade":
+            migrate.upgrade(settings.database_url)
+        out.write(f"database schema at revision {migrate.current(settings.database_url)}\n")
+        return 0
+    app = await build(settings)
+    try:
+        if args.command == "sync":
+            return await _sync(app, args.dry_run, args.kind, out, err)
+        reply = await app.interpreter.handle(" ".join(args.text), cli_asker(), CLI_WHERE)
+        out.write(render_text(reply) + "\n")
+        return 0 if reply.ok else 1
+    finally:
+        app.save()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return asyncio.run(_main(args, sys.stdout, sys.stderr))
+    except config.ConfigError as error:
+        sys.stderr.write(f"dirsync: configuration error: {error}\n")
+        return 2
+    except (DirectoryError, UsageError) as error:
+        sys.stderr.write(f"dirsync: {error}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("dirsync: interrupted; the next run resumes where this one stopped\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

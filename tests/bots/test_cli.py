@@ -1,0 +1,93 @@
+"""The CLI as a user runs it: `dirsync cmd`, `sync`, `db upgrade`, `demo`, and bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bots.cli import main
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DIRSYNC_STATE", str(tmp_path / "state"))
+    monkeypatch.delenv("DIRSYNC_DATABASE_URL", raising=False)
+    monkeypatch.delenv("DIRSYNC_CONFIG", raising=False)
+    return tmp_path / "state"
+
+
+def test_sync_dry_run_then_real_run_then_status(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sync", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "dry run: 16 operation(s) would be applied" in out
+    assert "would create ann@contoso.com (new primary)" in out
+    assert main(["sync", "--kind", "import"]) == 0
+    captured = capsys.readouterr()
+    assert "16 created" in captured.out
+    assert "applying: 16/16 operations" in captured.err  # progress, on stderr
+    assert main(["sync"]) == 0  # the sample organisation was saved: nothing left to do
+    assert "0 created" in capsys.readouterr().out
+    assert main(["cmd", "sync", "status"]) == 0
+    status = capsys.readouterr().out
+    assert "Sync status" in status and "synced" in status
+
+
+def test_cmd_runs_as_an_admin_and_is_audited(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["cmd", "pause google primaries"]) == 0
+    assert "Google primaries paused" in capsys.readouterr().out
+    assert main(["cmd", "audit 3"]) == 0
+    out = capsys.readouterr().out
+    assert "pause google primaries" in out and "cli:" in out
+
+
+@pytest.mark.parametrize("text", ["frobnicate", "resync user not-an-email", "audit 9999", ""])
+def test_malformed_commands_get_a_helpful_reply_not_a_traceback(
+    state: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    assert main(["cmd", text]) == 1
+    out = capsys.readouterr().out
+    assert "Traceback" not in out
+    assert "help" in out.lower() or "usage" in out.lower()
+
+
+def test_configuration_error_is_one_clear_line(
+    state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIRSYNC_GUARD_RATIO", "ten")
+    assert main(["cmd", "status"]) == 2
+    assert (
+        "configuration error: DIRSYNC_GUARD_RATIO='ten' is not a number" in capsys.readouterr().err
+    )
+
+
+def test_db_upgrade_creates_the_schema(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade"]) == 0
+    assert "database schema at revision 0001" in capsys.readouterr().out
+    assert (state / "dirsync.sqlite3").exists()
+
+
+def test_demo_narrates_every_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--state", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    for expected in (
+        "is a Microsoft 365 group",
+        "16 created",
+        "2 deleted",
+        "1 updated",
+        "1 pending (paused)",
+        "Not allowed",
+    ):
+        assert expected in out
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).with_name("dirsync")
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and "demo" in result.stdout and "cmd" in result.stdout
