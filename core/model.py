@@ -173,6 +173,7 @@ class Account:
     given_name: str = ""
     family_name: str = ""
     marker: str | None = None
+    created_at: datetime | None = None  # when the directory says it was created
 
     @property
     def managed(self) -> bool:

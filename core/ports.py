@@ -60,6 +60,13 @@ class DirectoryPort(Protocol):
         address is taken by an account that is not ours."""
         ...
 
+    async def claim_account(self, account_id: str, spec: AccountSpec) -> Account:
+        """Put our marker (and the primary's names) on an account we created whose marker
+        never got written: creation and marking are two calls on some directories (Entra:
+        invitation, then PATCH), and a crash can fall between them. Only called with proof
+        from the journal that we made this account."""
+        ...
+
     async def update_account(self, account_id: str, spec: AccountSpec) -> Account:
         """Bring names (and contact email) in line with the primary. Raises NotFound."""
         ...

@@ -28,6 +28,9 @@ from core.plan import Operation, OpKind, Reason
 from core.ports import Clock, DirectoryPort, Store
 
 
+CLOCK_SLACK = timedelta(minutes=5)  # how far a directory's clock may lag ours
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     base: timedelta = timedelta(minutes=1)
@@ -148,6 +151,11 @@ class Reconciler:
     ) -> Account:
         found = await target.find_account(spec)
         if found is not None and found.marker != spec.marker:
+            if found.marker is None and self._we_made(op, found):
+                account = await target.claim_account(found.id, spec)
+                result.adopted += 1
+                self._audit_account(op, "claimed", account, run_id, result)
+                return account
             raise UnmanagedConflict(
                 f"{found.email} already exists on {op.role.secondary_platform.brand} and was "
                 "not created by us; it is left alone"
@@ -167,6 +175,22 @@ class Reconciler:
         result.created += 1
         self._audit_account(op, "recreated" if repair else "created", account, run_id, result)
         return account
+
+    def _we_made(self, op: Operation, found: Account) -> bool:
+        """Proof that an unmarked account is ours: a create of ours for this same primary was
+        interrupted, and the account was made after that create began (with some slack for
+        the directory's clock)."""
+        if found.created_at is None:
+            return False
+        for earlier in self.store.operations_for(op.email, 20):
+            if (
+                earlier.kind == OpKind.CREATE.value
+                and earlier.status == "interrupted"
+                and (earlier.role, earlier.source_id) == op.key
+                and earlier.started_at - CLOCK_SLACK <= found.created_at
+            ):
+                return True
+        return False
 
     async def _delete(self, op: Operation, run_id: str, result: ApplyResult) -> str | None:
         target = self._target(op.role)

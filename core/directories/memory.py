@@ -12,6 +12,7 @@ import itertools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import DirectoryError, NotFound, UnmanagedConflict
@@ -39,6 +40,7 @@ class MemoryUser:
     family_name: str = ""
     enabled: bool = True
     marker: str | None = None
+    created: str = ""  # ISO time, as the directory reports it
 
 
 @dataclass
@@ -56,9 +58,21 @@ class Injection:
 
 
 class MemoryDirectory:
-    def __init__(self, kind: DirectoryKind, *, interop_domain: str | None = None) -> None:
+    """`two_step_create` makes creation two writes, account then marker, as Entra's invitation
+    then PATCH are: the crash test stops the process between them."""
+
+    def __init__(
+        self,
+        kind: DirectoryKind,
+        *,
+        interop_domain: str | None = None,
+        two_step_create: bool = False,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         self.kind = kind
         self.interop_domain = interop_domain
+        self.two_step_create = two_step_create
+        self.now = now or (lambda: datetime.now(UTC))
         self.users: dict[str, MemoryUser] = {}
         self.groups: dict[str, MemoryGroup] = {}
         self.deleted: dict[str, MemoryUser] = {}
@@ -255,6 +269,7 @@ class MemoryDirectory:
             given_name=user.given_name,
             family_name=user.family_name,
             marker=user.marker,
+            created_at=datetime.fromisoformat(user.created) if user.created else None,
         )
 
     async def find_account(self, spec: AccountSpec) -> Account | None:
@@ -282,10 +297,29 @@ class MemoryDirectory:
             display_name=spec.display_name,
             given_name=spec.given_name,
             family_name=spec.family_name,
-            marker=spec.marker,
+            marker=None if self.two_step_create else spec.marker,
+            created=self.now().isoformat(),
         )
         self.users[user.id] = user
+        if self.two_step_create:
+            for hook in self.hooks:
+                hook("between", "create_account", spec.email)
+            user.marker = spec.marker
         self._leave("create_account", spec.email)
+        return self._account(user)
+
+    async def claim_account(self, account_id: str, spec: AccountSpec) -> Account:
+        self._enter("claim_account", spec.email, spec.source_id, account_id)
+        user = self.users.get(account_id)
+        if user is None:
+            raise NotFound(f"account {account_id} not found")
+        if user.marker not in (None, spec.marker):
+            raise UnmanagedConflict(f"account {account_id} carries another marker")
+        user.marker = spec.marker
+        user.display_name = spec.display_name
+        user.given_name = spec.given_name
+        user.family_name = spec.family_name
+        self._leave("claim_account", spec.email)
         return self._account(user)
 
     async def update_account(self, account_id: str, spec: AccountSpec) -> Account:

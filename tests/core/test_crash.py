@@ -72,6 +72,8 @@ class CrashingStore:
 
 def build(wire: Tripwire) -> World:
     world = World(store=CrashingStore(MemoryStore(), wire))  # type: ignore[arg-type]
+    world.entra.two_step_create = True  # an Entra guest: invitation, then the marker PATCH
+    world.entra.now = world.clock.now
     world.settings = EngineSettings(concurrency=1)
 
     def hook(phase: str, method: str, key: str) -> None:
@@ -102,7 +104,8 @@ async def phase_changes(world: World) -> None:
     cat = world.entra.by_email("cat@contoso.com")
     assert cat is not None
     cat.display_name = "Cat Renamed"  # -> update
-    world.ms_user("fay@contoso.com")  # -> create
+    world.ms_user("fay@contoso.com")  # -> create (Google account)
+    world.g_user("gil@example.com")  # -> create (Entra guest, in two steps)
     dan = world.google.by_email("dan@example.com")
     assert dan is not None
     dan.enabled = False  # -> delete (disabled)
@@ -148,6 +151,7 @@ async def test_crash_at_every_boundary_then_rerun_converges(
     assert len(boundaries) >= 40  # every write of every operation, before and after
     kinds = {b.split(" ", 1)[1] for b in boundaries}
     assert {"directory.create_account", "store.save_account", "store.begin_operation"} <= kinds
+    assert "between directory.create_account" in boundaries
     if kind == "full":
         assert {"directory.delete_account", "directory.update_account"} <= kinds
     for crash_at in range(1, len(boundaries) + 1):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from core.engine import EngineSettings
 from core.errors import DirectoryError, GroupRefused
 from core.model import DirectoryKind, GroupType, marker_for
 from core.planner import PlanSettings
@@ -269,3 +272,50 @@ async def test_every_run_has_an_id_on_its_audit_events() -> None:
     events = [e for e in world.store.list_audit(50) if e.kind in ("account", "run")]
     assert events and {e.run_id for e in events} == {report.run.id}
     assert world.store.get_run(report.run.id).status == "done"  # type: ignore[union-attr]
+
+
+class _Crash(BaseException):
+    pass
+
+
+def _crash_at(phase: str):  # type: ignore[no-untyped-def]
+    def hook(seen_phase: str, method: str, key: str) -> None:
+        if (seen_phase, method) == (phase, "create_account"):
+            raise _Crash(phase)
+
+    return hook
+
+
+async def test_an_unmarked_account_is_claimed_only_with_proof_from_the_journal() -> None:
+    world = World(settings=EngineSettings(concurrency=1))
+    world.entra.two_step_create, world.entra.now = True, world.clock.now
+    engine = world.engine()
+    world.g_user("gil@example.com")
+    await world.assign_both(engine)
+    world.entra.hooks.append(_crash_at("between"))  # invitation sent, marker not yet written
+    with pytest.raises(_Crash):
+        await engine.run("import")
+    world.entra.hooks.clear()
+    assert [u.marker for u in world.entra.users.values() if u.email == "gil@example.com"] == [None]
+    report = await world.engine().run("import")
+    assert report.applied.adopted == 1 and report.applied.created == 0
+    assert world.state()["entra"] == ["gil@example.com"]
+
+
+async def test_an_older_unmarked_account_is_not_claimed_even_after_a_crash() -> None:
+    world = World(settings=EngineSettings(concurrency=1))
+    world.entra.two_step_create, world.entra.now = True, world.clock.now
+    engine = world.engine()
+    world.g_user("old@example.com")
+    await world.assign_both(engine)
+    world.entra.hooks.append(_crash_at("before"))  # journalled, then dead before the call
+    with pytest.raises(_Crash):
+        await engine.run("import")
+    world.entra.hooks.clear()
+    # Meanwhile an admin restores an old guest with that address: made a day ago, not ours.
+    squatter = world.entra.add_user("old@example.com", "Old Guest")
+    squatter.created = (world.clock.now() - timedelta(days=1)).isoformat()
+    report = await world.engine().run("import")
+    assert report.applied.adopted == 0 and report.applied.failed == 1
+    assert world.entra.users[squatter.id].marker is None
+    assert world.entra.users[squatter.id].display_name == "Old Guest"
