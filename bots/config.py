@@ -63,7 +63,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("quarantine_after", "5", "failed attempts before a user is quarantined"),
     Setting("retry_base_seconds", "60", "first retry delay after a failure; doubles each time"),
     Setting("retry_max_seconds", "21600", "longest retry delay"),
-    Setting("concurrency", "8", "directory operations in flight at once"),
+    Setting("concurrency", "32", "directory operations in flight at once (Graph batches up to 20)"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -41,7 +41,7 @@ RUN_KINDS = ("incremental", "full", "import", "user")
 class EngineSettings:
     plan: PlanSettings = field(default_factory=PlanSettings)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    concurrency: int = 8
+    concurrency: int = 32
 
 
 @dataclass

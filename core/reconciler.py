@@ -27,7 +27,6 @@ from core.model import (
 from core.plan import Operation, OpKind, Reason
 from core.ports import Clock, DirectoryPort, Store
 
-
 CLOCK_SLACK = timedelta(minutes=5)  # how far a directory's clock may lag ours
 
 

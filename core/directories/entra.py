@@ -1,0 +1,389 @@
+"""The Entra ID directory (Microsoft Graph v1.0), implementing core's directory port.
+
+- Primary groups: security groups only (rule 1); members read transitively, users only, with
+  `accountEnabled` selected (the default projection leaves it out).
+- Secondary accounts: B2B guests made with the invitations API (no e-mail sent), then marked
+  with our marker in an extension attribute by a PATCH. A crash between those two calls leaves
+  an unmarked guest; the reconciler claims it only with proof from its journal.
+- Writes and lookups go through `$batch` (up to 20 a call); every request honours Retry-After.
+- Incremental reads: after one full read the members of a group are kept in memory with Graph
+  delta links for users and for the group (and its nested groups); the next read asks only for
+  the changes. A 410 or `syncStateNotFound` starts a full read again. A restart starts with a
+  full read: the snapshot is not persisted (see docs/ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from core.directories.graph_http import Batcher, GraphHttp, GraphResponse
+from core.errors import DirectoryError, NotFound, UnmanagedConflict
+from core.model import (
+    Account,
+    AccountSpec,
+    DirectoryKind,
+    GroupInfo,
+    GroupType,
+    SourceRead,
+    SourceUser,
+    parse_marker,
+)
+
+EVENTUAL = {"ConsistencyLevel": "eventual"}
+MEMBER_FIELDS = (
+    "id,mail,userPrincipalName,displayName,givenName,surname,accountEnabled,"
+    "onPremisesExtensionAttributes"
+)
+GROUP_FIELDS = "id,displayName,mail,mailEnabled,securityEnabled,groupTypes,membershipRule"
+
+
+def odata_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def q(value: str) -> str:
+    return quote(value, safe="")
+
+
+def classify(raw: dict[str, Any]) -> GroupInfo:
+    types = [str(t) for t in raw.get("groupTypes") or []]
+    mail_enabled = bool(raw.get("mailEnabled"))
+    security = bool(raw.get("securityEnabled"))
+    if "Unified" in types:
+        kind = GroupType.MICROSOFT_365
+    elif mail_enabled and security:
+        kind = GroupType.MAIL_ENABLED_SECURITY
+    elif mail_enabled:
+        kind = GroupType.DISTRIBUTION
+    else:
+        kind = GroupType.SECURITY
+    return GroupInfo(
+        DirectoryKind.ENTRA,
+        str(raw["id"]),
+        str(raw.get("displayName") or raw["id"]),
+        str(raw.get("mail") or ""),
+        kind,
+        "DynamicMembership" in types,
+    )
+
+
+@dataclass
+class _Snapshot:
+    users: dict[str, SourceUser]
+    direct: set[str]  # direct user members of the primary group
+    nested: set[str]  # nested group ids (any change there: read everything again)
+    users_link: str
+    groups_link: str
+    deleted: set[str] = field(default_factory=set)
+
+
+class EntraDirectory:
+    kind = DirectoryKind.ENTRA
+
+    def __init__(
+        self,
+        http: GraphHttp,
+        *,
+        invite_redirect_url: str = "https://myapplications.microsoft.com",
+        marker_attribute: str = "extensionAttribute15",
+        page_size: int = 999,
+    ) -> None:
+        self.http = http
+        self.batch = Batcher(http)
+        self.invite_redirect_url = invite_redirect_url
+        self.marker_attribute = marker_attribute
+        self.page_size = page_size
+        self._snapshots: dict[str, _Snapshot] = {}
+
+    async def close(self) -> None:
+        await self.http.close()
+
+    # ---- groups --------------------------------------------------------------------------
+    async def get_group(self, key: str) -> GroupInfo:
+        if "@" in key:
+            path = f"/groups?$filter={q('mail eq ' + odata_literal(key))}&$select={GROUP_FIELDS}"
+            response = await self.http.request("GET", path, what=f"group {key}")
+            if response.status != 200:
+                raise response.error(f"looking up group {key}")
+            found = response.body.get("value") or []
+            if not found:
+                raise NotFound(f"no Entra group has the address {key}")
+            raw = found[0]
+        else:
+            path = f"/groups/{q(key)}?$select={GROUP_FIELDS}"
+            response = await self.http.request("GET", path, what=f"group {key}")
+            if response.status != 200:
+                raise response.error(f"reading group {key}")
+            raw = response.body
+        return classify(raw)
+
+    # ---- members ---------------------------------------------------------------------------
+    async def _pages(self, path: str, what: str, headers: dict[str, str] | None = None) -> Any:
+        """Yield the items of every page, following @odata.nextLink exactly as given."""
+        url: str | None = path
+        while url is not None:
+            response = await self.http.request("GET", url, headers=headers, what=what)
+            if response.status != 200:
+                raise response.error(what)
+            for item in response.body.get("value", []):
+                yield item
+            url = response.body.get("@odata.nextLink")
+
+    def _user(self, raw: dict[str, Any]) -> SourceUser:
+        extension = raw.get("onPremisesExtensionAttributes") or {}
+        marker = extension.get(self.marker_attribute) if isinstance(extension, dict) else None
+        email = str(raw.get("mail") or raw.get("userPrincipalName") or "")
+        return SourceUser(
+            id=str(raw["id"]),
+            email=email,
+            display_name=str(raw.get("displayName") or email),
+            given_name=str(raw.get("givenName") or ""),
+            family_name=str(raw.get("surname") or ""),
+            enabled=raw.get("accountEnabled") is not False,
+            ours=parse_marker(marker if isinstance(marker, str) else None) is not None,
+        )
+
+    async def _full_read(self, group: GroupInfo) -> _Snapshot:
+        # Delta links first: changes made during the full read come again in the next delta.
+        users_link = await self._latest("/users/delta?$select=" + MEMBER_FIELDS)
+        users: dict[str, SourceUser] = {}
+        path = (
+            f"/groups/{q(group.id)}/transitiveMembers/microsoft.graph.user"
+            f"?$select={MEMBER_FIELDS}&$top={self.page_size}&$count=true"
+        )
+        async for raw in self._pages(path, f"members of {group.name}", EVENTUAL):
+            user = self._user(raw)
+            users[user.id] = user
+        direct: set[str] = set()
+        nested: set[str] = set()
+        path = f"/groups/{q(group.id)}/members?$select=id&$top={self.page_size}"
+        async for raw in self._pages(path, f"direct members of {group.name}"):
+            if str(raw.get("@odata.type", "")).endswith("group"):
+                nested.add(str(raw["id"]))
+            else:
+                direct.add(str(raw["id"]))
+        nested |= await self._nested_below(nested)
+        scope = " or ".join(f"id eq {odata_literal(g)}" for g in sorted({group.id} | nested)[:50])
+        groups_link = await self._latest(f"/groups/delta?$select=members&$filter={q(scope)}")
+        return _Snapshot(users, direct, nested, users_link, groups_link)
+
+    async def _nested_below(self, groups: set[str]) -> set[str]:
+        found: set[str] = set()
+        todo = list(groups)
+        while todo:
+            gid = todo.pop()
+            path = (
+                f"/groups/{q(gid)}/transitiveMembers/microsoft.graph.group?$select=id&$count=true"
+            )
+            async for raw in self._pages(path, f"nested groups of {gid}", EVENTUAL):
+                if str(raw["id"]) not in found:
+                    found.add(str(raw["id"]))
+        return found
+
+    async def _latest(self, path: str) -> str:
+        """A delta link for "from now on" ($deltatoken=latest)."""
+        response = await self.http.request("GET", f"{path}&$deltatoken=latest", what="delta")
+        if response.status != 200:
+            raise response.error("starting a delta query")
+        link = response.body.get("@odata.deltaLink")
+        if not isinstance(link, str):
+            raise DirectoryError("delta query gave no deltaLink")
+        return link
+
+    async def _changes(self, link: str) -> tuple[list[dict[str, Any]], str] | None:
+        """All changes since `link`, and the next link; None when Graph says start over."""
+        items: list[dict[str, Any]] = []
+        url: str | None = link
+        while url is not None:
+            response = await self.http.request("GET", url, what="delta")
+            if response.status == 410 or _sync_state_lost(response):
+                return None
+            if response.status != 200:
+                raise response.error("reading changes")
+            items.extend(response.body.get("value", []))
+            next_link = response.body.get("@odata.nextLink")
+            if next_link is None:
+                final = response.body.get("@odata.deltaLink")
+                if not isinstance(final, str):
+                    raise DirectoryError("delta query ended without a deltaLink")
+                return items, final
+            url = next_link
+        raise DirectoryError("delta query ended without a deltaLink")
+
+    async def read_members(self, group: GroupInfo) -> SourceRead:
+        snapshot = self._snapshots.get(group.id)
+        if snapshot is not None:
+            snapshot = await self._apply_changes(group, snapshot)
+        if snapshot is None:
+            snapshot = await self._full_read(group)
+        self._snapshots[group.id] = snapshot
+        return SourceRead(tuple(snapshot.users.values()), frozenset(snapshot.deleted))
+
+    async def _apply_changes(self, group: GroupInfo, snap: _Snapshot) -> _Snapshot | None:
+        group_changes = await self._changes(snap.groups_link)
+        user_changes = await self._changes(snap.users_link)
+        if group_changes is None or user_changes is None:
+            return None
+        added: set[str] = set()
+        for raw in group_changes[0]:
+            gid = str(raw.get("id"))
+            for member in raw.get("members@delta") or []:
+                is_group = str(member.get("@odata.type", "")).endswith("group")
+                if gid != group.id or is_group:
+                    return None  # nested membership changed: read everything again
+                mid = str(member.get("id"))
+                if member.get("@removed") is not None:
+                    snap.direct.discard(mid)
+                    snap.users.pop(mid, None)
+                else:
+                    snap.direct.add(mid)
+                    added.add(mid)
+        for raw in user_changes[0]:
+            uid = str(raw.get("id"))
+            if raw.get("@removed") is not None:
+                snap.users.pop(uid, None)
+                snap.direct.discard(uid)
+                snap.deleted.add(uid)
+            elif uid in snap.users and "displayName" in raw:
+                snap.users[uid] = self._user(raw)
+        if added - set(snap.users):
+            await self._fetch_users(snap, added - set(snap.users))
+        snap.groups_link, snap.users_link = group_changes[1], user_changes[1]
+        if snap.nested:
+            return None  # members that come through nested groups: not tracked by delta here
+        return snap
+
+    async def _fetch_users(self, snap: _Snapshot, ids: set[str]) -> None:
+        responses = [
+            await self.batch.call("GET", f"/users/{q(uid)}?$select={MEMBER_FIELDS}")
+            for uid in sorted(ids)
+        ]
+        for response in responses:
+            if response.status == 200:
+                user = self._user(response.body)
+                snap.users[user.id] = user
+
+    # ---- secondary accounts (B2B guests) ----------------------------------------------------
+    def _account(self, raw: dict[str, Any]) -> Account:
+        extension = raw.get("onPremisesExtensionAttributes") or {}
+        marker = extension.get(self.marker_attribute) if isinstance(extension, dict) else None
+        created = raw.get("createdDateTime")
+        return Account(
+            id=str(raw["id"]),
+            email=str(raw.get("mail") or raw.get("userPrincipalName") or ""),
+            display_name=str(raw.get("displayName") or ""),
+            given_name=str(raw.get("givenName") or ""),
+            family_name=str(raw.get("surname") or ""),
+            marker=marker if isinstance(marker, str) and marker else None,
+            created_at=datetime.fromisoformat(created.replace("Z", "+00:00"))
+            if isinstance(created, str) and created
+            else None,
+        )
+
+    def _select(self) -> str:
+        return MEMBER_FIELDS + ",userType,createdDateTime"
+
+    async def find_account(self, spec: AccountSpec) -> Account | None:
+        by_marker = (
+            f"onPremisesExtensionAttributes/{self.marker_attribute} eq {odata_literal(spec.marker)}"
+        )
+        email = odata_literal(spec.email)
+        by_email = (
+            f"mail eq {email} or userPrincipalName eq {email} or otherMails/any(x:x eq {email})"
+        )
+        found: list[Account] = []
+        for text in (by_marker, by_email):
+            path = f"/users?$filter={q(text)}&$count=true&$select={self._select()}"
+            response = await self.batch.call("GET", path, headers=EVENTUAL)
+            if response.status != 200:
+                raise response.error(f"looking for the guest of {spec.email}")
+            found.extend(self._account(raw) for raw in response.body.get("value", []))
+            if found:
+                break
+        ours = [a for a in found if a.marker == spec.marker]
+        return ours[0] if ours else (found[0] if found else None)
+
+    def _patch_body(self, spec: AccountSpec) -> dict[str, Any]:
+        return {
+            "displayName": spec.display_name,
+            "givenName": spec.given_name or None,
+            "surname": spec.family_name or None,
+            "onPremisesExtensionAttributes": {self.marker_attribute: spec.marker},
+        }
+
+    async def create_account(self, spec: AccountSpec) -> Account:
+        invitation = {
+            "invitedUserEmailAddress": spec.email,
+            "invitedUserDisplayName": spec.display_name,
+            "inviteRedirectUrl": self.invite_redirect_url,
+            "sendInvitationMessage": False,
+        }
+        response = await self.batch.call("POST", "/invitations", body=invitation)
+        if response.status not in (200, 201):
+            raise response.error(f"inviting {spec.email}")
+        user_id = str((response.body.get("invitedUser") or {}).get("id") or "")
+        if not user_id:
+            raise DirectoryError(f"inviting {spec.email}: the reply named no user")
+        return await self._patch(user_id, spec, f"marking the guest of {spec.email}")
+
+    async def _patch(self, user_id: str, spec: AccountSpec, what: str) -> Account:
+        """Names and marker in one PATCH; the account is then as we wrote it."""
+        response = await self.batch.call(
+            "PATCH", f"/users/{q(user_id)}", body=self._patch_body(spec)
+        )
+        if response.status not in (200, 204):
+            raise response.error(what)
+        return Account(
+            id=user_id,
+            email=spec.email,
+            display_name=spec.display_name,
+            given_name=spec.given_name,
+            family_name=spec.family_name,
+            marker=spec.marker,
+        )
+
+    async def _get(self, user_id: str, what: str) -> Account:
+        response = await self.batch.call("GET", f"/users/{q(user_id)}?$select={self._select()}")
+        if response.status != 200:
+            raise response.error(what)
+        return self._account(response.body)
+
+    async def claim_account(self, account_id: str, spec: AccountSpec) -> Account:
+        current = await self._get(account_id, f"reading the guest of {spec.email}")
+        if current.marker not in (None, spec.marker):
+            raise DirectoryError(f"{current.email} carries another marker", permanent=True)
+        return await self._patch(account_id, spec, f"claiming the guest of {spec.email}")
+
+    async def update_account(self, account_id: str, spec: AccountSpec) -> Account:
+        current = await self._get(account_id, f"reading the guest of {spec.email}")
+        if current.marker != spec.marker:
+            raise UnmanagedConflict(f"{current.email} does not carry our marker")
+        return await self._patch(account_id, spec, f"updating the guest of {spec.email}")
+
+    async def delete_account(self, account_id: str) -> None:
+        current = await self._get(account_id, "reading the guest to delete")
+        if parse_marker(current.marker) is None:
+            raise UnmanagedConflict(f"{current.email} was not created by us: not deleted")
+        response = await self.batch.call("DELETE", f"/users/{q(account_id)}")
+        if response.status not in (200, 204):
+            raise response.error(f"deleting the guest {current.email}")
+
+    async def list_managed_accounts(self) -> list[Account]:
+        path = f"/users?$select={self._select()}&$top={self.page_size}"
+        accounts: list[Account] = []
+        async for raw in self._pages(path, "listing users"):
+            account = self._account(raw)
+            if account.managed:
+                accounts.append(account)
+        return accounts
+
+
+def _sync_state_lost(response: GraphResponse) -> bool:
+    body = response.body
+    if response.status < 400 or not isinstance(body, dict):
+        return False
+    code = str((body.get("error") or {}).get("code", ""))
+    return code in ("syncStateNotFound", "resyncRequired")
