@@ -1,0 +1,61 @@
+"""create_app: the aiohttp application serving one emulated tenant.
+
+URL layout (all on one loopback port):
+    /{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/oauth2/v2.0/token,
+    /{tenant}/discovery/v2.0/keys            Microsoft identity (tenant id or domain)
+    /v1.0/...                                Microsoft Graph
+    /_control/...                            emulator controls (see control.py)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from .control import control_routes
+from .emulator import EMULATOR, GraphOptions, MicrosoftEmulator
+from .faults import FaultConfig, Faults
+from .graph import graph_endpoint
+from .login import login_routes
+from .tenant import Tenant
+from .throttle import Throttle, ThrottleConfig
+
+
+@web.middleware
+async def count_requests(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    if not request.path.startswith("/_control/"):
+        request.app[EMULATOR].stats.http_requests += 1
+    return await handler(request)
+
+
+def create_app(
+    tenant: Tenant,
+    *,
+    auth: bool = True,
+    throttle: ThrottleConfig | Throttle | None = None,
+    faults: FaultConfig | None = None,
+    options: GraphOptions | None = None,
+    advertised_scheme: str = "https",
+) -> web.Application:
+    """The emulator as an aiohttp app. `auth=False` is the `--no-auth` mode: Graph accepts
+    requests without a token. `throttle` takes limits, or a Throttle built with an injected
+    clock; the default applies Graph's published limits."""
+    if not isinstance(throttle, Throttle):
+        throttle = Throttle(throttle)
+    emulator = MicrosoftEmulator(
+        tenant,
+        auth=auth,
+        throttle=throttle,
+        faults=Faults(faults),
+        options=options,
+        advertised_scheme=advertised_scheme,
+    )
+    app = web.Application(middlewares=[count_requests], client_max_size=16 * 1024 * 1024)
+    app[EMULATOR] = emulator
+    app.add_routes(login_routes())
+    app.add_routes(control_routes())
+    app.router.add_route("*", "/v1.0/{tail:.*}", graph_endpoint)
+    return app

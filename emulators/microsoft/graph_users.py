@@ -1,0 +1,128 @@
+"""`/users`: create, get (by id or userPrincipalName), list with `$filter`/`$select`/`$top`/
+`$count` and paging, update, and soft delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .odata import FilterSchema, GraphError, check_filter, evaluate, lookup_in, not_found
+from .resources import USER_PROPERTIES, check_select, project, user_fields, user_json
+from .routing import (
+    GraphRequest,
+    GraphResponse,
+    Route,
+    collection,
+    context_url,
+    json_response,
+    no_content,
+    paginate,
+)
+from .tenant import EXTENSION_ATTRIBUTES, AlreadyExists, NotFound, Tenant, User
+
+USER_FILTER = FilterSchema(
+    type_name="user",
+    scalars=frozenset(USER_PROPERTIES)
+    - {"businessPhones", "otherMails", "onPremisesExtensionAttributes"},
+    collections=frozenset({"businessPhones", "otherMails"}),
+    nested={"onPremisesExtensionAttributes": frozenset(EXTENSION_ATTRIBUTES)},
+    # As the brief for clients says: these need ConsistencyLevel: eventual and $count=true.
+    advanced_only=frozenset({"otherMails", "onPremisesExtensionAttributes"}),
+)
+
+DUPLICATE_UPN = "Another object with the same value for property userPrincipalName already exists."
+DUPLICATE_MAIL = "Another object with the same value for property proxyAddresses already exists."
+
+
+def list_users(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
+    em = req.emulator
+    options = req.options(max_top=em.options.max_page_size)
+    check_select(options.select, ["user"])
+    users = list(em.tenant.users.values())
+    if options.filter is not None:
+        check_filter(options.filter, USER_FILTER, advanced=options.advanced)
+        users = [u for u in users if evaluate(options.filter, lookup_in(user_json(u)))]
+    page, next_link = paginate(req, users, options)
+    return collection(
+        req,
+        [project(u, options.select) for u in page],
+        context=context_url(req, "users", options.select),
+        next_link=next_link,
+        count=len(users) if options.count else None,
+    )
+
+
+def get_user(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
+    options = req.options(allowed=frozenset({"$select"}))
+    check_select(options.select, ["user"])
+    user = _find(req.emulator.tenant, params["id"])
+    body = {"@odata.context": context_url(req, "users", options.select, entity=True)}
+    return json_response(200, {**body, **project(user, options.select)})
+
+
+def create_user(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
+    tenant = req.emulator.tenant
+    fields = user_fields(req.json_object(), creating=True)
+    upn = fields.pop("user_principal_name")
+    _check_upn(tenant, upn)
+    _check_mail_free(tenant, fields.get("mail"), None)
+    try:
+        user = tenant.add_user(upn, fields.pop("display_name"), **fields)
+    except AlreadyExists as exc:
+        raise GraphError(400, "Request_BadRequest", DUPLICATE_UPN) from exc
+    body = {"@odata.context": context_url(req, "users", entity=True), **project(user, None)}
+    return json_response(201, body, {"Location": f"{req.base_url}/users/{user.id}"})
+
+
+def update_user(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
+    tenant = req.emulator.tenant
+    user = _find(tenant, params["id"])
+    fields = user_fields(req.json_object(), creating=False)
+    if "user_principal_name" in fields:
+        _check_upn(tenant, fields["user_principal_name"])
+    _check_mail_free(tenant, fields.get("mail"), user.id)
+    try:
+        tenant.update_user(user.id, **fields)
+    except AlreadyExists as exc:
+        raise GraphError(400, "Request_BadRequest", DUPLICATE_UPN) from exc
+    return no_content()
+
+
+def delete_user(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
+    tenant = req.emulator.tenant
+    tenant.delete_user(_find(tenant, params["id"]).id)
+    return no_content()
+
+
+def _find(tenant: Tenant, key: str) -> User:
+    try:
+        return tenant.get_user(key)
+    except NotFound as exc:
+        raise not_found(key) from exc
+
+
+def _check_upn(tenant: Tenant, upn: Any) -> None:
+    domain = str(upn).rsplit("@", 1)[-1].lower() if "@" in str(upn) else ""
+    if domain not in {d.lower() for d in tenant.domains}:
+        raise GraphError(
+            400,
+            "Request_BadRequest",
+            "The domain portion of the userPrincipalName property is invalid. You must use one of "
+            "the verified domain names in your organization.",
+        )
+
+
+def _check_mail_free(tenant: Tenant, mail: Any, own_id: str | None) -> None:
+    if not mail:
+        return
+    for user in tenant.users.values():
+        if user.id != own_id and user.mail and user.mail.casefold() == str(mail).casefold():
+            raise GraphError(400, "Request_BadRequest", DUPLICATE_MAIL)
+
+
+ROUTES = [
+    Route("GET", ("users",), "users.list", list_users, cost=2),
+    Route("POST", ("users",), "users.create", create_user),
+    Route("GET", ("users", "{id}"), "users.get", get_user),
+    Route("PATCH", ("users", "{id}"), "users.update", update_user),
+    Route("DELETE", ("users", "{id}"), "users.delete", delete_user),
+]
