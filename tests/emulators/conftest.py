@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +87,7 @@ def tenant() -> Tenant:
     return Tenant(tenant_id=TENANT_ID, domain=DOMAIN)
 
 
+@asynccontextmanager
 async def serve(app: web.Application) -> AsyncIterator[Graph]:
     async with run_emulator(app) as base_url, aiohttp.ClientSession() as session:
         yield Graph(session, base_url, app)
@@ -94,7 +96,7 @@ async def serve(app: web.Application) -> AsyncIterator[Graph]:
 @pytest.fixture
 async def graph(tenant: Tenant) -> AsyncIterator[Graph]:
     """The emulator in --no-auth mode (Graph needs no token), with Graph's default limits."""
-    async for client in serve(create_app(tenant, auth=False)):
+    async with serve(create_app(tenant, auth=False)) as client:
         yield client
 
 
