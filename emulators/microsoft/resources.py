@@ -99,7 +99,6 @@ GROUP_PROPERTIES: dict[str, str] = {
 _GROUP_CONSTANTS: dict[str, Any] = {
     "deletedDateTime": None,
     "classification": None,
-    "creationOptions": [],
     "expirationDateTime": None,
     "isAssignableToRole": None,
     "onPremisesDomainName": None,
