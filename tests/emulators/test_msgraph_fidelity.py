@@ -21,7 +21,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from kiota_abstractions.authentication import AnonymousAuthenticationProvider
     from kiota_abstractions.base_request_configuration import RequestConfiguration
-    from msgraph import GraphRequestAdapter, GraphServiceClient
     from msgraph.generated.groups.delta.delta_request_builder import (
         DeltaRequestBuilder as GroupDeltaRequestBuilder,
     )
@@ -37,6 +36,8 @@ with warnings.catch_warnings():
     from msgraph.generated.models.user import User
     from msgraph.generated.users.delta.delta_request_builder import DeltaRequestBuilder
     from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
+    from msgraph.graph_request_adapter import GraphRequestAdapter
+    from msgraph.graph_service_client import GraphServiceClient
 
 from emulators.microsoft import GraphOptions, Tenant, create_app
 from emulators.runner import run_emulator
