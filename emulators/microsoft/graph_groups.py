@@ -7,15 +7,14 @@ import re
 from typing import Any, Literal
 
 from .graph_users import USER_FILTER
-from .odata import FilterSchema, GraphError, check_filter, evaluate, lookup_in, not_found
+from .odata import FilterSchema, GraphError, check_filter, evaluate, not_found
 from .resources import (
     GROUP_ALL,
     check_select,
     directory_object,
-    full_json,
     group_fields,
-    group_json,
     project,
+    property_lookup,
 )
 from .routing import (
     GraphRequest,
@@ -65,7 +64,7 @@ def list_groups(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     groups = list(em.tenant.groups.values())
     if options.filter is not None:
         check_filter(options.filter, GROUP_FILTER, advanced=options.advanced)
-        groups = [g for g in groups if evaluate(options.filter, lookup_in(group_json(g)))]
+        groups = [g for g in groups if evaluate(options.filter, property_lookup(g))]
     page, next_link = paginate(req, groups, options)
     return collection(
         req,
@@ -172,7 +171,7 @@ def _list_members(
     if options.filter is not None:
         schema = {"user": USER_FILTER, "group": GROUP_FILTER, None: MEMBER_FILTER}[cast]
         check_filter(options.filter, schema, advanced=True)
-        found = [m for m in found if evaluate(options.filter, lookup_in(full_json(m)))]
+        found = [m for m in found if evaluate(options.filter, property_lookup(m))]
     page, next_link = paginate(req, found, options)
     if cast is None:
         items = [directory_object(m, options.select) for m in page]

@@ -5,8 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .odata import FilterSchema, GraphError, check_filter, evaluate, lookup_in, not_found
-from .resources import USER_PROPERTIES, check_select, project, user_fields, user_json
+from .odata import (
+    AnyOf,
+    Compare,
+    FilterSchema,
+    GraphError,
+    Logical,
+    Node,
+    check_filter,
+    evaluate,
+    not_found,
+)
+from .resources import USER_PROPERTIES, check_select, project, property_lookup, user_fields
 from .routing import (
     GraphRequest,
     GraphResponse,
@@ -40,7 +50,10 @@ def list_users(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     users = list(em.tenant.users.values())
     if options.filter is not None:
         check_filter(options.filter, USER_FILTER, advanced=options.advanced)
-        users = [u for u in users if evaluate(options.filter, lookup_in(user_json(u)))]
+        candidates = _candidates(em.tenant, options.filter)
+        if candidates is not None:
+            users = [u for u in users if u.id in candidates]
+        users = [u for u in users if evaluate(options.filter, property_lookup(u))]
     page, next_link = paginate(req, users, options)
     return collection(
         req,
@@ -91,6 +104,22 @@ def delete_user(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     tenant = req.emulator.tenant
     tenant.delete_user(_find(tenant, params["id"]).id)
     return no_content()
+
+
+def _candidates(tenant: Tenant, node: Node) -> set[str] | None:
+    """Ids of the only users that can match a filter made of `or`-ed equalities on id, mail,
+    userPrincipalName or otherMails (the existing-user lookup), found through the tenant's
+    indexes; None for any other filter, which is then checked against every user."""
+    if isinstance(node, Logical) and node.op == "or":
+        left, right = _candidates(tenant, node.left), _candidates(tenant, node.right)
+        return None if left is None or right is None else left | right
+    if not isinstance(node, Compare | AnyOf) or node.op != "eq" or not isinstance(node.value, str):
+        return None
+    if isinstance(node, Compare) and node.path == ("id",):
+        return {node.value.lower()}
+    if node.path in (("mail",), ("userPrincipalName",), ("otherMails",)):
+        return {u.id for u in tenant.users_by_email(node.value)}
+    return None
 
 
 def _find(tenant: Tenant, key: str) -> User:

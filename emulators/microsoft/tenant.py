@@ -4,6 +4,9 @@ Tests seed and inspect it through these methods, and the Graph routes change it 
 methods, so a change made either way is recorded once in the change log that delta queries read.
 Methods are synchronous and the emulator's handlers never await in the middle of a change: on the
 server's event loop every request sees a consistent tenant.
+
+Change users and groups only through these methods (update_user, not `user.mail = ...`): they
+keep the change log that delta reads and the email index that lookups use.
 """
 
 from __future__ import annotations
@@ -141,6 +144,8 @@ class Tenant:
         self.deleted_users: dict[str, User] = {}
         self.apps: dict[str, AppClient] = {}
         self.changes: list[Change] = []
+        # Casefolded mail, UPN and otherMails -> ids of active users (insertion ordered).
+        self._by_email: dict[str, dict[str, None]] = {}
         # Every invitation POSTed, as Graph answered it (tests check what clients asked for).
         self.invitations: list[dict[str, object]] = []
 
@@ -176,7 +181,8 @@ class Tenant:
             return by_id
         folded = key.casefold()
         return next(
-            (u for u in self.users.values() if u.user_principal_name.casefold() == folded), None
+            (u for u in self.users_by_email(key) if u.user_principal_name.casefold() == folded),
+            None,
         )
 
     def get_user(self, key: str) -> User:
@@ -196,8 +202,7 @@ class Tenant:
 
     def users_by_email(self, email: str) -> list[User]:
         """Active users whose mail, UPN or otherMails equal `email`, ignoring case."""
-        folded = email.casefold()
-        return [u for u in self.users.values() if any(e.casefold() == folded for e in u.emails())]
+        return [self.users[i] for i in self._by_email.get(email.casefold(), ())]
 
     def group_by_name(self, display_name: str) -> Group | None:
         return next((g for g in self.groups.values() if g.display_name == display_name), None)
@@ -225,6 +230,7 @@ class Tenant:
         )
         self._set_user_fields(user, fields)
         self.users[user.id] = user
+        self._index(user)
         self._log("user", user.id)
         return user
 
@@ -250,7 +256,11 @@ class Tenant:
             other = self.find_user(str(fields["user_principal_name"]))
             if other is not None and other.id != user.id:
                 raise AlreadyExists(str(fields["user_principal_name"]))
-        self._set_user_fields(user, fields)
+        self._unindex(user)
+        try:
+            self._set_user_fields(user, fields)
+        finally:
+            self._index(user)
         self._log("user", user.id)
         return user
 
@@ -261,6 +271,7 @@ class Tenant:
         The groups' change log does not record these removals: Graph's group delta does not
         reliably report them either, so clients must watch /users/delta for `@removed`."""
         user = self.get_user(key)
+        self._unindex(user)
         del self.users[user.id]
         user.deleted_memberships = []
         for group in self.groups.values():
@@ -283,6 +294,7 @@ class Tenant:
         user.user_principal_name = original
         user.deleted_date_time = None
         self.users[user.id] = user
+        self._index(user)
         self._log("user", user.id)
         for group_id in user.deleted_memberships:
             if group_id in self.groups:
@@ -422,6 +434,18 @@ class Tenant:
     ) -> None:
         change = Change(self.seq + 1, kind, object_id, member_id, member_kind, removed)
         self.changes.append(change)
+
+    def _index(self, user: User) -> None:
+        for email in user.emails():
+            self._by_email.setdefault(email.casefold(), {})[user.id] = None
+
+    def _unindex(self, user: User) -> None:
+        for email in user.emails():
+            ids = self._by_email.get(email.casefold())
+            if ids is not None:
+                ids.pop(user.id, None)
+                if not ids:
+                    del self._by_email[email.casefold()]
 
     @staticmethod
     def _set_user_fields(user: User, fields: dict[str, object]) -> None:

@@ -47,6 +47,21 @@ def test_users_groups_and_lookup_by_email(tenant: Tenant) -> None:
         tenant.add_user(f"x@{DOMAIN}", shoe_size=42)
 
 
+def test_email_lookups_follow_updates_deletes_and_restores(tenant: Tenant) -> None:
+    ann = tenant.add_user(f"ann@{DOMAIN}", mail="ann@old.example")
+
+    tenant.update_user(ann.id, mail="ann@new.example", other_mails=["a@alias.example"])
+    after_update = [tenant.users_by_email(e) for e in ("ann@old.example", "ANN@new.example")]
+    tenant.delete_user(ann.id)
+    after_delete = tenant.users_by_email("a@alias.example")
+    tenant.restore_user(ann.id)
+
+    assert after_update == [[], [ann]]
+    assert after_delete == []
+    assert tenant.users_by_email("a@alias.example") == [ann]
+    assert tenant.find_user(f"ann@{DOMAIN}") is ann
+
+
 def test_delete_and_restore_user(tenant: Tenant) -> None:
     ann = tenant.add_user(f"ann@{DOMAIN}")
     group = tenant.add_group("Team", members=[ann.id])
