@@ -74,20 +74,21 @@ class EmulatorThread:
         if self._thread is not None:
             raise RuntimeError("already started")
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(self._loop,), name="emulator", daemon=True
+        )
         self._thread.start()
         self._ready.wait(timeout=30)
         if self._error is not None:
             raise RuntimeError("the emulator did not start") from self._error
         return self.base_url
 
-    def _run(self) -> None:
-        assert self._loop is not None
-        asyncio.set_event_loop(self._loop)
+    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.set_event_loop(loop)
         try:
-            self._loop.run_until_complete(self._serve())
+            loop.run_until_complete(self._serve())
         finally:
-            self._loop.close()
+            loop.close()
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()

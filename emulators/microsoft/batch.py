@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from multidict import CIMultiDict
 
-from .odata import GraphError
+from .errors import GraphError
 from .routing import (
     GraphRequest,
     GraphResponse,

@@ -28,7 +28,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .odata import Compare, GraphError, Logical, Node, parse_filter
+from .errors import GraphError
+from .odata_filter import Compare, Logical, Node, parse_filter
 from .resources import GROUP_TYPE, USER_TYPE, check_select, project
 from .routing import GraphRequest, GraphResponse, Route, context_url, json_response, link
 from .tenant import Group, ObjectKind, Tenant, User

@@ -1,7 +1,9 @@
 """Fault injection, set through the control route: errors, latency and dropped connections.
 
 Random faults draw from a seeded generator so a failing run can be replayed; `fail_next` makes
-the next N Graph requests fail for sure, which is what most tests want.
+the next N Graph requests fail for sure, which is what most tests want. Injected errors hit Graph
+requests and batch items alike, never the `$batch` envelope itself (its items fail instead) nor
+the login routes (MSAL would replay a cached 5xx for a while).
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ import uuid
 from aiohttp import web
 
 from . import delta, graph_directory, graph_groups, graph_users, invitations
+from .access_tokens import authenticate
 from .batch import make_batch_route
 from .emulator import EMULATOR
-from .login import authenticate
-from .odata import GraphError
+from .errors import GraphError
 from .routing import GraphRequest, GraphResponse, Route, error_response, find_route
 from .throttle import request_cost
 
@@ -41,13 +41,18 @@ def dispatch(req: GraphRequest) -> GraphResponse:
     else:
         em.stats.record(route.kind, in_batch=req.in_batch)
         response = _run(req, route, params)
+    return _stamp(req, response)
+
+
+def _stamp(req: GraphRequest, response: GraphResponse) -> GraphResponse:
+    """Headers every Graph response carries, and the status count."""
     request_id = str(uuid.uuid4())
     response.headers.setdefault("request-id", request_id)
     response.headers.setdefault(
         "client-request-id", req.headers.get("client-request-id", request_id)
     )
     response.headers.setdefault("x-ms-resource-unit", "0")
-    em.stats.by_status[response.status] += 1
+    req.emulator.stats.by_status[response.status] += 1
     return response
 
 
@@ -136,9 +141,7 @@ async def graph_endpoint(request: web.Request) -> web.StreamResponse:
         if raw:
             req.body = _parse_json(raw)
     except GraphError as error:
-        response = error_response(req, error)
-        em.stats.by_status[response.status] += 1
-        return to_web(response)
+        return to_web(_stamp(req, error_response(req, error)))
     return to_web(dispatch(req))
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .odata import GraphError, not_found
+from .errors import GraphError, not_found
 from .resources import USER_DEFAULT_SELECT, check_select, directory_object, project
 from .routing import (
     GraphRequest,

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+from .errors import GraphError, not_found
 from .graph_users import USER_FILTER
-from .odata import FilterSchema, GraphError, check_filter, evaluate, not_found
+from .odata_filter import FilterSchema, check_filter, evaluate
 from .resources import (
     GROUP_ALL,
     check_select,

@@ -5,17 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .odata import (
-    AnyOf,
-    Compare,
-    FilterSchema,
-    GraphError,
-    Logical,
-    Node,
-    check_filter,
-    evaluate,
-    not_found,
-)
+from .errors import GraphError, not_found
+from .odata_filter import AnyOf, Compare, FilterSchema, Logical, Node, check_filter, evaluate
 from .resources import USER_PROPERTIES, check_select, project, property_lookup, user_fields
 from .routing import (
     GraphRequest,

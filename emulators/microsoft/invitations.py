@@ -15,7 +15,7 @@ import secrets
 from typing import Any
 from urllib.parse import quote
 
-from .odata import GraphError
+from .errors import GraphError
 from .routing import GraphRequest, GraphResponse, Route, context_url, json_response
 from .tenant import new_id
 

@@ -5,63 +5,29 @@ MSAL only accepts https authorities, so the metadata advertises `https://<the re
 URLs to the plain-http loopback server (see loopback.py). Errors carry AAD's shape: `error`,
 `error_description` starting with the AADSTS code, `error_codes`, trace and correlation ids.
 
-Access tokens are JWTs (HS256 with a key of this emulator) carrying the tenant and the client id,
-valid for an hour; Graph routes check them unless the app runs with auth=False.
+Certificates are checked in client_assertion.py, access tokens issued in access_tokens.py.
 """
 
 from __future__ import annotations
 
-import base64
-import uuid
-from dataclasses import dataclass
 from typing import Any
 
-import jwt
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+from .access_tokens import GRAPH_APP_ID, GRAPH_AUDIENCE, issue_access_token
+from .client_assertion import verify_client_assertion
 from .emulator import EMULATOR, MicrosoftEmulator
-from .odata import GraphError
-from .tenant import AppClient, iso_utc
+from .errors import LoginError, aad_error_body
+from .tenant import AppClient
 
-GRAPH_AUDIENCE = "https://graph.microsoft.com"
-GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 GRAPH_SCOPES = frozenset({f"{GRAPH_AUDIENCE}/.default", f"{GRAPH_APP_ID}/.default"})
 # MSAL may add these to any request; AAD ignores them for client credentials.
 _RESERVED_SCOPES = frozenset({"openid", "profile", "offline_access"})
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-CLOCK_SKEW_SECONDS = 300
-WWW_AUTHENTICATE = (
-    'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/'
-    f'authorize", client_id="{GRAPH_APP_ID}"'
-)
-
-
-class LoginError(Exception):
-    def __init__(self, status: int, error: str, code: int, description: str) -> None:
-        super().__init__(f"AADSTS{code}: {description}")
-        self.status = status
-        self.error = error
-        self.code = code
-        self.description = description
 
 
 def aad_error(error: LoginError, now: float) -> web.Response:
-    trace_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
-    stamp = iso_utc(now).replace("T", " ")
-    body = {
-        "error": error.error,
-        "error_description": f"AADSTS{error.code}: {error.description}\r\nTrace ID: {trace_id}"
-        f"\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {stamp}",
-        "error_codes": [error.code],
-        "timestamp": stamp,
-        "trace_id": trace_id,
-        "correlation_id": correlation_id,
-        "error_uri": f"https://login.microsoftonline.com/error?code={error.code}",
-    }
-    return web.json_response(body, status=error.status)
+    return web.json_response(aad_error_body(error, now), status=error.status)
 
 
 def _tenant_matches(em: MicrosoftEmulator, segment: str) -> bool:
@@ -190,7 +156,7 @@ def issue_token(
         "token_type": "Bearer",
         "expires_in": lifetime - 1,
         "ext_expires_in": lifetime - 1,
-        "access_token": _access_token(em, client_id, now, lifetime),
+        "access_token": issue_access_token(em, client_id, now, lifetime),
     }
 
 
@@ -248,174 +214,6 @@ def _check_credentials(
             "The request body must contain the following parameter: 'client_assertion_type'.",
         )
     verify_client_assertion(app, str(assertion), audiences, now)
-
-
-@dataclass(frozen=True)
-class _Key:
-    public_key: PublicKeyTypes
-    thumbprints: frozenset[str]  # base64url x5t and x5t#S256, unpadded; empty for a bare key
-
-
-def _registered_keys(app: AppClient) -> list[_Key]:
-    found = []
-    for pem in app.certificates_pem:
-        data = pem.encode()
-        if b"CERTIFICATE" in data:
-            cert = x509.load_pem_x509_certificate(data)
-            prints = {
-                base64.urlsafe_b64encode(cert.fingerprint(h)).decode().rstrip("=")
-                for h in (hashes.SHA1(), hashes.SHA256())  # noqa: S303 - x5t is SHA-1 by spec
-            }
-            found.append(_Key(cert.public_key(), frozenset(prints)))
-        else:
-            found.append(_Key(serialization.load_pem_public_key(data), frozenset()))
-    return found
-
-
-def verify_client_assertion(
-    app: AppClient, assertion: str, audiences: set[str], now: float
-) -> None:
-    """A private_key_jwt assertion: signed by a registered certificate's key (matched by x5t or
-    x5t#S256 when present), `aud` our token endpoint, `iss` = `sub` = client id, within its
-    validity window (5 minutes of skew allowed, as AAD does)."""
-    try:
-        header = jwt.get_unverified_header(assertion)
-    except jwt.PyJWTError as exc:
-        raise LoginError(
-            401, "invalid_client", 50027, f"JWT token is invalid or malformed. {exc}"
-        ) from exc
-    algorithm = header.get("alg")
-    if algorithm not in ("RS256", "PS256"):
-        raise LoginError(
-            401,
-            "invalid_client",
-            5002738,
-            f"Invalid JWT token. '{algorithm}' is not a supported signature algorithm.",
-        )
-    thumbprint = (header.get("x5t#S256") or header.get("x5t") or "").rstrip("=")
-    candidates = [
-        k
-        for k in _registered_keys(app)
-        if not thumbprint or not k.thumbprints or thumbprint in k.thumbprints
-    ]
-    claims: dict[str, Any] | None = None
-    for key in candidates:
-        try:
-            claims = jwt.decode(
-                assertion,
-                key.public_key,  # type: ignore[arg-type]
-                algorithms=[algorithm],
-                options={
-                    "verify_exp": False,
-                    "verify_nbf": False,
-                    "verify_iat": False,
-                    "verify_aud": False,
-                },
-            )
-            break
-        except jwt.InvalidSignatureError:
-            continue
-        except jwt.PyJWTError as exc:
-            raise LoginError(
-                401, "invalid_client", 50027, f"JWT token is invalid or malformed. {exc}"
-            ) from exc
-    if claims is None:
-        raise LoginError(
-            401,
-            "invalid_client",
-            700027,
-            "Client assertion failed signature validation. [Reason - The key was not found., "
-            f"Thumbprint of key used by client: '{thumbprint}']",
-        )
-    if claims.get("aud") not in audiences:
-        raise LoginError(
-            401,
-            "invalid_client",
-            50012,
-            "Client assertion audience claim does not match Realm issuer. Review the "
-            "documentation at https://learn.microsoft.com/entra/identity-platform/"
-            f"certificate-credentials . Provided value: '{claims.get('aud')}'.",
-        )
-    if claims.get("iss") != app.client_id or claims.get("sub") != app.client_id:
-        raise LoginError(
-            401,
-            "invalid_client",
-            700023,
-            "Client assertion contains an invalid 'iss' or 'sub' claim: both must be the "
-            "client id.",
-        )
-    exp, nbf = claims.get("exp"), claims.get("nbf")
-    if (
-        not isinstance(exp, int | float)
-        or exp + CLOCK_SKEW_SECONDS < now
-        or (isinstance(nbf, int | float) and nbf - CLOCK_SKEW_SECONDS > now)
-    ):
-        raise LoginError(
-            401,
-            "invalid_client",
-            700024,
-            "Client assertion is not within its valid time range. "
-            f"Current time: {iso_utc(now)}, assertion valid until: "
-            f"{iso_utc(exp) if isinstance(exp, int | float) else 'unknown'}.",
-        )
-
-
-def _access_token(em: MicrosoftEmulator, client_id: str, now: float, lifetime: int) -> str:
-    tid = em.tenant.tenant_id
-    claims = {
-        "aud": GRAPH_AUDIENCE,
-        "iss": f"https://sts.windows.net/{tid}/",
-        "iat": int(now),
-        "nbf": int(now),
-        "exp": int(now) + lifetime,
-        "appid": client_id,
-        "idtyp": "app",
-        "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tid}/{client_id}")),
-        "roles": ["User.ReadWrite.All", "GroupMember.ReadWrite.All", "User.Invite.All"],
-        "tid": tid,
-        "ver": "1.0",
-        "uti": uuid.uuid4().hex,
-    }
-    return jwt.encode(claims, em.token_key, algorithm="HS256")
-
-
-def authenticate(em: MicrosoftEmulator, authorization: str | None) -> str:
-    """The app id behind a Graph request's bearer token, or a 401 GraphError. With auth off any
-    token (or none) passes; a token of ours still names its app for the throttle."""
-    token = ""
-    if authorization and authorization[:7].lower() == "bearer ":
-        token = authorization[7:].strip()
-    claims: dict[str, Any] | None = None
-    error = "Access token is empty."
-    if token:
-        try:
-            claims = jwt.decode(
-                token,
-                em.token_key,
-                algorithms=["HS256"],
-                audience=GRAPH_AUDIENCE,
-                options={"verify_exp": False, "verify_nbf": False, "verify_iat": False},
-            )
-        except jwt.PyJWTError:
-            error = "Access token validation failure. Invalid audience or signature."
-    if claims is not None:
-        if claims.get("tid") != em.tenant.tenant_id:
-            claims, error = (
-                None,
-                "Access token validation failure: the token is for another tenant.",
-            )
-        elif claims["exp"] <= em.tenant.clock():
-            claims, error = None, "Lifetime validation failed, the token is expired."
-    if claims is not None:
-        return str(claims["appid"])
-    if not em.auth:
-        return "anonymous"
-    raise GraphError(
-        401,
-        "InvalidAuthenticationToken",
-        error,
-        {"WWW-Authenticate": WWW_AUTHENTICATE},
-    )
 
 
 def login_routes() -> list[web.RouteDef]:

@@ -12,7 +12,8 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .odata import GraphError, lookup_in
+from .errors import GraphError
+from .odata_filter import lookup_in
 from .tenant import EXTENSION_ATTRIBUTES, Group, User
 
 USER_TYPE = "#microsoft.graph.user"

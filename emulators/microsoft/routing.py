@@ -18,7 +18,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, unquote, urlencode
 
-from .odata import GraphError, QueryOptions, error_body, parse_query
+from .errors import GraphError, error_body
+from .odata import QueryOptions, parse_query
 from .tenant import iso_utc
 
 if TYPE_CHECKING:
@@ -137,14 +138,21 @@ def json_response(
 def error_response(req: GraphRequest, error: GraphError) -> GraphResponse:
     """Graph's error body; innerError echoes the client-request-id the client sent."""
     request_id = str(uuid.uuid4())
+    client_request_id = req.headers.get("client-request-id", request_id)
     body = error_body(
         error.code,
         error.message,
         date=iso_utc(req.emulator.tenant.clock()),
         request_id=request_id,
-        client_request_id=req.headers.get("client-request-id", request_id),
+        client_request_id=client_request_id,
     )
-    return GraphResponse(error.status, body, {"Content-Type": JSON_CONTENT_TYPE, **error.headers})
+    headers = {
+        "Content-Type": JSON_CONTENT_TYPE,
+        "request-id": request_id,
+        "client-request-id": client_request_id,
+        **error.headers,
+    }
+    return GraphResponse(error.status, body, headers)
 
 
 def no_content() -> GraphResponse:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .odata import GraphError
+from .errors import GraphError
 from .resources import group_fields, user_fields
 from .tenant import Tenant
 

@@ -190,3 +190,37 @@ async def test_group_list_filter_and_missing_group(graph: Graph, tenant: Tenant)
     assert [g["id"] for g in by_mail.body["value"]] == [sales.id]
     assert unified.body["value"] == []
     assert (missing.status, missing.error_code) == (404, "Request_ResourceNotFound")
+
+
+async def test_update_group_remove_by_id_query_and_directory_objects(
+    graph: Graph, tenant: Tenant
+) -> None:
+    ann = tenant.add_user(f"ann@{DOMAIN}")
+    group = tenant.add_group("Team", members=[ann.id])
+
+    patched = await graph.request("PATCH", f"/groups/{group.id}", json_body={"description": "d"})
+    removed = await graph.request(
+        "DELETE",
+        f"/groups/{group.id}/members/$ref",
+        params={"$id": f"https://graph.microsoft.com/v1.0/directoryObjects/{ann.id}"},
+    )
+    as_object = await graph.get(f"/directoryObjects/{group.id}", params={"$select": "id"})
+
+    assert patched.status == 204 and group.description == "d"
+    assert removed.status == 204 and group.members == {}
+    assert as_object.body["@odata.type"] == "#microsoft.graph.group"
+
+
+async def test_unknown_paths_and_methods(graph: Graph) -> None:
+    segment = await graph.get("/shoes")
+    method = await graph.request("PUT", "/users")
+    empty_body = await graph.request(
+        "POST", "/users", headers={"Content-Type": "application/json"}, json_body=None
+    )
+
+    assert (segment.status, segment.error_code) == (400, "BadRequest")
+    assert "'shoes'" in segment.body["error"]["message"]
+    assert method.status == 405
+    assert empty_body.status == 400
+    inner = segment.body["error"]["innerError"]
+    assert segment.headers["request-id"] == inner["request-id"]

@@ -19,7 +19,8 @@ from emulators.microsoft import (
     load_seed_file,
     tenant_from_seed,
 )
-from emulators.microsoft.odata import GraphError, evaluate, lookup_in, parse_filter
+from emulators.microsoft.errors import GraphError
+from emulators.microsoft.odata_filter import evaluate, lookup_in, parse_filter
 from emulators.runner import EmulatorThread, serve_forever
 
 from .conftest import DOMAIN
