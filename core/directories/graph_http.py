@@ -60,6 +60,10 @@ class Counters:
     http_requests: int = 0
     batch_items: int = 0
     throttled: int = 0
+    retried_items: int = 0
+    # The smallest (time actually waited - Retry-After asked) over every retried item: a
+    # negative value would mean we came back too early.
+    retry_margin: float = float("inf")
 
 
 @dataclass
@@ -250,8 +254,12 @@ class Batcher:
             item.future.set_result(response)
 
     async def _later(self, item: _Item, delay: float) -> None:
+        started = time.monotonic()
         await self.http.sleep(delay)
         await self.http._wait_gate()
+        counters = self.http.counters
+        counters.retried_items += 1
+        counters.retry_margin = min(counters.retry_margin, time.monotonic() - started - delay)
         self._enqueue(item)
 
 

@@ -70,21 +70,22 @@ class MsalTokens:
             credential = credentials.client_secret
         else:
             raise DirectoryError("Entra: set a client secret or a certificate", permanent=True)
-        kwargs: dict[str, Any] = {}
+        self._kwargs: dict[str, Any] = {
+            "client_credential": credential,
+            "authority": f"{authority_base.rstrip('/')}/{credentials.tenant_id}",
+        }
         if plain_http_hosts:
-            kwargs["http_client"] = _PlainHttpFor(plain_http_hosts)
-            kwargs["instance_discovery"] = False
-        self._app = msal.ConfidentialClientApplication(
-            credentials.client_id,
-            client_credential=credential,
-            authority=f"{authority_base.rstrip('/')}/{credentials.tenant_id}",
-            **kwargs,
-        )
-        self._lock = threading.Lock()
+            self._kwargs["http_client"] = _PlainHttpFor(plain_http_hosts)
+            self._kwargs["instance_discovery"] = False
+        self._client_id = credentials.client_id
+        self._app: Any = None  # made on first use, in the worker thread: MSAL's constructor
+        self._lock = threading.Lock()  # fetches the authority's metadata (blocking I/O)
 
     def _acquire(self) -> str:
         try:
             with self._lock:
+                if self._app is None:
+                    self._app = msal.ConfidentialClientApplication(self._client_id, **self._kwargs)
                 result: dict[str, Any] = self._app.acquire_token_for_client(scopes=[GRAPH_SCOPE])
         except (requests.RequestException, ValueError) as error:
             raise DirectoryError(f"Entra sign-in failed: {error}") from error
