@@ -266,6 +266,19 @@ class EntraDirectory:
                 user = self._user(response.body)
                 snap.users[user.id] = user
 
+    async def team_members(self, team_id: str) -> SourceRead:
+        """User Sync: the people of an imported Teams team, i.e. of the team's Microsoft 365
+        group (read like a primary group, without the security-group rule)."""
+        users: dict[str, SourceUser] = {}
+        path = (
+            f"/groups/{q(team_id)}/transitiveMembers/microsoft.graph.user"
+            f"?$select={MEMBER_FIELDS}&$top={self.page_size}&$count=true"
+        )
+        async for raw in self._pages(path, f"members of team {team_id}", EVENTUAL):
+            user = self._user(raw)
+            users[user.id] = user
+        return SourceRead(tuple(users.values()))
+
     # ---- secondary accounts (B2B guests) ----------------------------------------------------
     def _account(self, raw: dict[str, Any]) -> Account:
         extension = raw.get("onPremisesExtensionAttributes") or {}

@@ -233,3 +233,75 @@ async def test_the_engine_syncs_google_primaries_to_entra_guests_over_http(world
     assert gone.run.deleted == 1
     assert world.tenant.users_by_email("g0@example.com") == []
     assert world.tenant.users_by_email("g3@example.com")[0].display_name == "Someone Else"
+
+
+async def test_expired_delta_links_start_a_full_read_again(world: Setup) -> None:
+    group = world.tenant.add_group("Teams people")
+    ann = world.tenant.add_user("ann@contoso.com", "Ann", mail="ann@contoso.com")
+    world.tenant.add_member(group.id, ann.id)
+    info = await world.entra.get_group(group.id)
+    await world.entra.read_members(info)
+    bob = world.tenant.add_user("bob@contoso.com", "Bob", mail="bob@contoso.com")
+    world.tenant.add_member(group.id, bob.id)
+    world.emulator.delta.expire_all()  # Graph answers 410 Gone: start over
+    read = await world.entra.read_members(info)
+    assert {u.email for u in read.users} == {"ann@contoso.com", "bob@contoso.com"}
+    assert world.emulator.stats.by_status[410] >= 1
+
+
+async def test_certificate_credentials_sign_in_through_msal() -> None:
+    from tests.emulators.test_login import make_certificate
+
+    key_pem, cert_pem = make_certificate()
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    certificate = x509.load_pem_x509_certificate(cert_pem.encode())
+    thumbprint = certificate.fingerprint(hashes.SHA1())  # noqa: S303 (what Entra calls a thumbprint)
+    tenant = Tenant(tenant_id=TENANT)
+    tenant.add_app("cert-app", certificate_pem=cert_pem)
+    group = tenant.add_group("Teams people")
+    async with run_emulator(create_app(tenant)) as base:
+        host = base.removeprefix("http://")
+        tokens = MsalTokens(
+            Credentials(
+                TENANT,
+                "cert-app",
+                certificate_key_pem=key_pem,
+                certificate_thumbprint=thumbprint.hex(),
+            ),
+            authority_base=f"https://{host}",
+            plain_http_hosts=frozenset({host}),
+        )
+        entra = EntraDirectory(GraphHttp(f"{base}/v1.0", tokens))
+        assert (await entra.get_group(group.id)).name == "Teams people"
+        assert "secret" not in repr(tokens) and key_pem[30:60] not in repr(
+            Credentials(TENANT, "x", certificate_key_pem=key_pem)
+        )
+        await entra.close()
+
+
+async def test_wrong_secret_is_a_clear_error_not_a_traceback() -> None:
+    from core.errors import DirectoryError
+
+    tenant = Tenant(tenant_id=TENANT)
+    tenant.add_app(CLIENT, secret="the-real-one")
+    async with run_emulator(create_app(tenant)) as base:
+        host = base.removeprefix("http://")
+        tokens = MsalTokens(
+            Credentials(TENANT, CLIENT, client_secret="wrong"),
+            authority_base=f"https://{host}",
+            plain_http_hosts=frozenset({host}),
+        )
+        with pytest.raises(DirectoryError, match="Entra sign-in failed"):
+            await tokens()
+
+
+async def test_team_members_for_user_sync(world: Setup) -> None:
+    team = world.tenant.add_group(
+        "Eng team", group_types=["Unified"], mail_enabled=True, mail="eng@contoso.com"
+    )
+    ann = world.tenant.add_user("ann@contoso.com", "Ann", mail="ann@contoso.com")
+    world.tenant.add_member(team.id, ann.id)
+    read = await world.entra.team_members(team.id)
+    assert [u.email for u in read.users] == ["ann@contoso.com"]
