@@ -1,0 +1,135 @@
+"""Control routes under /_control/: not part of Google's APIs, for tests, benchmarks and the demo.
+
+GET    /_control/stats          request counts (HTTP requests by kind, batch parts, statuses)
+POST   /_control/reset          zero the counts, refill the quota, clear faults
+GET    /_control/faults         current FaultConfig
+PUT    /_control/faults         set faults (fields not given take their defaults)
+DELETE /_control/faults         no faults
+GET    /_control/quota          current QuotaConfig
+PUT    /_control/quota          set the quota (fields not given take their defaults); buckets refill
+POST   /_control/seed           add a seed document's domains, org units, accounts, users, groups
+PUT    /_control/edition        {"edition": "business_standard"}: change the workspace's edition
+POST   /_control/tokens/revoke  every access token issued so far is refused from now on
+GET    /_control/workspace      customer id, domains, edition, object counts
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from .emulator import EMULATOR
+from .faults import FaultConfig
+from .quota import QuotaConfig
+from .seed import SeedError, load_seed
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"invalid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(text="a JSON object is expected")
+    return data
+
+
+async def stats(request: web.Request) -> web.Response:
+    return web.json_response(request.app[EMULATOR].stats.to_json())
+
+
+async def reset(request: web.Request) -> web.Response:
+    em = request.app[EMULATOR]
+    em.stats.reset()
+    em.quota.reset()
+    em.faults.clear()
+    return web.json_response({"reset": True})
+
+
+async def get_faults(request: web.Request) -> web.Response:
+    return web.json_response(request.app[EMULATOR].faults.config.to_json())
+
+
+async def put_faults(request: web.Request) -> web.Response:
+    try:
+        config = FaultConfig().updated(await _json_object(request))
+    except (TypeError, ValueError) as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from exc
+    request.app[EMULATOR].faults.configure(config)
+    return web.json_response(config.to_json())
+
+
+async def clear_faults(request: web.Request) -> web.Response:
+    request.app[EMULATOR].faults.clear()
+    return web.json_response(FaultConfig().to_json())
+
+
+async def get_quota(request: web.Request) -> web.Response:
+    return web.json_response(request.app[EMULATOR].quota.config.to_json())
+
+
+async def put_quota(request: web.Request) -> web.Response:
+    try:
+        config = QuotaConfig().updated(await _json_object(request))
+    except (TypeError, ValueError) as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from exc
+    request.app[EMULATOR].quota.configure(config)
+    return web.json_response(config.to_json())
+
+
+async def seed(request: web.Request) -> web.Response:
+    try:
+        load_seed(request.app[EMULATOR].workspace, await _json_object(request))
+    except SeedError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from exc
+    return await workspace_summary(request)
+
+
+async def put_edition(request: web.Request) -> web.Response:
+    edition = (await _json_object(request)).get("edition")
+    try:
+        request.app[EMULATOR].workspace.set_edition(str(edition))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from exc
+    return await workspace_summary(request)
+
+
+async def revoke_tokens(request: web.Request) -> web.Response:
+    request.app[EMULATOR].tokens.revoke_all()
+    return web.json_response({"revoked": True})
+
+
+async def workspace_summary(request: web.Request) -> web.Response:
+    ws = request.app[EMULATOR].workspace
+    return web.json_response(
+        {
+            "customerId": ws.customer_id,
+            "domains": ws.domains,
+            "edition": ws.edition,
+            "transitiveSearch": ws.allows_transitive_search,
+            "users": len(ws.users),
+            "deletedUsers": len(ws.deleted_users),
+            "groups": len(ws.groups),
+            "orgUnits": sorted(ws.org_units),
+            "serviceAccounts": sorted(ws.service_accounts),
+        }
+    )
+
+
+def control_routes() -> list[web.RouteDef]:
+    return [
+        web.get("/_control/stats", stats),
+        web.post("/_control/reset", reset),
+        web.get("/_control/faults", get_faults),
+        web.put("/_control/faults", put_faults),
+        web.delete("/_control/faults", clear_faults),
+        web.get("/_control/quota", get_quota),
+        web.put("/_control/quota", put_quota),
+        web.post("/_control/seed", seed),
+        web.put("/_control/edition", put_edition),
+        web.post("/_control/tokens/revoke", revoke_tokens),
+        web.get("/_control/workspace", workspace_summary),
+    ]
