@@ -127,10 +127,13 @@ def _response_part(boundary: str, content_id: str | None, response: ApiResponse)
         inner = content_id.strip()
         inner = inner[1:-1] if inner.startswith("<") and inner.endswith(">") else inner
         lines.append(f"Content-ID: <response-{inner}>")
+    content = response.content()
     lines += ["", f"HTTP/1.1 {response.status} {HTTPStatus(response.status).phrase}"]
     lines += [f"{k}: {v}" for k, v in response.headers.items()]
-    lines += ["", ""]
-    return "\r\n".join(lines).encode() + response.content() + b"\r\n"
+    # Always at least one header: googleapiclient finds the body after the first blank line
+    # that follows the status line, so a bare "HTTP/1.1 204 No Content" part breaks it.
+    lines += [f"Content-Length: {len(content)}", "", ""]
+    return "\r\n".join(lines).encode() + content + b"\r\n"
 
 
 def _envelope_error(error: ApiError) -> web.Response:
