@@ -207,12 +207,12 @@ class Engine:
                 "this run checks each against the directories",
             )
 
-    async def _read(self, assignment: Assignment) -> SourceRead | ReadFailure:
+    async def _read(self, assignment: Assignment, *, full: bool) -> SourceRead | ReadFailure:
         port = self.directories.get(assignment.group.directory)
         if port is None:
             return ReadFailure(f"the {assignment.group.directory.value} directory is not set up")
         try:
-            return await port.read_members(assignment.group)
+            return await port.read_members(assignment.group, full=full)
         except DirectoryError as error:
             return ReadFailure(error.message)
 
@@ -233,7 +233,8 @@ class Engine:
 
     async def _plan(self, run: RunRecord, only_emails: frozenset[str] | None) -> RunReport:
         assignments = self.store.get_assignments()
-        reads = {role: await self._read(a) for role, a in assignments.items()}
+        full = run.kind in ("full", "import")
+        reads = {role: await self._read(a, full=full) for role, a in assignments.items()}
         observed: dict[Role, Mapping[str, Account]] | None = None
         if run.kind in ("full", "import"):
             observed = {}

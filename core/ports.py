@@ -46,8 +46,9 @@ class DirectoryPort(Protocol):
         """Look a group up by id or email. Raises NotFound."""
         ...
 
-    async def read_members(self, group: GroupInfo) -> SourceRead:
-        """All transitive user members, disabled/suspended ones included (enabled=False)."""
+    async def read_members(self, group: GroupInfo, *, full: bool = False) -> SourceRead:
+        """All transitive user members, disabled/suspended ones included (enabled=False).
+        `full`: read everything afresh, trusting no cache (full reconciliation, import)."""
         ...
 
     async def find_account(self, spec: AccountSpec) -> Account | None:

@@ -213,8 +213,8 @@ class EntraDirectory:
             url = next_link
         raise DirectoryError("delta query ended without a deltaLink")
 
-    async def read_members(self, group: GroupInfo) -> SourceRead:
-        snapshot = self._snapshots.get(group.id)
+    async def read_members(self, group: GroupInfo, *, full: bool = False) -> SourceRead:
+        snapshot = None if full else self._snapshots.get(group.id)
         if snapshot is not None:
             snapshot = await self._apply_changes(group, snapshot)
         if snapshot is None:

@@ -223,7 +223,7 @@ class MemoryDirectory:
                 return group.info
         raise NotFound(f"group {key} not found")
 
-    async def read_members(self, group: GroupInfo) -> SourceRead:
+    async def read_members(self, group: GroupInfo, *, full: bool = False) -> SourceRead:
         self._enter("read_members", group.id)
         if group.id not in self.groups:
             raise NotFound(f"group {group.id} not found")

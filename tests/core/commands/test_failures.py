@@ -118,10 +118,10 @@ class SlowDirectory(MemoryDirectory):
         self.gate = asyncio.Event()
         self.reading = asyncio.Event()
 
-    async def read_members(self, group: GroupInfo) -> SourceRead:
+    async def read_members(self, group: GroupInfo, *, full: bool = False) -> SourceRead:
         self.reading.set()
         await self.gate.wait()
-        return await super().read_members(group)
+        return await super().read_members(group, full=full)
 
 
 async def test_a_run_already_in_progress_is_not_started_twice() -> None:
