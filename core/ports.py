@@ -41,6 +41,10 @@ class DirectoryPort(Protocol):
     """
 
     kind: DirectoryKind
+    # True when create_account itself is idempotent: it returns our marked account if one
+    # already has the address, and raises UnmanagedConflict for anyone else's. The reconciler
+    # then skips the lookup before creating (Google: insert, and on 409 look).
+    creates_idempotently: bool
 
     async def get_group(self, key: str) -> GroupInfo:
         """Look a group up by id or email. Raises NotFound."""

@@ -148,6 +148,11 @@ class Reconciler:
         *,
         repair: bool,
     ) -> Account:
+        if op.account_id is None and target.creates_idempotently:
+            created = await target.create_account(spec)
+            result.created += 1
+            self._audit_account(op, "recreated" if repair else "created", created, run_id, result)
+            return created
         found = await target.find_account(spec)
         if found is not None and found.marker != spec.marker:
             if found.marker is None and self._we_made(op, found):

@@ -82,6 +82,7 @@ class _Snapshot:
 
 class EntraDirectory:
     kind = DirectoryKind.ENTRA
+    creates_idempotently = False  # an invitation to a taken address answers with that user
 
     def __init__(
         self,

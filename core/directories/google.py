@@ -68,6 +68,7 @@ def _created(raw: dict[str, Any]) -> datetime | None:
 
 class GoogleDirectory:
     kind = DirectoryKind.GOOGLE
+    creates_idempotently = True  # insert; a 409 is adopted only when the marker is ours
 
     def __init__(self, api: GoogleApi, settings: GoogleSettings) -> None:
         self.api = api
@@ -300,6 +301,7 @@ def connect(
     settings: GoogleSettings,
     endpoint: str | None = None,
     queries_per_minute: float = 2400,
+    quota_window_seconds: float = 60.0,
     threads: int = 8,
 ) -> GoogleDirectory:
     """A GoogleDirectory signed in as the service account, acting for `admin` (domain-wide
@@ -337,5 +339,11 @@ def connect(
     def new_batch() -> Any:
         return BatchHttpRequest(batch_uri=batch_uri)
 
-    api = GoogleApi(services, new_batch, queries_per_minute=queries_per_minute, threads=threads)
+    api = GoogleApi(
+        services,
+        new_batch,
+        queries_per_minute=queries_per_minute,
+        quota_window_seconds=quota_window_seconds,
+        threads=threads,
+    )
     return GoogleDirectory(api, settings)

@@ -114,6 +114,7 @@ class GoogleApi:
         new_batch: Callable[[], Any],
         *,
         queries_per_minute: float = 2400,
+        quota_window_seconds: float = 60.0,  # Google's window; smaller only in tests
         threads: int = 8,
         batch_size: int = 50,
         linger: float = 0.005,
@@ -123,7 +124,7 @@ class GoogleApi:
         self._services = services
         self._new_batch = new_batch
         self._local = threading.local()
-        self.pace = Pace(queries_per_minute)
+        self.pace = Pace(queries_per_minute, quota_window_seconds)
         self._threads = asyncio.Semaphore(threads)
         self.batch_size = batch_size
         self.linger = linger

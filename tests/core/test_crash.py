@@ -74,6 +74,7 @@ def build(wire: Tripwire) -> World:
     world = World(store=CrashingStore(MemoryStore(), wire))  # type: ignore[arg-type]
     world.entra.two_step_create = True  # an Entra guest: invitation, then the marker PATCH
     world.entra.now = world.clock.now
+    world.google.creates_idempotently = True  # Google: insert, and adopt ours on a 409
     world.settings = EngineSettings(concurrency=1)
 
     def hook(phase: str, method: str, key: str) -> None:
