@@ -70,6 +70,21 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database tasks")
     db.add_argument("action", choices=["upgrade", "current"], help="migrate to the newest schema")
     sub.add_parser("config", help="show the settings in force and where each came from")
+    emulate = sub.add_parser(
+        "emulate", help="serve local stand-ins for Microsoft and Google; first line: their URLs"
+    )
+    emulate.add_argument("--seed", type=Path, help='JSON: {"microsoft": {...}, "google": {...}}')
+    emulate.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="accept any bearer token, so other clients can be pointed at them",
+    )
+    emulate.add_argument(
+        "--state",
+        type=Path,
+        default=Path("state/emulate"),
+        help="where the generated credentials are written (default state/emulate)",
+    )
     return parser
 
 
@@ -94,6 +109,10 @@ async def _sync(app: App, dry_run: bool, kind: str, out: TextIO, err: TextIO) ->
 
 
 async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.command == "emulate":
+        from bots.emulate import run_emulate  # dev wiring: the only way into emulators/
+
+        return await run_emulate(args.seed, no_auth=args.no_auth, state=args.state, out=out)
     if args.command == "demo":
         from bots.demo import run_demo  # the demo's narration is only loaded when asked for
 

@@ -1,0 +1,120 @@
+"""Every emulator at once, on loopback: what `dirsync emulate` (and later the demo) runs.
+
+`start_stack` binds each emulator to a free port in the running event loop and returns their
+URLs and the credentials it registered (a Microsoft app with a secret, a Google service account
+with a key and domain-wide delegation for an admin). Chat and Bot Framework stand-ins join here
+when they exist.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from . import google, microsoft
+from .runner import run_emulator
+
+GOOGLE_SCOPES = (
+    "https://www.googleapis.com/auth/admin.directory.user",
+    "https://www.googleapis.com/auth/admin.directory.group.readonly",
+    "https://www.googleapis.com/auth/admin.directory.group.member.readonly",
+    "https://www.googleapis.com/auth/cloud-identity.groups.readonly",
+)
+SERVICE_ACCOUNT = "dirsync@dirsync-emulated.iam.gserviceaccount.com"
+
+
+@dataclass
+class Stack:
+    urls: dict[str, str]
+    credentials: dict[str, Any]
+    tenant: microsoft.Tenant
+    workspace: google.Workspace
+    apps: dict[str, Any] = field(default_factory=dict)
+
+
+def _key_pair() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+@asynccontextmanager
+async def start_stack(
+    seed: Mapping[str, Any] | None = None, *, auth: bool = True, host: str = "127.0.0.1"
+) -> AsyncIterator[Stack]:
+    """`seed` may hold a "microsoft" and a "google" seed document (each emulator's own format)."""
+    seed = seed or {}
+    tenant = (
+        microsoft.tenant_from_seed(seed["microsoft"]) if "microsoft" in seed else microsoft.Tenant()
+    )
+    client_id, client_secret = "dirsync-emulated", secrets.token_urlsafe(24)
+    tenant.add_app(client_id, secret=client_secret)
+    workspace = (
+        google.workspace_from_seed(seed["google"])
+        if "google" in seed
+        else google.Workspace(domain="example.com")
+    )
+    admin = next((u.primary_email for u in workspace.users.values() if u.is_admin), None)
+    if admin is None:
+        admin = f"admin@{workspace.primary_domain}"
+        workspace.add_user(admin, "Ada", "Admin", password=secrets.token_urlsafe(16), is_admin=True)
+    private_pem, public_pem = _key_pair()
+    workspace.add_service_account(
+        SERVICE_ACCOUNT, public_pem, key_id="emulated", delegated_scopes=GOOGLE_SCOPES
+    )
+    ms_app = microsoft.create_app(tenant, auth=auth)
+    google_app = google.create_app(workspace, auth=auth)
+    async with AsyncExitStack() as running:
+        ms_base = await running.enter_async_context(run_emulator(ms_app, host=host))
+        google_base = await running.enter_async_context(run_emulator(google_app, host=host))
+        urls = {
+            "login": ms_base,
+            "graph": f"{ms_base}/v1.0",
+            "google": f"{google_base}/",
+            "cloudidentity": f"{google_base}/",
+            "google_token": f"{google_base}/token",
+        }
+        credentials = {
+            "microsoft": {
+                "tenant_id": tenant.tenant_id,
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "authority": f"{ms_base.replace('http://', 'https://')}/{tenant.tenant_id}",
+            },
+            "google": {
+                "admin": admin,
+                "service_account": {
+                    "type": "service_account",
+                    "project_id": "dirsync-emulated",
+                    "private_key_id": "emulated",
+                    "private_key": private_pem,
+                    "client_email": SERVICE_ACCOUNT,
+                    "client_id": "1",
+                    "token_uri": urls["google_token"],
+                },
+            },
+        }
+        yield Stack(
+            urls, credentials, tenant, workspace, {"microsoft": ms_app, "google": google_app}
+        )
+
+
+def load_seed(text: str) -> dict[str, Any]:
+    data = json.loads(text)
+    if not isinstance(data, dict) or not set(data) <= {"microsoft", "google"}:
+        raise ValueError('a seed is a JSON object with "microsoft" and/or "google" documents')
+    return data
