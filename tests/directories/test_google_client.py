@@ -37,6 +37,7 @@ class Setup:
     workspace: Workspace
     google: GoogleDirectory
     emulator: GoogleEmulator
+    base: str
 
 
 def new_workspace() -> Workspace:
@@ -70,7 +71,7 @@ async def connect_to(
             settings=GoogleSettings(INTEROP, org_unit="/Interop"),
             queries_per_minute=queries_per_minute,
         )
-        yield Setup(workspace, google, emulator_of(app))
+        yield Setup(workspace, google, emulator_of(app), f"{base}/")
 
 
 @pytest.fixture
@@ -193,3 +194,26 @@ async def test_the_engine_syncs_microsoft_primaries_to_interop_accounts(world: S
     assert gone.run.deleted == 1
     assert world.workspace.find_user("m0@teams.example.com") is None
     assert world.workspace.find_user("m1@teams.example.com") is not None
+
+
+async def test_an_unknown_query_parameter_is_refused_by_the_emulator() -> None:
+    """The library itself refuses unknown arguments, so this request is sent by hand."""
+    import aiohttp
+
+    workspace = new_workspace()
+    workspace.add_group("g@example.com", "G")
+    async with run_emulator(create_app(workspace, auth=False)) as base:
+        url = f"{base}/admin/directory/v1/groups/g@example.com/members"
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url, params={"maxResults": "10", "colour": "blue"}) as reply:
+                body = await reply.json()
+            async with session.get(url, params={"maxResults": "10"}) as fine:
+                assert fine.status == 200
+    assert reply.status == 400
+    assert "colour" in body["error"]["message"]
+
+
+async def test_users_of_a_connected_tenant_for_user_sync(world: Setup) -> None:
+    world.workspace.add_user("kim@example.com", "Kim", "Park", password="correct horse")
+    read = await world.google.tenant_users()
+    assert {u.email for u in read.users} == {"admin@example.com", "kim@example.com"}
