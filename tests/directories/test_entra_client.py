@@ -305,3 +305,17 @@ async def test_team_members_for_user_sync(world: Setup) -> None:
     world.tenant.add_member(team.id, ann.id)
     read = await world.entra.team_members(team.id)
     assert [u.email for u in read.users] == ["ann@contoso.com"]
+
+
+async def test_injected_503s_are_retried_and_the_read_still_succeeds(world: Setup) -> None:
+    from emulators.microsoft import FaultConfig
+
+    group = world.tenant.add_group("Teams people")
+    ann = world.tenant.add_user("ann@contoso.com", "Ann", mail="ann@contoso.com")
+    world.tenant.add_member(group.id, ann.id)
+    world.http.backoff = 0.01
+    world.emulator.faults.configure(FaultConfig(fail_next=3, error_status=503, retry_after=0))
+    info = await world.entra.get_group(group.id)
+    read = await world.entra.read_members(info)
+    assert [u.email for u in read.users] == ["ann@contoso.com"]
+    assert world.emulator.stats.injected_faults == 3

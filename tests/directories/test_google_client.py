@@ -217,3 +217,18 @@ async def test_users_of_a_connected_tenant_for_user_sync(world: Setup) -> None:
     world.workspace.add_user("kim@example.com", "Kim", "Park", password="correct horse")
     read = await world.google.tenant_users()
     assert {u.email for u in read.users} == {"admin@example.com", "kim@example.com"}
+
+
+async def test_injected_backend_errors_are_retried_and_the_read_still_succeeds(
+    world: Setup,
+) -> None:
+    from emulators.google import FaultConfig
+
+    world.workspace.add_group("chat@example.com", "Chat")
+    world.workspace.add_member("chat@example.com", "admin@example.com")
+    world.google.api.backoff = 0.01
+    info = await world.google.get_group("chat@example.com")
+    world.emulator.faults.configure(FaultConfig(fail_next=3, error_status=503))
+    read = await world.google.read_members(info)
+    assert [u.email for u in read.users] == ["admin@example.com"]
+    assert world.emulator.stats.injected_faults == 3
