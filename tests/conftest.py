@@ -73,3 +73,75 @@ def postgres_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+# ---- Node packages and Google's Pub/Sub emulator ------------------------------------------------
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NPM_CACHE = os.path.join(REPO, ".cache", "npm")
+PUBSUB_EMULATOR = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator"
+
+
+def npm_package(spec: str) -> str:
+    """Install an npm package (e.g. "@microsoft/app-manifest@1.1.2") once, into .cache/npm/
+    (never committed: some of these tools are evaluation-only), and return its folder.
+    Skips, or fails when strict, where Node or npm is missing."""
+    import shutil
+    import subprocess
+
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        missing_service(f"Node.js and npm are needed for {spec}")
+    name = spec.rsplit("@", 1)[0] if spec.count("@") > (1 if spec.startswith("@") else 0) else spec
+    prefix = os.path.join(NPM_CACHE, spec.replace("/", "+"))
+    folder = os.path.join(prefix, "node_modules", name)
+    if not os.path.isdir(folder):
+        os.makedirs(prefix, exist_ok=True)
+        result = subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--prefix", prefix, spec],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if result.returncode != 0 or not os.path.isdir(folder):
+            missing_service(f"npm could not install {spec}: {result.stderr.strip()[-500:]}")
+    return folder
+
+
+@pytest.fixture
+def pubsub_emulator() -> Iterator[str]:
+    """Google's own Pub/Sub emulator on a free port; yields its host:port. Skips (fails when
+    strict) where it is not installed. Stopped by its process group: the Java child too."""
+    import signal
+    import socket
+    import subprocess
+    import time
+
+    if not os.path.exists(PUBSUB_EMULATOR):
+        missing_service(f"Google's Pub/Sub emulator is not installed at {PUBSUB_EMULATOR}")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [PUBSUB_EMULATOR, "--host=127.0.0.1", f"--port={port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    missing_service("Google's Pub/Sub emulator did not start within 30 s")
+                time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
