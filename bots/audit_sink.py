@@ -1,0 +1,130 @@
+"""The audit sink: posts stored audit events to every admin channel (Teams and Google Chat).
+
+What is posted: one summary per run (kind "run") and every alert, in the order they happened.
+The other events (each command, each account change) stay in the store for `audit N`; the
+sink marks them handled as it passes them. An event is marked posted only when every channel
+accepted it; a failed post is tried again at the next flush, and a channel that already took
+it is not sent it twice (remembered for the life of the process). Posts respect a per-channel
+rate (Google Chat allows 60 writes a minute per space): what does not fit waits for the next
+flush rather than earning 429s.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from core.model import AuditEvent, ConversationRef, Platform
+from core.ports import Clock, Store
+
+log = logging.getLogger(__name__)
+
+
+class Poster(Protocol):
+    async def post(self, ref: ConversationRef, text: str) -> None:
+        """Deliver `text` to the conversation; raise if the platform did not accept it."""
+        ...
+
+
+def postable(event: AuditEvent) -> bool:
+    return event.alert or (event.kind == "run" and event.action == "summary")
+
+
+def format_event(event: AuditEvent) -> str:
+    when = event.at.strftime("%Y-%m-%d %H:%M UTC")
+    if event.alert:
+        target = f" ({event.target})" if event.target else ""
+        return f"[alert] {event.action}{target}: {event.detail} ({when})"
+    return f"[run] {event.detail} ({when})"
+
+
+@dataclass
+class FlushResult:
+    posted: int = 0  # events every channel accepted
+    handled: int = 0  # events not meant for chat, marked as passed
+    failed: int = 0  # events some channel refused: tried again next time
+    deferred: int = 0  # events that did not fit a channel's rate this time
+
+
+@dataclass
+class _Budget:
+    """Posts left in the current minute for one channel."""
+
+    window_start: datetime
+    used: int = 0
+
+
+@dataclass
+class AuditSink:
+    store: Store
+    posters: Mapping[Platform, Poster]
+    clock: Clock
+    per_channel_per_minute: int = 60
+    batch: int = 200
+    _delivered: set[tuple[int, str]] = field(default_factory=set)
+    _budgets: dict[str, _Budget] = field(default_factory=dict)
+
+    def _fits(self, channel: str) -> bool:
+        now = self.clock.now()
+        budget = self._budgets.get(channel)
+        if budget is None or now - budget.window_start >= timedelta(minutes=1):
+            budget = self._budgets[channel] = _Budget(now)
+        return budget.used < self.per_channel_per_minute
+
+    def _spend(self, channel: str) -> None:
+        self._budgets[channel].used += 1
+
+    async def flush(self) -> FlushResult:
+        result = FlushResult()
+        channels = [c for c in self.store.list_conversations("audit") if c.platform in self.posters]
+        events = self.store.unposted_audit(self.batch)
+        done: list[int] = []
+        blocked = False  # keep the order: once one event waits, the later ones wait too
+        for event in events:
+            assert event.id is not None
+            if not postable(event):
+                if not blocked:
+                    done.append(event.id)
+                    result.handled += 1
+                continue
+            if not channels or blocked:
+                result.deferred += 1
+                blocked = True
+                continue
+            outcome = await self._deliver(event, channels)
+            if outcome == "posted":
+                done.append(event.id)
+                result.posted += 1
+            else:
+                blocked = True
+                if outcome == "failed":
+                    result.failed += 1
+                else:
+                    result.deferred += 1
+        if done:
+            self.store.mark_audit_posted(done, self.clock.now())
+        return result
+
+    async def _deliver(self, event: AuditEvent, channels: list[ConversationRef]) -> str:
+        assert event.id is not None
+        text = format_event(event)
+        outcome = "posted"
+        for channel in channels:
+            key = f"{channel.platform.value}:{channel.key}"
+            if (event.id, key) in self._delivered:
+                continue
+            if not self._fits(key):
+                outcome = "deferred" if outcome == "posted" else outcome
+                continue
+            self._spend(key)
+            try:
+                await self.posters[channel.platform].post(channel, text)
+            except Exception as error:  # any platform failure: keep the event, try later
+                log.warning("audit post to %s failed: %s", key, error)
+                outcome = "failed"
+                continue
+            self._delivered.add((event.id, key))
+        return outcome
