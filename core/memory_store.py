@@ -22,6 +22,7 @@ from core.model import (
     OperationRecord,
     Role,
     RunRecord,
+    source_of_role,
 )
 
 
@@ -77,6 +78,12 @@ class MemoryStore:
     def count_accounts(self) -> int:
         return len(self._accounts)
 
+    def account_counts(self) -> dict[Role, int]:
+        counts = dict.fromkeys(Role, 0)
+        for role, _ in self._accounts:
+            counts[role] += 1
+        return counts
+
     # User Sync
     def list_known_users(self) -> list[KnownUser]:
         return sorted(self._known.values(), key=lambda u: u.email)
@@ -89,6 +96,11 @@ class MemoryStore:
         for user in users:
             key = user.email.strip().lower()
             self._known[key] = dataclasses.replace(user, email=key)
+
+    def in_both_groups(self, limit: int) -> tuple[int, list[str]]:
+        both = frozenset(source_of_role(role) for role in Role)
+        found = sorted(u.email for u in self._known.values() if both <= u.sources)
+        return len(found), found[: max(limit, 0)]
 
     def remove_known_users(self, emails: Iterable[str]) -> None:
         for email in emails:

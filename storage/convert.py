@@ -28,6 +28,7 @@ from core.model import (
     Platform,
     Role,
     RunRecord,
+    source_of_role,
 )
 from storage.tables import (
     ACCOUNTS,
@@ -142,12 +143,15 @@ def accounts_of(rows: Iterable[Sequence[Any]]) -> list[AccountRecord]:
 
 # known users
 
+BOTH_GROUPS = frozenset(source_of_role(role) for role in Role)
+
 
 def known_user_values(u: KnownUser) -> Values:
     return {
         "email": key_of_email(u.email),
         "display_name": u.display_name,
         "sources": json.dumps(sorted(u.sources)),
+        "both_groups": u.sources >= BOTH_GROUPS,
     }
 
 

@@ -143,6 +143,27 @@ class SqlStore:
         with self._tx() as conn:
             return int(conn.execute(select(func.count()).select_from(ACCOUNTS)).scalar_one())
 
+    def account_counts(self) -> dict[Role, int]:
+        query = select(ACCOUNTS.c.role, func.count()).group_by(ACCOUNTS.c.role)
+        counts = dict.fromkeys(Role, 0)
+        with self._tx() as conn:
+            for role, count in conn.execute(query).all():
+                counts[Role(role)] = int(count)
+        return counts
+
+    def in_both_groups(self, limit: int) -> tuple[int, list[str]]:
+        flag = KNOWN_USERS.c.both_groups.is_(True)
+        with self._tx() as conn:
+            total = conn.execute(select(func.count()).select_from(KNOWN_USERS).where(flag))
+            count = int(total.scalar_one())
+            rows = conn.execute(
+                select(KNOWN_USERS.c.email)
+                .where(flag)
+                .order_by(KNOWN_USERS.c.email)
+                .limit(max(limit, 0))
+            ).all()
+        return count, [str(row[0]) for row in rows]
+
     # User Sync
 
     def list_known_users(self) -> list[KnownUser]:

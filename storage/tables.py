@@ -71,13 +71,16 @@ class AccountRow(SQLModel, table=True):
 
 
 class KnownUserRow(SQLModel, table=True):
-    """A User Sync entry. `sources` is a JSON list, sorted, so equal sets store equal text."""
+    """A User Sync entry. `sources` is a JSON list, sorted, so equal sets store equal text.
+    `both_groups` (indexed) lets `sync status` count people in both primary groups at once."""
 
     __tablename__ = "known_users"
+    __table_args__ = (Index("ix_known_users_both_groups", "both_groups"),)
 
     email: str = Field(primary_key=True)
     display_name: str
     sources: str = Field(default="[]", sa_type=Text)
+    both_groups: bool = Field(default=False)
 
 
 class OperationRow(SQLModel, table=True):

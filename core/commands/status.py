@@ -6,18 +6,15 @@ from __future__ import annotations
 from core.commands.catalog import AUDIT_DEFAULT
 from core.commands.context import Context, Outcome
 from core.commands.parser import Command
-from core.commands.reply import Reply, Table, duration, first, when
+from core.commands.reply import Reply, Table, duration, when
 from core.model import (
     Assignment,
     Failure,
     HeldDeletion,
-    KnownUser,
     Role,
     RunRecord,
-    source_of_role,
 )
 
-_BOTH = frozenset({source_of_role(Role.MICROSOFT_PRIMARIES), source_of_role(Role.GOOGLE_PRIMARIES)})
 _ASSIGN = "assign {role} primaries <entra|google> <group id or email>"
 
 
@@ -40,6 +37,7 @@ async def sync_status(ctx: Context, _: Command) -> Outcome:
     assignments = store.get_assignments()
     failures = store.list_failures()
     held = store.list_held()
+    counts = store.account_counts()
     rows = [
         ["directory"],
         ["group"],
@@ -64,7 +62,7 @@ async def sync_status(ctx: Context, _: Command) -> Outcome:
                 group_label(assignment),
                 pause_state(assignment),
                 str(assignment.last_member_count),
-                str(len(store.list_accounts(role))),
+                str(counts.get(role, 0)),
                 str(assignment.pending),
                 str(sum(1 for f in mine if not f.quarantined)),
                 str(sum(1 for f in mine if f.quarantined)),
@@ -74,7 +72,7 @@ async def sync_status(ctx: Context, _: Command) -> Outcome:
             row.append(cell)
     lines.append(last_run_line(store.last_run(), running=ctx.engine.running))
     lines.append(next_run_line(ctx))
-    lines.extend(_attention(store.list_known_users(), held, failures, order[0]))
+    lines.extend(_attention(store.in_both_groups(5), held, failures, order[0]))
     table = Table("Primary groups", ["", *(role.label for role in order)], rows)
     return Outcome(Reply("Sync status", lines, [table]))
 
@@ -110,15 +108,20 @@ def next_run_line(ctx: Context) -> str:
     return f"Next run: {when(moment)}.{busy}"
 
 
+def _some(shown: list[str], total: int) -> str:
+    more = total - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
 def _attention(
-    known: list[KnownUser], held: list[HeldDeletion], failures: list[Failure], first_role: Role
+    both: tuple[int, list[str]], held: list[HeldDeletion], failures: list[Failure], first_role: Role
 ) -> list[str]:
     lines: list[str] = []
-    both = [u.email for u in known if u.sources >= _BOTH]
-    if both:
+    count, some = both
+    if count:
         lines.append(
-            f"In both primary groups ({len(both)}; primary on {first_role.platform.brand}, "
-            f"which is processed first): {first(both)}"
+            f"In both primary groups ({count}; primary on {first_role.platform.brand}, "
+            f"which is processed first): {_some(some, count)}"
         )
     waiting = [h for h in held if not h.approved]
     if waiting:

@@ -69,7 +69,7 @@ def test_configuration_error_is_one_clear_line(
 
 def test_db_upgrade_creates_the_schema(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade"]) == 0
-    assert "database schema at revision 0001" in capsys.readouterr().out
+    assert "database schema at revision 0002" in capsys.readouterr().out
     assert (state / "dirsync.sqlite3").exists()
 
 

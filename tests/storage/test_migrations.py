@@ -38,7 +38,7 @@ def test_migrated_schema_matches_the_models(db_url: str) -> None:
 
     upgrade(db_url)
 
-    assert current(db_url) == head() == "0001"
+    assert current(db_url) == head() == "0002"
     assert schema_differences(db_url) == []
     assert table_names(db_url) == set(SQLModel.metadata.tables) | {"alembic_version"}
 
@@ -75,5 +75,26 @@ def downgrade_to_base(url: str) -> None:
             config = alembic_config()
             config.attributes["connection"] = conn
             command.downgrade(config, "base")
+    finally:
+        engine.dispose()
+
+
+def test_0002_flags_people_already_in_both_groups(db_url: str) -> None:
+    """Upgrading a database that has User Sync entries marks those in both groups."""
+    from storage.sql_store import SqlStore
+
+    command.upgrade(alembic_config(db_url), "0001")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO known_users (email, display_name, sources) VALUES "
+                    "('a@x.com', 'A', '[\"group:google\", \"group:microsoft\"]'), "
+                    "('b@x.com', 'B', '[\"group:microsoft\"]')"
+                )
+            )
+        upgrade(db_url)
+        assert SqlStore(engine).in_both_groups(5) == (1, ["a@x.com"])
     finally:
         engine.dispose()

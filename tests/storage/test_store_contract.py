@@ -446,3 +446,23 @@ def test_aware_datetimes_come_back_equal(store: Store) -> None:
     ]
     assert got == [local] * len(got)
     assert all(d is not None and d.utcoffset() is not None for d in got)
+
+
+def test_account_counts_per_role_and_people_in_both_groups(store: Store) -> None:
+    from core.model import KnownUser
+
+    assert store.account_counts() == {Role.MICROSOFT_PRIMARIES: 0, Role.GOOGLE_PRIMARIES: 0}
+    store.save_accounts(
+        AccountRecord(Role.GOOGLE_PRIMARIES, f"s{i}", f"a{i}", f"u{i}@x.com", "U") for i in range(3)
+    )
+    assert store.account_counts()[Role.GOOGLE_PRIMARIES] == 3
+    store.save_known_users(
+        [
+            KnownUser("a@x.com", "A", frozenset({"group:microsoft", "group:google"})),
+            KnownUser("b@x.com", "B", frozenset({"group:microsoft"})),
+            KnownUser("c@x.com", "C", frozenset({"group:google", "group:microsoft", "team:eng"})),
+        ]
+    )
+    assert store.in_both_groups(1) == (2, ["a@x.com"])
+    store.save_known_users([KnownUser("a@x.com", "A", frozenset({"group:google"}))])
+    assert store.in_both_groups(5) == (1, ["c@x.com"])
