@@ -9,6 +9,7 @@ of MemoryStore; known users come back sorted by email, runs by start time.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -61,8 +62,14 @@ class SqlStore:
     """The production Store. Build it with `storage.db.open_store(url)`, which migrates first;
     `SqlStore(engine)` assumes the schema is already at head."""
 
+    # `sync status` asks for the account counts on every call; counting 100,000 rows takes
+    # milliseconds, so the counts are kept for a few seconds. This process's own writes drop
+    # them at once; another replica's writes show within COUNTS_TTL.
+    COUNTS_TTL = 5.0
+
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._counts: tuple[float, dict[Role, int]] | None = None
 
     @property
     def engine(self) -> Engine:
@@ -124,6 +131,7 @@ class SqlStore:
 
     def save_accounts(self, records: Iterable[AccountRecord]) -> None:
         """Many `save_account`s in one transaction and one statement (imports, full runs)."""
+        self._counts = None
         latest: dict[tuple[Role, str], AccountRecord] = {}
         for record in records:
             latest[(record.role, record.source_id)] = record
@@ -132,6 +140,7 @@ class SqlStore:
             upsert(conn, ACCOUNTS, rows, keys=["role", "source_id"])
 
     def delete_account(self, role: Role, source_id: str) -> None:
+        self._counts = None
         with self._tx() as conn:
             conn.execute(
                 delete(ACCOUNTS).where(
@@ -144,12 +153,16 @@ class SqlStore:
             return int(conn.execute(select(func.count()).select_from(ACCOUNTS)).scalar_one())
 
     def account_counts(self) -> dict[Role, int]:
+        now = time.monotonic()
+        if self._counts is not None and self._counts[0] > now:
+            return dict(self._counts[1])
         query = select(ACCOUNTS.c.role, func.count()).group_by(ACCOUNTS.c.role)
         counts = dict.fromkeys(Role, 0)
         with self._tx() as conn:
             for role, count in conn.execute(query).all():
                 counts[Role(role)] = int(count)
-        return counts
+        self._counts = (now + self.COUNTS_TTL, counts)
+        return dict(counts)
 
     def in_both_groups(self, limit: int) -> tuple[int, list[str]]:
         flag = KNOWN_USERS.c.both_groups.is_(True)
