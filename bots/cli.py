@@ -85,6 +85,13 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("state/emulate"),
         help="where the generated credentials are written (default state/emulate)",
     )
+    manifest = sub.add_parser(
+        "manifest", help="build the Teams app package: DIR/manifest.json and a zip beside it"
+    )
+    manifest.add_argument("--bot-id", required=True, help="the bot's Microsoft App ID (a GUID)")
+    manifest.add_argument("--out", type=Path, required=True, help="folder to write into")
+    manifest.add_argument("--version", help="app version, MAJOR.MINOR.PATCH (default: ours)")
+    manifest.add_argument("--valid-domain", help="the bot's public host, e.g. bot.contoso.com")
     return parser
 
 
@@ -113,6 +120,17 @@ async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from bots.emulate import run_emulate  # dev wiring: the only way into emulators/
 
         return await run_emulate(args.seed, no_auth=args.no_auth, state=args.state, out=out)
+    if args.command == "manifest":
+        from bots.manifest import run_manifest  # only loaded when asked for
+
+        return run_manifest(
+            args.bot_id,
+            args.out,
+            version=args.version,
+            valid_domain=args.valid_domain,
+            out=out,
+            err=err,
+        )
     if args.command == "demo":
         from bots.demo import run_demo  # the demo's narration is only loaded when asked for
 
