@@ -1,0 +1,230 @@
+"""Google Chat events, parsed at the edge into one typed shape, whichever format they came in.
+
+Classic Chat apps get interaction events (top-level `type`, chat.v1's DeprecatedEvent); apps
+built as Workspace add-ons get `{"chat": {"user", "space", <payload>}}`. Both become a
+ChatEvent, so nothing past this module reads a raw dict. Unknown shapes are a BadEvent, which
+the HTTP endpoint answers with 400 and the Pub/Sub listener acks and logs (never redelivered).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Format = Literal["classic", "addon"]
+Kind = Literal["message", "command", "added", "removed", "other"]
+
+_CLASSIC_KINDS: dict[str, Kind] = {
+    "MESSAGE": "message",
+    "APP_COMMAND": "command",
+    "ADDED_TO_SPACE": "added",
+    "REMOVED_FROM_SPACE": "removed",
+    "CARD_CLICKED": "other",
+    "WIDGET_UPDATED": "other",
+}
+_ADDON_PAYLOADS: dict[str, Kind] = {
+    "messagePayload": "message",
+    "appCommandPayload": "command",
+    "addedToSpacePayload": "added",
+    "removedFromSpacePayload": "removed",
+    "buttonClickedPayload": "other",
+    "widgetUpdatedPayload": "other",
+}
+
+
+class BadEvent(ValueError):
+    """Not a Google Chat event we understand; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatUser:
+    name: str  # users/123: the Google user id Chat knows them by
+    display_name: str = ""
+    email: str = ""
+    type: str = "HUMAN"
+
+    @property
+    def is_bot(self) -> bool:
+        return self.type == "BOT"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSpace:
+    name: str  # spaces/AAA
+    display_name: str = ""
+    space_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    start: int
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChatEvent:
+    format: Format
+    kind: Kind
+    user: ChatUser
+    space: ChatSpace
+    text: str = ""  # message.text as typed, @mentions included
+    argument_text: str | None = None  # Chat's text without the app's @mention
+    thread: str | None = None  # spaces/AAA/threads/BBB
+    message_name: str | None = None
+    command_id: int | None = None  # slash command id, for APP_COMMAND and old-style slash
+    app_mentions: tuple[Mention, ...] = ()
+
+    @property
+    def is_command(self) -> bool:
+        return self.kind in ("message", "command")
+
+
+def parse_event(raw: bytes | str | Mapping[str, Any]) -> ChatEvent:
+    """One event from its JSON; BadEvent when it is not JSON or not a Chat event."""
+    data: Any = raw
+    if isinstance(raw, bytes | str):
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise BadEvent(f"the body is not JSON: {exc}") from None
+    if not isinstance(data, Mapping):
+        raise BadEvent("the body is not a JSON object")
+    try:
+        if isinstance(data.get("chat"), Mapping):
+            return _addon(data["chat"])
+        if isinstance(data.get("type"), str):
+            return _classic(data)
+    except BadEvent:
+        raise
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        # a field of the wrong JSON type somewhere deeper (a list where an object belongs)
+        raise BadEvent(f"malformed event: {type(exc).__name__}: {exc}") from None
+    raise BadEvent("not a Google Chat event: no top-level `type` (classic) or `chat` (add-on)")
+
+
+def _object(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, Mapping):
+        raise BadEvent(f"`{where}{key}` is missing or not an object")
+    return value
+
+
+def _text(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        raise BadEvent(f"`{key}` is not a string")
+    return value
+
+
+def _user(data: Mapping[str, Any]) -> ChatUser:
+    return ChatUser(
+        name=_text(data, "name"),
+        display_name=_text(data, "displayName"),
+        email=_text(data, "email"),
+        type=_text(data, "type") or "HUMAN",
+    )
+
+
+def _space(data: Mapping[str, Any]) -> ChatSpace:
+    name = _text(data, "name")
+    if not name.startswith("spaces/"):
+        raise BadEvent(f"space name {name!r} is not spaces/...")
+    return ChatSpace(
+        name=name,
+        display_name=_text(data, "displayName"),
+        space_type=_text(data, "spaceType") or _text(data, "type"),
+    )
+
+
+def _command_id(value: Any) -> int | None:
+    """Slash command ids come as strings (int64 in JSON) or numbers (appCommandId, int32)."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise BadEvent(f"command id {value!r} is not a number") from None
+
+
+def _app_mentions(message: Mapping[str, Any]) -> tuple[Mention, ...]:
+    mentions = []
+    for annotation in message.get("annotations") or ():
+        if not isinstance(annotation, Mapping) or annotation.get("type") != "USER_MENTION":
+            continue
+        user = (annotation.get("userMention") or {}).get("user") or {}
+        if user.get("type") == "BOT":
+            mentions.append(
+                Mention(int(annotation.get("startIndex", 0)), int(annotation.get("length", 0)))
+            )
+    return tuple(mentions)
+
+
+def _with_message(
+    base: ChatEvent, message: Mapping[str, Any] | None, command_id: int | None
+) -> ChatEvent:
+    if message is None:
+        return base
+    argument = message.get("argumentText")
+    slash = message.get("slashCommand")
+    if command_id is None and isinstance(slash, Mapping):
+        command_id = _command_id(slash.get("commandId"))
+    thread = message.get("thread")
+    return ChatEvent(
+        format=base.format,
+        kind="command" if command_id is not None else base.kind,
+        user=base.user,
+        space=base.space,
+        text=_text(message, "text"),
+        argument_text=argument if isinstance(argument, str) else None,
+        thread=str(thread["name"]) if isinstance(thread, Mapping) and thread.get("name") else None,
+        message_name=str(message["name"]) if message.get("name") else None,
+        command_id=command_id,
+        app_mentions=_app_mentions(message),
+    )
+
+
+def _classic(data: Mapping[str, Any]) -> ChatEvent:
+    kind = _CLASSIC_KINDS.get(data["type"])
+    if kind is None:
+        raise BadEvent(f"unknown event type {data['type']!r}")
+    base = ChatEvent(
+        format="classic",
+        kind=kind,
+        user=_user(_object(data, "user", "")),
+        space=_space(_object(data, "space", "")),
+    )
+    if not base.is_command:
+        return base
+    metadata = data.get("appCommandMetadata")
+    command_id = (
+        _command_id(metadata.get("appCommandId")) if isinstance(metadata, Mapping) else None
+    )
+    if kind == "command" and command_id is None:
+        raise BadEvent("an APP_COMMAND event without appCommandMetadata.appCommandId")
+    return _with_message(base, _object(data, "message", ""), command_id)
+
+
+def _addon(chat: Mapping[str, Any]) -> ChatEvent:
+    found = [key for key in _ADDON_PAYLOADS if isinstance(chat.get(key), Mapping)]
+    if len(found) != 1:
+        raise BadEvent("an add-on event needs exactly one chat payload, e.g. chat.messagePayload")
+    key = found[0]
+    payload: Mapping[str, Any] = chat[key]
+    space = payload.get("space") or chat.get("space")
+    if not isinstance(space, Mapping):
+        raise BadEvent("`chat.space` is missing or not an object")
+    base = ChatEvent(
+        format="addon",
+        kind=_ADDON_PAYLOADS[key],
+        user=_user(_object(chat, "user", "chat.")),
+        space=_space(space),
+    )
+    if not base.is_command:
+        return base
+    metadata = payload.get("appCommandMetadata")
+    command_id = (
+        _command_id(metadata.get("appCommandId")) if isinstance(metadata, Mapping) else None
+    )
+    return _with_message(base, _object(payload, "message", f"chat.{key}."), command_id)

@@ -1,0 +1,152 @@
+"""Posting to Google Chat on the app's own initiative: audit messages, and the replies to events
+that came through Pub/Sub (which cannot be answered synchronously).
+
+spaces.messages.create through google-api-python-client, with the app's service-account
+credentials (scope chat.bot, no subject). The client is blocking, so each call runs in a worker
+thread with a service object of its own (httplib2 connections are not thread-safe; building one
+from the bundled discovery document takes a few milliseconds). Every attempt of one post sends
+the same `requestId`, so a retry after a lost answer cannot post twice. Writes are paced per
+space (SpacePacer) and 429/5xx/connection failures are retried with exponential back-off;
+whatever still fails raises ChatPostError, so the caller (the audit sink) knows the post was not
+accepted and marks nothing as posted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from google.oauth2 import service_account
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+
+from bots.gchat.cards import text_message
+from bots.gchat.pacing import Sleep, SpacePacer
+from bots.gchat.settings import CHAT_BOT_SCOPE, GChatSettings
+from core.model import ConversationRef, Platform
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+REPLY_OPTION = "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"
+
+
+class ChatPostError(Exception):
+    """Chat did not accept a message. `status` is the last HTTP status (None: no answer)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def space_of(ref: ConversationRef) -> str:
+    """The space a saved conversation reference names: {"space": "spaces/AAA", ...}."""
+    if ref.platform is not Platform.GOOGLE:
+        raise ValueError(f"not a Google Chat conversation: {ref.platform}")
+    try:
+        data = json.loads(ref.reference)
+    except ValueError:
+        data = None
+    space = data.get("space") if isinstance(data, dict) else None
+    return str(space) if space else ref.key
+
+
+class ChatPoster:
+    def __init__(
+        self,
+        settings: GChatSettings,
+        *,
+        attempts: int = 5,
+        backoff_seconds: float = 1.0,
+        max_backoff_seconds: float = 30.0,
+        pacer: SpacePacer | None = None,
+        sleep: Sleep = asyncio.sleep,
+        timeout_seconds: float = 30.0,
+    ) -> None:
+        if settings.service_account_info is None:
+            raise ValueError("posting to Google Chat needs the app's service account key")
+        self.settings = settings
+        self.attempts = attempts
+        self.backoff_seconds = backoff_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.pacer = pacer or SpacePacer()
+        self.sleep = sleep
+        self.timeout_seconds = timeout_seconds
+        self._credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+            dict(settings.service_account_info), scopes=[CHAT_BOT_SCOPE]
+        )
+
+    async def post(self, ref: ConversationRef, text: str, *, request_id: str | None = None) -> None:
+        """Post `text` to the saved space, as a message of its own (not in a thread: audit
+        messages should not hide inside whichever thread `set audit channel here` was typed
+        in). Give `request_id` to make repeated calls for one audit event idempotent too."""
+        await self.send(space_of(ref), text_message(text), request_id=request_id)
+
+    async def send(
+        self,
+        space: str,
+        message: Mapping[str, Any],
+        *,
+        thread: str | None = None,
+        request_id: str | None = None,
+    ) -> str:
+        """Create `message` in `space` (in `thread` when given); returns the new message's
+        name. Raises ChatPostError once the retries are spent or on a permanent refusal."""
+        body = dict(message)
+        if thread:
+            body["thread"] = {"name": thread}
+        request_id = request_id or f"dirsync-{uuid.uuid4()}"
+        status: int | None = None
+        for attempt in range(1, self.attempts + 1):
+            await self.pacer.wait(space)
+            try:
+                return await asyncio.to_thread(self._create, space, body, request_id, thread)
+            except HttpError as exc:
+                status = exc.resp.status
+                if status not in RETRYABLE_STATUSES:
+                    raise ChatPostError(
+                        f"Chat refused the message to {space}: {exc}", status
+                    ) from exc
+                delay = _retry_after(exc)
+            except (OSError, TimeoutError) as exc:
+                status, delay = None, None
+                log.info("Chat post to %s failed on attempt %d: %s", space, attempt, exc)
+            if attempt == self.attempts:
+                break
+            backoff = min(self.backoff_seconds * 2 ** (attempt - 1), self.max_backoff_seconds)
+            log.info(
+                "Chat post to %s: status %s, retry %d in %.2fs", space, status, attempt, backoff
+            )
+            await self.sleep(delay if delay is not None else backoff)
+        raise ChatPostError(
+            f"Chat did not accept the message to {space} after {self.attempts} attempts "
+            f"(last status {status})",
+            status,
+        )
+
+    def _create(self, space: str, body: dict[str, Any], request_id: str, thread: str | None) -> str:
+        service = build(
+            "chat",
+            "v1",
+            credentials=self._credentials,
+            static_discovery=True,
+            cache_discovery=False,
+            client_options={"api_endpoint": self.settings.chat_api_endpoint},
+        )
+        options: dict[str, Any] = {"parent": space, "body": body, "requestId": request_id}
+        if thread:
+            options["messageReplyOption"] = REPLY_OPTION
+        created = service.spaces().messages().create(**options).execute()
+        return str(created.get("name", ""))
+
+
+def _retry_after(error: HttpError) -> float | None:
+    value = error.resp.get("retry-after") if hasattr(error.resp, "get") else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

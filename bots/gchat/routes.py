@@ -1,0 +1,79 @@
+"""`POST /api/google-chat`: Google Chat's HTTP endpoint for the app.
+
+Order matters: the bearer token is checked before the body is even read, so a caller without
+a valid Chat token learns nothing and runs nothing (401, no command, no audit event). Then the
+event is parsed (400 for anything that is not a Chat event) and answered synchronously: a
+classic event gets a Message, an add-on event the add-on's createMessageAction around it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from bots.gchat.answer import answer
+from bots.gchat.cards import reply_message
+from bots.gchat.events import BadEvent, parse_event
+from bots.gchat.settings import GChatSettings
+from bots.gchat.verify import CertificatesUnavailable, TokenVerifier, Unauthorized
+from core.commands.interpreter import Interpreter
+from core.ports import Store
+
+log = logging.getLogger(__name__)
+
+PATH = "/api/google-chat"
+
+
+class GChatEndpoint:
+    def __init__(self, interpreter: Interpreter, store: Store, settings: GChatSettings) -> None:
+        self.interpreter = interpreter
+        # The interpreter saves conversations itself (`set audit channel here`); the store is
+        # here for the endpoint's own bookkeeping as it grows.
+        self.store = store
+        self.settings = settings
+        self.verifier = TokenVerifier(settings)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if self.settings.auth:
+            try:
+                await self.verifier.verify(request.headers.get("Authorization"))
+            except Unauthorized as exc:
+                log.warning("Google Chat event refused: %s", exc)
+                return _error(401, "unauthorized: a valid Google Chat bearer token is required")
+            except CertificatesUnavailable as exc:
+                log.error("Google Chat certificates unavailable: %s", exc)
+                return _error(503, "cannot check the token now; retry later")
+        try:
+            event = parse_event(await request.read())
+        except BadEvent as exc:
+            return _error(400, f"bad Google Chat event: {exc}")
+        reply = await answer(event, self.interpreter)
+        if reply is None:
+            return web.json_response({})
+        message = reply_message(reply)
+        if event.format == "addon":
+            return web.json_response(addon_reply(message))
+        return web.json_response(message)
+
+
+def addon_reply(message: dict[str, Any]) -> dict[str, Any]:
+    """What a Chat app built as a Workspace add-on answers to post a message."""
+    return {"hostAppDataAction": {"chatDataAction": {"createMessageAction": {"message": message}}}}
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+GCHAT_ENDPOINT = web.AppKey("gchat_endpoint", GChatEndpoint)
+
+
+def add_gchat_routes(
+    app: web.Application, *, interpreter: Interpreter, store: Store, settings: GChatSettings
+) -> GChatEndpoint:
+    endpoint = GChatEndpoint(interpreter, store, settings)
+    app[GCHAT_ENDPOINT] = endpoint
+    app.router.add_post(PATH, endpoint.handle)
+    return endpoint

@@ -1,0 +1,66 @@
+"""How the Google Chat app checks who is calling and how it posts back.
+
+Chat signs every HTTP event with a bearer token whose form follows the console setting
+"Authentication audience": with "Project number" the token is a JWT from
+chat@system.gserviceaccount.com for aud = the project number, checked against that account's
+certificates; with "HTTP endpoint URL" it is a Google OIDC ID token for aud = the endpoint URL
+with email chat@system.gserviceaccount.com, checked against Google's OAuth 2.0 certificates.
+The certificates URL is configurable so tests and the demo point it at the stand-in.
+
+The service account is the app's own ("app authentication", scope chat.bot, no domain-wide
+delegation); its key is a secret, so it never appears in repr or logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+AudienceType = Literal["project-number", "endpoint-url"]
+
+CHAT_ISSUER = "chat@system.gserviceaccount.com"
+OIDC_ISSUERS = frozenset({"https://accounts.google.com", "accounts.google.com"})
+CHAT_CERTS_URL = (
+    "https://www.googleapis.com/service_accounts/v1/metadata/x509/chat@system.gserviceaccount.com"
+)
+GOOGLE_OIDC_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+CHAT_API_ENDPOINT = "https://chat.googleapis.com/"
+CHAT_BOT_SCOPE = "https://www.googleapis.com/auth/chat.bot"
+
+
+@dataclass(frozen=True)
+class GChatSettings:
+    audience_type: AudienceType = "project-number"
+    # The project number (digits) or the endpoint URL Chat calls, exactly as in the console.
+    audience: str = ""
+    # Empty: Google's own URL for the audience type.
+    certs_url: str = ""
+    chat_api_endpoint: str = CHAT_API_ENDPOINT
+    service_account_info: Mapping[str, Any] | None = field(default=None, repr=False)
+    # False accepts unsigned events: only for local tools that cannot sign. Never in production.
+    auth: bool = True
+    # Seconds the fetched certificates are reused: Google rotates them daily, not per request.
+    certs_cache_seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.audience_type not in ("project-number", "endpoint-url"):
+            raise ValueError(
+                f"audience_type {self.audience_type!r}: use project-number or endpoint-url"
+            )
+        if self.auth and not self.audience:
+            raise ValueError("the Google Chat audience (project number or endpoint URL) is unset")
+
+    @property
+    def effective_certs_url(self) -> str:
+        if self.certs_url:
+            return self.certs_url
+        return CHAT_CERTS_URL if self.audience_type == "project-number" else GOOGLE_OIDC_CERTS_URL
+
+    def __repr__(self) -> str:
+        account = (self.service_account_info or {}).get("client_email", "none")
+        return (
+            f"GChatSettings(audience_type={self.audience_type!r}, audience={self.audience!r}, "
+            f"certs_url={self.effective_certs_url!r}, chat_api_endpoint="
+            f"{self.chat_api_endpoint!r}, service_account={account!r}, auth={self.auth!r})"
+        )

@@ -1,0 +1,112 @@
+"""Checking the bearer token on each Google Chat event, before anything else runs.
+
+google-auth does the cryptography (`id_token.verify_token`: signature against the certificates
+URL, expiry, audience); the claims that tell Chat apart from any other Google-signed token are
+ours to check, per audience type: iss chat@system.gserviceaccount.com for the project number,
+and for the endpoint URL an accounts.google.com ID token whose verified email is Chat's.
+
+`verify_token` fetches the certificates on every call with a blocking transport, so the check
+runs in a worker thread and the certificates are cached for a few minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import google.auth.exceptions
+import google.auth.transport
+import google.auth.transport.requests
+import jwt
+from google.oauth2 import id_token
+
+from bots.gchat.settings import CHAT_ISSUER, OIDC_ISSUERS, GChatSettings
+
+
+class Unauthorized(Exception):
+    """The event's token is missing or not one Chat made for this app: answer 401."""
+
+
+class CertificatesUnavailable(Exception):
+    """The certificates could not be fetched: not the caller's fault, so answer 503 and let
+    Chat retry."""
+
+
+class _CachedResponse:
+    def __init__(self, status: int, headers: Mapping[str, str], data: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.data = data
+
+
+class CachingRequest(google.auth.transport.Request):
+    """A google-auth transport that remembers successful GETs for `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        self._inner = google.auth.transport.requests.Request()
+        self._seconds = seconds
+        self._cache: dict[str, tuple[float, _CachedResponse]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(
+        self,
+        url: str,
+        method: str = "GET",
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if method != "GET":
+            return self._inner(url, method, body, headers, timeout, **kwargs)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(url)
+            if cached is not None and cached[0] > now:
+                return cached[1]
+        response = self._inner(url, method, body, headers, timeout or 10, **kwargs)
+        if response.status == 200:
+            kept = _CachedResponse(response.status, dict(response.headers), response.data)
+            with self._lock:
+                self._cache[url] = (now + self._seconds, kept)
+        return response
+
+
+class TokenVerifier:
+    def __init__(self, settings: GChatSettings) -> None:
+        self.settings = settings
+        self._request = CachingRequest(settings.certs_cache_seconds)
+
+    async def verify(self, authorization: str | None) -> Mapping[str, Any]:
+        """The token's claims, or Unauthorized / CertificatesUnavailable."""
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("no bearer token")
+        return await asyncio.to_thread(self._verify, token)
+
+    def _verify(self, token: str) -> Mapping[str, Any]:
+        settings = self.settings
+        try:
+            claims = id_token.verify_token(
+                token,
+                self._request,
+                audience=settings.audience,
+                certs_url=settings.effective_certs_url,
+            )
+        except google.auth.exceptions.TransportError as exc:
+            raise CertificatesUnavailable(str(exc)) from exc
+        except (ValueError, google.auth.exceptions.GoogleAuthError, jwt.PyJWTError) as exc:
+            raise Unauthorized(f"invalid token: {exc}") from exc
+        if settings.audience_type == "project-number":
+            if claims.get("iss") != CHAT_ISSUER:
+                raise Unauthorized(f"issuer {claims.get('iss')!r} is not Google Chat")
+        else:
+            if claims.get("iss") not in OIDC_ISSUERS:
+                raise Unauthorized(f"issuer {claims.get('iss')!r} is not Google")
+            if claims.get("email") != CHAT_ISSUER or claims.get("email_verified") is not True:
+                raise Unauthorized(f"token email {claims.get('email')!r} is not Google Chat")
+        return claims
