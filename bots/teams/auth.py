@@ -1,0 +1,142 @@
+"""Inbound authentication: botbuilder's own JWT validation (issuer, audience, key endorsements,
+service URL claim), with three of its traps closed.
+
+- A request without an Authorization header raises AttributeError in botbuilder's
+  parameterized mode (HTTP 500); here it is refused (401) before botbuilder sees it.
+- Any failure to validate a token (bad signature, expired, unknown key id, garbage) becomes
+  PermissionError, which CloudAdapter answers with 401, so nothing runs.
+- botbuilder fetches the signing keys with blocking `requests.get` on the event loop, once a
+  day, and never again for a key id it has not seen (key rotation). Here the class-level key
+  cache (`JwtTokenExtractor.metadataCache`) is refreshed from a worker thread before
+  botbuilder looks, so the loop never blocks on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import jwt
+from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
+from botframework.connector.auth import (  # type: ignore[import-untyped]
+    BotFrameworkAuthentication,
+    JwtTokenExtractor,
+)
+
+from bots.teams.credentials import BotCredentials
+from bots.teams.settings import TeamsSettings
+
+log = logging.getLogger(__name__)
+
+KEYS_MAX_AGE = timedelta(hours=23)  # botbuilder refreshes itself (blocking) after 24 h
+UNKNOWN_KEY_RETRY = timedelta(minutes=5)  # an unseen key id refreshes the keys at most this often
+KEYS_TIMEOUT = 30.0
+
+
+def bot_framework_configuration(settings: TeamsSettings) -> SimpleNamespace:
+    """The attributes ConfigurationBotFrameworkAuthentication reads. Setting the URLs selects
+    its parameterized mode: one code path for the public cloud and for the emulator. The app
+    password is not here: BotCredentials holds it."""
+    return SimpleNamespace(
+        APP_ID=settings.app_id,
+        APP_TYPE="SingleTenant" if settings.app_tenant_id else "MultiTenant",
+        APP_TENANTID=settings.app_tenant_id,
+        VALIDATE_AUTHORITY=True,
+        TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL=settings.openid_metadata_url,
+        TO_BOT_FROM_CHANNEL_TOKEN_ISSUER=settings.token_issuer,
+        TO_CHANNEL_FROM_BOT_LOGIN_URL=settings.token_url.removesuffix("/oauth2/v2.0/token"),
+        TO_CHANNEL_FROM_BOT_OAUTH_SCOPE=settings.oauth_scope,
+    )
+
+
+def _key_id(auth_header: str) -> str | None:
+    try:
+        kid = jwt.get_unverified_header(auth_header.partition(" ")[2]).get("kid")
+    except jwt.PyJWTError:
+        return None
+    return str(kid) if kid else None
+
+
+def _refresh_blocking(metadata: Any) -> None:
+    """botbuilder's own refresh (a coroutine that blocks), run to completion in this thread."""
+    asyncio.run(metadata._refresh())
+
+
+class SigningKeys:
+    """Keeps botbuilder's cached keys for one metadata URL fresh, from a worker thread."""
+
+    def __init__(self, metadata_url: str) -> None:
+        self.metadata_url = metadata_url
+        self._lock: asyncio.Lock | None = None
+        self._last_attempt = datetime.min
+
+    def _fresh(self, metadata: Any, kid: str | None) -> bool:
+        now = datetime.now()
+        if metadata.last_updated < now - KEYS_MAX_AGE:
+            return False
+        if kid is None or any(key.get("kid") == kid for key in metadata.keys):
+            return True
+        return self._last_attempt > now - UNKNOWN_KEY_RETRY  # asked recently: do not hammer
+
+    async def ensure(self, auth_header: str) -> None:
+        metadata = JwtTokenExtractor.get_open_id_metadata(self.metadata_url)
+        kid = _key_id(auth_header)
+        if self._fresh(metadata, kid):
+            return
+        self._lock = self._lock or asyncio.Lock()
+        async with self._lock:
+            if self._fresh(metadata, kid):
+                return
+            self._last_attempt = datetime.now()
+            try:
+                await asyncio.wait_for(asyncio.to_thread(_refresh_blocking, metadata), KEYS_TIMEOUT)
+            except Exception as error:
+                log.warning(
+                    "Bot Framework signing keys unavailable from %s: %r", self.metadata_url, error
+                )
+                raise PermissionError("the channel's signing keys are unavailable") from error
+
+
+class ChannelAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]  # untyped base
+    """ConfigurationBotFrameworkAuthentication, refusing (401) whatever it cannot validate."""
+
+    def __init__(self, settings: TeamsSettings, credentials: BotCredentials) -> None:
+        self.settings = settings
+        self.inner = ConfigurationBotFrameworkAuthentication(
+            bot_framework_configuration(settings), credentials_factory=credentials
+        )
+        self.keys = SigningKeys(settings.openid_metadata_url)
+
+    async def authenticate_request(self, activity: Any, auth_header: str) -> Any:
+        if not auth_header:
+            if self.settings.auth:
+                raise PermissionError("no Authorization header")
+            return await self.inner.authenticate_request(activity, None)  # anonymous
+        await self.keys.ensure(auth_header)
+        try:
+            return await self.inner.authenticate_request(activity, auth_header)
+        except PermissionError:
+            raise
+        except Exception as error:
+            raise PermissionError(f"the token did not validate ({type(error).__name__})") from error
+
+    async def authenticate_streaming_request(self, auth_header: str, channel_id_header: str) -> Any:
+        return await self.inner.authenticate_streaming_request(auth_header, channel_id_header)
+
+    def create_connector_factory(self, claims_identity: Any) -> Any:
+        return self.inner.create_connector_factory(claims_identity)
+
+    async def create_user_token_client(self, claims_identity: Any) -> Any:
+        return await self.inner.create_user_token_client(claims_identity)
+
+    def create_bot_framework_client(self) -> Any:
+        return self.inner.create_bot_framework_client()
+
+    def get_originating_audience(self) -> str:
+        return str(self.inner.get_originating_audience())
+
+    async def authenticate_channel_request(self, auth_header: str) -> Any:
+        return await self.inner.authenticate_channel_request(auth_header)

@@ -1,0 +1,90 @@
+"""Who sent a Teams message and where: the Asker the access policy judges and the Where the
+audit log names.
+
+Teams activities carry the sender's Entra object id but not their email; admins are often
+configured by email, so the email comes from the conversation roster (TeamsInfo.get_member),
+cached per object id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import OrderedDict
+from typing import Any
+
+from botbuilder.core import TurnContext
+from botbuilder.core.teams import TeamsInfo
+
+from core.commands.access import Asker
+from core.commands.context import Where
+
+log = logging.getLogger(__name__)
+
+
+def tenant_of(activity: Any) -> str:
+    """From channelData: botbuilder maps `conversation.tenantId` to None (it expects tenantID)."""
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    tenant = data.get("tenant") or {}
+    return str(tenant.get("id") or "")
+
+
+def where_of(activity: Any) -> Where:
+    """The conversation, with the serialized reference `set audit channel here` stores."""
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    team = (data.get("team") or {}).get("name") or ""
+    channel = (data.get("channel") or {}).get("name") or ""
+    conversation = activity.conversation
+    kind = getattr(conversation, "conversation_type", None) or ""
+    if team or channel:
+        name = " / ".join(part for part in (team, channel) if part)
+    elif kind == "personal":
+        name = "personal chat"
+    else:
+        name = getattr(conversation, "name", None) or ("group chat" if kind == "groupChat" else "")
+    reference = TurnContext.get_conversation_reference(activity).serialize()
+    return Where(
+        platform="microsoft",
+        key=str(conversation.id),
+        name=name,
+        reference=json.dumps(reference, sort_keys=True),
+    )
+
+
+class Roster:
+    """Emails by Entra object id, from the connector's roster, remembered for `ttl` seconds."""
+
+    def __init__(self, ttl: float = 3600.0, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._emails: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    async def email(self, turn_context: TurnContext) -> str:
+        sender = turn_context.activity.from_property
+        key = (sender.aad_object_id or sender.id or "").lower()
+        cached = self._emails.get(key)
+        if cached is not None and cached[1] > time.monotonic():
+            self._emails.move_to_end(key)
+            return cached[0]
+        try:
+            member = await TeamsInfo.get_member(turn_context, sender.id)
+        except Exception as error:
+            # Not fatal: the asker is still known by Entra object id, which admins may use.
+            log.warning("roster lookup for %s failed: %r", key, error)
+            return ""
+        email = str(member.email or member.user_principal_name or "")
+        self._emails[key] = (email, time.monotonic() + self.ttl)
+        while len(self._emails) > self.size:
+            self._emails.popitem(last=False)
+        return email
+
+    async def asker(self, turn_context: TurnContext) -> Asker:
+        sender = turn_context.activity.from_property
+        email = getattr(sender, "email", None) or await self.email(turn_context)
+        return Asker(
+            platform="microsoft",
+            email=email,
+            entra_id=sender.aad_object_id or "",
+            display_name=sender.name or "",
+        )
