@@ -20,6 +20,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import google.auth.exceptions
+import httplib2  # type: ignore[import-untyped]
 from google.oauth2 import service_account
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
@@ -112,7 +114,13 @@ class ChatPoster:
                         f"Chat refused the message to {space}: {exc}", status
                     ) from exc
                 delay = _retry_after(exc)
-            except (OSError, TimeoutError) as exc:
+            except google.auth.exceptions.RefreshError as exc:
+                # The token endpoint refused the key (revoked, wrong account): retrying the same
+                # key cannot help unless Google says so.
+                if not getattr(exc, "retryable", False):
+                    raise ChatPostError(f"Chat credentials refused: {exc}") from exc
+                status, delay = None, None
+            except (OSError, httplib2.HttpLib2Error, google.auth.exceptions.TransportError) as exc:
                 status, delay = None, None
                 log.info("Chat post to %s failed on attempt %d: %s", space, attempt, exc)
             if attempt == self.attempts:

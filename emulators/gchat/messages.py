@@ -96,7 +96,7 @@ async def create_message(request: web.Request) -> web.Response:
     if injected is None and not standin.write_limit.allow(space):
         injected = 429
     if injected is not None:
-        standin.refused.append(injected)
+        standin.refused.append((injected, request_id))
         return error_response(injected)
     option = query.get("messageReplyOption")
     posted = PostedMessage(

@@ -121,7 +121,8 @@ class ChatStandIn:
         self.messages: list[PostedMessage] = []
         self.by_request: dict[tuple[str, str], PostedMessage] = {}
         self.thread_keys: dict[tuple[str, str], str] = {}
-        self.refused: list[int] = []  # statuses of refused writes, for tests of back-off
+        # (status, requestId) of each refused write, for tests of back-off and idempotency
+        self.refused: list[tuple[int, str | None]] = []
         self.app_account = self.add_account(AppAccount.generate())
 
     def add_account(self, account: AppAccount) -> AppAccount:
