@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bots.gchat import PATH, GChatSettings, add_gchat_routes
+from bots.gchat import PATH, ChatPoster, GChatSettings, add_gchat_routes
 from bots.sample_org import seed
 from core.clock import FixedClock
 from core.commands.access import AccessPolicy
@@ -29,6 +29,7 @@ from core.model import AuditEvent, DirectoryKind, Role
 from emulators.gchat import (
     CHAT_X509_PATH,
     OIDC_JWKS_PATH,
+    AppAccount,
     ChatSpace,
     ChatStandIn,
     ChatUser,
@@ -127,9 +128,9 @@ class ChatApp:
         return [e for e in self.store.list_audit(10_000) if e.kind == "command"]
 
 
-async def make_app(
-    mode: str, standin: ChatStandIn, base_url: str
-) -> tuple[web.Application, MemoryStore, Engine]:
+async def make_interpreter() -> tuple[Interpreter, MemoryStore, Engine]:
+    """The real interpreter over the sample organisation, its two groups assigned; ADMIN is
+    the one admin."""
     org = seed()
     store = MemoryStore()
     clock = FixedClock()
@@ -139,12 +140,29 @@ async def make_app(
         Role.GOOGLE_PRIMARIES, DirectoryKind.GOOGLE, org.google_group_id, by="setup"
     )
     access = AccessPolicy(admins=frozenset({ADMIN.email}))
-    interpreter = Interpreter(engine, store, access, clock)
+    return Interpreter(engine, store, access, clock), store, engine
+
+
+async def make_app(
+    mode: str, standin: ChatStandIn, base_url: str
+) -> tuple[web.Application, MemoryStore, Engine]:
+    interpreter, store, engine = await make_interpreter()
     app = web.Application()
     add_gchat_routes(
         app, interpreter=interpreter, store=store, settings=settings_for(mode, base_url)
     )
     return app, store, engine
+
+
+def make_poster(
+    thread: EmulatorThread, chat: ChatStandIn, *, account: AppAccount | None = None, **options: Any
+) -> ChatPoster:
+    """A ChatPoster with the app's service account, its token_uri and the Chat API pointed at
+    the stand-in; quick back-off for tests."""
+    info = (account or chat.app_account).info(thread.base_url)
+    settings = settings_for("project-number", thread.base_url, service_account_info=info)
+    options.setdefault("backoff_seconds", 0.01)
+    return ChatPoster(settings, **options)
 
 
 @pytest.fixture(params=["project-number", "endpoint-url"])

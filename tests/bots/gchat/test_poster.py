@@ -9,11 +9,10 @@ import time
 import pytest
 
 from bots.gchat.pacing import SpacePacer
-from bots.gchat.poster import ChatPoster, ChatPostError
+from bots.gchat.poster import ChatPostError
 from core.model import ConversationRef, Platform
 from emulators.gchat import CHAT_BOT_SCOPE, AppAccount, ChatStandIn, FaultConfig, WriteLimitConfig
-from emulators.runner import EmulatorThread
-from tests.bots.gchat.conftest import ADMINS_SPACE, settings_for
+from tests.bots.gchat.conftest import ADMINS_SPACE, make_poster
 from tests.bots.gchat.schema import validate
 
 AUDIT_REF = ConversationRef(
@@ -21,15 +20,6 @@ AUDIT_REF = ConversationRef(
     key=ADMINS_SPACE.name,
     reference=json.dumps({"space": ADMINS_SPACE.name, "thread": f"{ADMINS_SPACE.name}/threads/t1"}),
 )
-
-
-def make_poster(
-    thread: EmulatorThread, chat: ChatStandIn, *, account: AppAccount | None = None, **options
-) -> ChatPoster:
-    info = (account or chat.app_account).info(thread.base_url)
-    settings = settings_for("project-number", thread.base_url, service_account_info=info)
-    options.setdefault("backoff_seconds", 0.01)
-    return ChatPoster(settings, **options)
 
 
 async def test_post_creates_a_message_as_the_app(chat: ChatStandIn, chat_thread) -> None:
