@@ -6,12 +6,15 @@ ours to check, per audience type: iss chat@system.gserviceaccount.com for the pr
 and for the endpoint URL an accounts.google.com ID token whose verified email is Chat's.
 
 `verify_token` fetches the certificates on every call with a blocking transport, so the check
-runs in a worker thread and the certificates are cached for a few minutes.
+runs in a worker thread and the certificates are cached for a few minutes. A token signed with
+a key id the cache does not know (Google rotated its keys) refetches them, at most once every
+REFETCH_SECONDS, so forged tokens with made-up key ids cannot make us hammer Google.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Mapping
@@ -24,6 +27,8 @@ import jwt
 from google.oauth2 import id_token
 
 from bots.gchat.settings import CHAT_ISSUER, OIDC_ISSUERS, GChatSettings
+
+REFETCH_SECONDS = 30.0
 
 
 class Unauthorized(Exception):
@@ -74,11 +79,22 @@ class CachingRequest(google.auth.transport.Request):
                 self._cache[url] = (now + self._seconds, kept)
         return response
 
+    def known(self, url: str) -> bytes | None:
+        """The cached body for `url`, if any."""
+        with self._lock:
+            cached = self._cache.get(url)
+        return cached[1].data if cached is not None else None
+
+    def forget(self, url: str) -> None:
+        with self._lock:
+            self._cache.pop(url, None)
+
 
 class TokenVerifier:
     def __init__(self, settings: GChatSettings) -> None:
         self.settings = settings
         self._request = CachingRequest(settings.certs_cache_seconds)
+        self._refetched_at = float("-inf")
 
     async def verify(self, authorization: str | None) -> Mapping[str, Any]:
         """The token's claims, or Unauthorized / CertificatesUnavailable."""
@@ -89,6 +105,33 @@ class TokenVerifier:
         return await asyncio.to_thread(self._verify, token)
 
     def _verify(self, token: str) -> Mapping[str, Any]:
+        url = self.settings.effective_certs_url
+        now = time.monotonic()
+        if self._unknown_key(token, url) and now - self._refetched_at > REFETCH_SECONDS:
+            self._refetched_at = now
+            self._request.forget(url)
+        return self._check(token)
+
+    def _unknown_key(self, token: str, url: str) -> bool:
+        cached = self._request.known(url)
+        if cached is None:
+            return False
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            certs = json.loads(cached)
+        except (jwt.PyJWTError, ValueError):
+            return False
+        if not kid or not isinstance(certs, dict):
+            return False
+        keys = certs.get("keys")
+        known = (
+            {k.get("kid") for k in keys if isinstance(k, dict)}
+            if isinstance(keys, list)
+            else set(certs)
+        )
+        return kid not in known
+
+    def _check(self, token: str) -> Mapping[str, Any]:
         settings = self.settings
         try:
             claims = id_token.verify_token(

@@ -60,10 +60,11 @@ def create_app(
     app[STANDIN] = standin
     app.add_routes(control_routes())
     tokens = standin.tokens
-    app.router.add_get(CHAT_X509_PATH, _serve(tokens.chat_key.x509_map))
-    app.router.add_get(CHAT_JWKS_PATH, _serve(tokens.chat_key.jwks))
-    app.router.add_get(OIDC_X509_PATH, _serve(tokens.oidc_key.x509_map))
-    app.router.add_get(OIDC_JWKS_PATH, _serve(tokens.oidc_key.jwks))
+    # Looked up per request, so rotate_keys() takes effect at once.
+    app.router.add_get(CHAT_X509_PATH, _serve(lambda: tokens.chat_key.x509_map()))
+    app.router.add_get(CHAT_JWKS_PATH, _serve(lambda: tokens.chat_key.jwks()))
+    app.router.add_get(OIDC_X509_PATH, _serve(lambda: tokens.oidc_key.x509_map()))
+    app.router.add_get(OIDC_JWKS_PATH, _serve(lambda: tokens.oidc_key.jwks()))
     app.router.add_post("/token", token)
     app.router.add_post("/v1/spaces/{space}/messages", create_message)
     return app

@@ -33,6 +33,11 @@ class EventTokens:
         self.oidc_key = SigningKey.generate("accounts.google.com")
         self.clock = clock
 
+    def rotate_keys(self) -> None:
+        """New keys, as Google rotates them (daily): tokens signed before no longer verify."""
+        self.chat_key = SigningKey.generate(CHAT_ISSUER)
+        self.oidc_key = SigningKey.generate("accounts.google.com")
+
     def _times(self, expired: bool) -> dict[str, int]:
         now = int(self.clock())
         if expired:  # issued two hours ago, gone an hour ago

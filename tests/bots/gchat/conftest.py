@@ -9,6 +9,7 @@ the Chat objects inside), and every synchronous reply against its Message schema
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
@@ -65,20 +66,20 @@ def chat(chat_thread: EmulatorThread) -> ChatStandIn:
 
 def settings_for(mode: str, base_url: str, **changes: Any) -> GChatSettings:
     if mode == "project-number":
-        return GChatSettings(
+        settings = GChatSettings(
             audience_type="project-number",
             audience=PROJECT_NUMBER,
             certs_url=base_url + CHAT_X509_PATH,  # the {kid: PEM} form
             chat_api_endpoint=base_url + "/",
-            **changes,
         )
-    return GChatSettings(
-        audience_type="endpoint-url",
-        audience=ENDPOINT_URL,
-        certs_url=base_url + OIDC_JWKS_PATH,  # the JWK Set form
-        chat_api_endpoint=base_url + "/",
-        **changes,
-    )
+    else:
+        settings = GChatSettings(
+            audience_type="endpoint-url",
+            audience=ENDPOINT_URL,
+            certs_url=base_url + OIDC_JWKS_PATH,  # the JWK Set form
+            chat_api_endpoint=base_url + "/",
+        )
+    return dataclasses.replace(settings, **changes)
 
 
 @dataclass
@@ -144,12 +145,12 @@ async def make_interpreter() -> tuple[Interpreter, MemoryStore, Engine]:
 
 
 async def make_app(
-    mode: str, standin: ChatStandIn, base_url: str
+    mode: str, standin: ChatStandIn, base_url: str, **settings: Any
 ) -> tuple[web.Application, MemoryStore, Engine]:
     interpreter, store, engine = await make_interpreter()
     app = web.Application()
     add_gchat_routes(
-        app, interpreter=interpreter, store=store, settings=settings_for(mode, base_url)
+        app, interpreter=interpreter, store=store, settings=settings_for(mode, base_url, **settings)
     )
     return app, store, engine
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import aiohttp
 import pytest
 
 from core.model import Role
@@ -19,7 +20,8 @@ from emulators.gchat import (
     message_event,
     slash_command_event,
 )
-from tests.bots.gchat.conftest import ADMIN, ADMINS_SPACE, STRANGER, ChatApp
+from emulators.runner import run_emulator
+from tests.bots.gchat.conftest import ADMIN, ADMINS_SPACE, STRANGER, ChatApp, make_app
 from tests.bots.gchat.schema import validate
 
 
@@ -219,3 +221,39 @@ async def test_malformed_event_without_token_gets_401_not_400(bot: ChatApp) -> N
     status, _ = await bot.post(body=b"{not json", token=None)
 
     assert status == 401
+
+
+async def test_rotated_keys_are_fetched_again(bot: ChatApp) -> None:
+    """Google rotates its keys; cached certificates must not lock Chat out until they expire."""
+    assert (await bot.post(message_event(ADMIN, ADMINS_SPACE, "help")))[0] == 200
+    bot.standin.tokens.rotate_keys()
+
+    status, _ = await bot.post(message_event(ADMIN, ADMINS_SPACE, "help"))
+
+    assert status == 200
+
+
+async def test_auth_off_accepts_unsigned_events(chat, chat_thread) -> None:
+    """Only for local tools that cannot sign; the default is on."""
+    app, store, _ = await make_app("project-number", chat, chat_thread.base_url, auth=False)
+    async with run_emulator(app) as url, aiohttp.ClientSession() as session:
+        unsigned = ChatApp("project-number", url, session, chat, store, None)  # type: ignore[arg-type]
+
+        status, reply = await unsigned.post(message_event(ADMIN, ADMINS_SPACE, "help"), token=None)
+
+    assert status == 200 and reply["text"]
+    assert unsigned.commands()[-1].action == "help"
+
+
+async def test_unreachable_certificates_answer_503(chat, chat_thread) -> None:
+    """Not the caller's fault: Chat retries a 5xx later; nothing runs meanwhile."""
+    app, store, _ = await make_app(
+        "project-number", chat, chat_thread.base_url, certs_url=chat_thread.base_url + "/nothing"
+    )
+    async with run_emulator(app) as url, aiohttp.ClientSession() as session:
+        client = ChatApp("project-number", url, session, chat, store, None)  # type: ignore[arg-type]
+
+        status, _ = await client.post(message_event(ADMIN, ADMINS_SPACE, "sync status"))
+
+    assert status == 503
+    assert client.commands() == []
