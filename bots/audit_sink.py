@@ -24,8 +24,10 @@ log = logging.getLogger(__name__)
 
 
 class Poster(Protocol):
-    async def post(self, ref: ConversationRef, text: str) -> None:
-        """Deliver `text` to the conversation; raise if the platform did not accept it."""
+    async def post(self, ref: ConversationRef, text: str, *, request_id: str | None = None) -> None:
+        """Deliver `text` to the conversation; raise if the platform did not accept it.
+        `request_id` is the same for every try of one event, so a platform that supports it
+        (Google Chat's requestId) never shows a message twice."""
         ...
 
 
@@ -121,7 +123,9 @@ class AuditSink:
                 continue
             self._spend(key)
             try:
-                await self.posters[channel.platform].post(channel, text)
+                await self.posters[channel.platform].post(
+                    channel, text, request_id=f"audit-{event.id}"
+                )
             except Exception as error:  # any platform failure: keep the event, try later
                 log.warning("audit post to %s failed: %s", key, error)
                 outcome = "failed"

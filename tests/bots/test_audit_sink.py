@@ -16,7 +16,7 @@ class FakePoster:
     sent: list[tuple[str, str]] = field(default_factory=list)
     failures: int = 0  # the next N posts fail
 
-    async def post(self, ref: ConversationRef, text: str) -> None:
+    async def post(self, ref: ConversationRef, text: str, *, request_id: str | None = None) -> None:
         if self.failures:
             self.failures -= 1
             raise RuntimeError("HTTP 503 from the platform")
