@@ -84,9 +84,9 @@ class TeamsBot:
         return [e for e in self.store.list_audit(10_000) if e.kind == "command"]
 
 
-async def start_bot(
-    channel: BotFrameworkChannel, settings: TeamsSettings
-) -> AsyncIterator[TeamsBot]:
+async def build_interpreter() -> tuple[MemoryStore, Engine, Interpreter]:
+    """The sample organisation with both groups assigned; ADMIN (admin@contoso.com) is the
+    only admin."""
     org = seed()
     store = MemoryStore()
     clock = FixedClock()
@@ -94,6 +94,13 @@ async def start_bot(
     await engine.assign(Role.MICROSOFT_PRIMARIES, DirectoryKind.ENTRA, org.ms_group_id, by="t")
     await engine.assign(Role.GOOGLE_PRIMARIES, DirectoryKind.GOOGLE, org.google_group_id, by="t")
     interpreter = Interpreter(engine, store, AccessPolicy(admins=frozenset({ADMIN})), clock)
+    return store, engine, interpreter
+
+
+async def start_bot(
+    channel: BotFrameworkChannel, settings: TeamsSettings
+) -> AsyncIterator[TeamsBot]:
+    store, engine, interpreter = await build_interpreter()
     app = web.Application()
     poster = add_teams_routes(app, interpreter=interpreter, store=store, settings=settings)
     async with run_emulator(app) as base_url, aiohttp.ClientSession() as http:
