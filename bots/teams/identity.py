@@ -81,7 +81,9 @@ class Roster:
 
     async def asker(self, turn_context: TurnContext) -> Asker:
         sender = turn_context.activity.from_property
-        email = getattr(sender, "email", None) or await self.email(turn_context)
+        # Some channels put the email on `from`; Teams does not, so usually the roster tells.
+        extra = getattr(sender, "additional_properties", None) or {}
+        email = str(extra.get("email") or "") or await self.email(turn_context)
         return Asker(
             platform="microsoft",
             email=email,
