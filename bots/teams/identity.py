@@ -30,6 +30,10 @@ def tenant_of(activity: Any) -> str:
     return str(tenant.get("id") or "")
 
 
+def channel_conversation_id(conversation_id: str) -> str:
+    return conversation_id.split(";messageid=", 1)[0]
+
+
 def where_of(activity: Any) -> Where:
     """The conversation, with the serialized reference `set audit channel here` stores."""
     data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
@@ -44,9 +48,13 @@ def where_of(activity: Any) -> Where:
     else:
         name = getattr(conversation, "name", None) or ("group chat" if kind == "groupChat" else "")
     reference = TurnContext.get_conversation_reference(activity).serialize()
+    # A message in a channel thread names the thread (`19:…@thread.tacv2;messageid=…`). The
+    # channel is the conversation: audit posts start threads of their own there.
+    key = channel_conversation_id(str(conversation.id))
+    reference["conversation"]["id"] = key
     return Where(
         platform="microsoft",
-        key=str(conversation.id),
+        key=key,
         name=name,
         reference=json.dumps(reference, sort_keys=True),
     )

@@ -74,6 +74,19 @@ class Conversation:
             channel_name=channel_name,
         )
 
+    def thread(self, message_id: str = "") -> Conversation:
+        """A reply thread in this channel: Teams names it `{channel id};messageid={root}`."""
+        root = message_id or str(int(uuid.uuid4().int % 10**13))
+        return Conversation(
+            id=f"{self.channel_id or self.id};messageid={root}",
+            type=self.type,
+            tenant_id=self.tenant_id,
+            team_id=self.team_id,
+            team_name=self.team_name,
+            channel_id=self.channel_id,
+            channel_name=self.channel_name,
+        )
+
     def account(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "id": self.id,

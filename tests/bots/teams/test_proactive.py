@@ -34,6 +34,17 @@ async def test_a_proactive_post_reaches_the_stored_channel(teams_bot: TeamsBot) 
     assert post.authorization.startswith("Bearer ")
 
 
+async def test_set_in_a_thread_the_posts_go_to_the_channel_itself(teams_bot: TeamsBot) -> None:
+    team = Conversation.channel("IT admins", "Sync log")
+    ref = await stored_audit_channel(teams_bot, team.thread("1700000000000"))
+    assert ref.key == team.id
+
+    await teams_bot.poster.post(ref, "[alert] Teams people could not be read")
+
+    [post] = teams_bot.channel.posts()
+    assert post.conversation_id == team.id  # a new thread, not a reply in the old one
+
+
 async def test_a_post_the_connector_refuses_raises(teams_bot: TeamsBot) -> None:
     team = Conversation.channel("IT admins")
     ref = await stored_audit_channel(teams_bot, team)
