@@ -9,8 +9,9 @@ from typing import Any
 from botbuilder.core import MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 
-from bots.teams.cards import reply_activity
+from bots.teams.cards import reply_payload
 from bots.teams.identity import Roster, tenant_of, where_of
+from bots.teams.replies import DirectReplies, ReplyError
 from bots.teams.settings import TeamsSettings
 from core.commands.interpreter import Interpreter
 from core.model import ConversationRef, Platform
@@ -39,6 +40,7 @@ class DirsyncTeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder
         self.store = store
         self.settings = settings
         self.roster = roster or Roster()
+        self.replies = DirectReplies(settings)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -49,7 +51,11 @@ class DirsyncTeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder
         text = (TurnContext.remove_recipient_mention(activity) or "").strip()
         asker = await self.roster.asker(turn_context)
         reply = await self.interpreter.handle(text, asker, where_of(activity))
-        await turn_context.send_activity(reply_activity(reply))
+        try:
+            await self.replies.reply(activity, reply_payload(reply))
+        except ReplyError as error:
+            # The command ran and is audited; answering 500 would make Teams send it again.
+            log.warning("reply to %s not delivered: %s", activity.conversation.id, error)
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         self._remember_installation(turn_context)

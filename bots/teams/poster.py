@@ -22,7 +22,7 @@ class TeamsPoster:
         self.adapter = adapter
         self.settings = settings
 
-    async def post(self, ref: ConversationRef, text: str) -> None:
+    async def post(self, ref: ConversationRef, text: str, *, request_id: str | None = None) -> None:
         if ref.platform != Platform.MICROSOFT:
             raise ValueError(f"not a Teams conversation: {ref.platform} {ref.key}")
         try:

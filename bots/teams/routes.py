@@ -65,4 +65,9 @@ def add_teams_routes(
         return response if response is not None else web.Response(status=201)
 
     app.router.add_post(MESSAGES_PATH, messages)
+
+    async def close_replies(_: web.Application) -> None:
+        await bot.replies.close()
+
+    app.on_cleanup.append(close_replies)
     return TeamsPoster(adapter, settings)
