@@ -1,7 +1,7 @@
 """`dirsync emulate`: every emulator on loopback until stopped.
 
 The first stdout line is one JSON object with their URLs (keys: login, graph, google,
-cloudidentity, google_token) and `credentials`, the path of a file (mode 0600) with the app
+cloudidentity, google_token, chat, botframework, botframework_openid) and `credentials`, the path of a file (mode 0600) with the app
 secret and service-account key the emulators were set up to accept. Secrets are never printed.
 """
 

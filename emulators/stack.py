@@ -18,7 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from . import google, microsoft
+from . import botframework, gchat, google, microsoft
 from .runner import run_emulator
 
 GOOGLE_SCOPES = (
@@ -28,6 +28,7 @@ GOOGLE_SCOPES = (
     "https://www.googleapis.com/auth/cloud-identity.groups.readonly",
 )
 SERVICE_ACCOUNT = "dirsync@dirsync-emulated.iam.gserviceaccount.com"
+BOT_APP_ID = "00000000-0000-4000-8000-00000000d125"  # the emulated Teams bot's app id
 
 
 @dataclass
@@ -78,15 +79,25 @@ async def start_stack(
     )
     ms_app = microsoft.create_app(tenant, auth=auth)
     google_app = google.create_app(workspace, auth=auth)
+    bot_password = secrets.token_urlsafe(24)
+    bf_app = botframework.create_app(BOT_APP_ID, bot_app_password=bot_password)
+    chat_app = gchat.create_app(auth=auth)
     async with AsyncExitStack() as running:
         ms_base = await running.enter_async_context(run_emulator(ms_app, host=host))
         google_base = await running.enter_async_context(run_emulator(google_app, host=host))
+        bf_base = await running.enter_async_context(run_emulator(bf_app, host=host))
+        chat_base = await running.enter_async_context(run_emulator(chat_app, host=host))
+        channel = botframework.channel_of(bf_app)
+        channel.base_url = bf_base
         urls = {
             "login": ms_base,
             "graph": f"{ms_base}/v1.0",
             "google": f"{google_base}/",
             "cloudidentity": f"{google_base}/",
             "google_token": f"{google_base}/token",
+            "botframework": bf_base,
+            "botframework_openid": channel.openid_metadata_url,
+            "chat": f"{chat_base}/",
         }
         credentials = {
             "microsoft": {

@@ -38,7 +38,8 @@ def test_emulate_prints_urls_then_serves_until_stopped(tmp_path: Path) -> None:
     try:
         assert process.stdout is not None
         urls = json.loads(process.stdout.readline())
-        assert {"login", "graph", "google", "cloudidentity", "credentials"} <= set(urls)
+        assert {"login", "graph", "google", "cloudidentity", "chat", "botframework"} <= set(urls)
+        assert "credentials" in urls
         session = requests.Session()
         session.trust_env = False
         users = session.get(f"{urls['graph']}/users", timeout=10).json()["value"]
