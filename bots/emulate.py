@@ -1,8 +1,9 @@
 """`dirsync emulate`: every emulator on loopback until stopped.
 
 The first stdout line is one JSON object with their URLs (keys: login, graph, google,
-cloudidentity, google_token, chat, botframework, botframework_openid) and `credentials`, the path of a file (mode 0600) with the app
-secret and service-account key the emulators were set up to accept. Secrets are never printed.
+cloudidentity, google_token, chat, botframework, botframework_openid) and `credentials`, the
+path of a file (mode 0600) with the secrets and keys the emulators were set up to accept.
+Secrets are never printed.
 """
 
 from __future__ import annotations
