@@ -76,10 +76,9 @@ async def token(request: web.Request) -> web.Response:
     standin = request.app[STANDIN]
     form = await request.post()
     try:
-        if form.get("grant_type") != JWT_BEARER_GRANT:
-            raise OAuthError(
-                "unsupported_grant_type", f"Invalid grant_type: {form.get('grant_type')}"
-            )
+        grant_type = form.get("grant_type")
+        if grant_type != JWT_BEARER_GRANT:
+            raise OAuthError("unsupported_grant_type", f"Invalid grant_type: {grant_type!s}")
         assertion = form.get("assertion")
         if not isinstance(assertion, str) or not assertion:
             raise OAuthError("invalid_request", "Missing required parameter: assertion")
