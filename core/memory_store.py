@@ -6,9 +6,11 @@ cases against both), so tests written against it say something about production.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 
 from core.model import (
@@ -39,6 +41,9 @@ class MemoryStore:
         self._failures: dict[tuple[Role, str], Failure] = {}
         self._delta: dict[str, str] = {}
         self._conversations: dict[tuple[str, str, str], ConversationRef] = {}
+
+    def reading(self) -> AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
     # group assignments
     def get_assignments(self) -> dict[Role, Assignment]:

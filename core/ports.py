@@ -7,6 +7,7 @@ Adapters implement them: `core.directories` (Graph, Google, and the in-memory di
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -87,6 +88,10 @@ class DirectoryPort(Protocol):
 
 class Store(Protocol):
     """Everything the engine remembers. Each call is its own transaction."""
+
+    def reading(self) -> AbstractContextManager[None]:
+        """Group several reads in one transaction (cheaper, and one consistent view)."""
+        ...
 
     # group assignments (with pause state and what the last run saw)
     def get_assignments(self) -> dict[Role, Assignment]: ...

@@ -9,6 +9,7 @@ of MemoryStore; known users come back sorted by email, runs by start time.
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -70,6 +71,9 @@ class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._counts: tuple[float, dict[Role, int]] | None = None
+        self._reading: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
+            f"sql_store_reading_{id(self)}", default=None
+        )
 
     @property
     def engine(self) -> Engine:
@@ -77,8 +81,27 @@ class SqlStore:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
+        current = self._reading.get()
+        if current is not None:
+            yield current  # inside reading(): one transaction for the lot
+            return
         with self._engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Several reads in one transaction (and one connection checkout): `sync status` makes
+        six, and the per-transaction cost was most of its time. Not for writes."""
+        if self._reading.get() is not None:
+            yield
+            return
+        with self._engine.connect() as conn:
+            token = self._reading.set(conn)
+            try:
+                yield
+            finally:
+                self._reading.reset(token)
+                conn.rollback()
 
     # group assignments
 

@@ -34,10 +34,13 @@ def pause_state(assignment: Assignment) -> str:
 async def sync_status(ctx: Context, _: Command) -> Outcome:
     store = ctx.store
     order = ctx.engine.settings.plan.order
-    assignments = store.get_assignments()
-    failures = store.list_failures()
-    held = store.list_held()
-    counts = store.account_counts()
+    with store.reading():
+        assignments = store.get_assignments()
+        failures = store.list_failures()
+        held = store.list_held()
+        counts = store.account_counts()
+        last_run = store.last_run()
+        both = store.in_both_groups(5)
     rows = [
         ["directory"],
         ["group"],
@@ -70,9 +73,9 @@ async def sync_status(ctx: Context, _: Command) -> Outcome:
             ]
         for row, cell in zip(rows, cells, strict=True):
             row.append(cell)
-    lines.append(last_run_line(store.last_run(), running=ctx.engine.running))
+    lines.append(last_run_line(last_run, running=ctx.engine.running))
     lines.append(next_run_line(ctx))
-    lines.extend(_attention(store.in_both_groups(5), held, failures, order[0]))
+    lines.extend(_attention(both, held, failures, order[0]))
     table = Table("Primary groups", ["", *(role.label for role in order)], rows)
     return Outcome(Reply("Sync status", lines, [table]))
 

@@ -466,3 +466,15 @@ def test_account_counts_per_role_and_people_in_both_groups(store: Store) -> None
     assert store.in_both_groups(1) == (2, ["a@x.com"])
     store.save_known_users([KnownUser("a@x.com", "A", frozenset({"group:google"}))])
     assert store.in_both_groups(5) == (1, ["c@x.com"])
+
+
+def test_reads_grouped_in_one_transaction_see_what_was_saved(store: Store) -> None:
+    store.save_accounts([AccountRecord(Role.GOOGLE_PRIMARIES, "s1", "a1", "u1@x.com", "U")])
+    with store.reading():
+        assert [r.email for r in store.list_accounts()] == ["u1@x.com"]
+        with store.reading():  # nested: still fine
+            assert store.account_counts()[Role.GOOGLE_PRIMARIES] == 1
+        assert store.last_run() is None
+    store.save_accounts([AccountRecord(Role.GOOGLE_PRIMARIES, "s2", "a2", "u2@x.com", "U")])
+    with store.reading():
+        assert len(store.list_accounts()) == 2
