@@ -13,6 +13,7 @@ Run: ./run bench   (or .venv/bin/python tests/bench/bench_sync_status.py [rate] 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import multiprocessing
 import socket
@@ -111,6 +112,8 @@ async def serve_and_load(
     admin = channel.add_member(
         Member("Ada Admin", ADMIN, aad_object_id="a0a0a0a0-0000-4000-8000-1")
     )
+    gc.collect()
+    gc.freeze()  # what a server does after start-up: the set-up's objects leave the GC's view
     async with run_emulator(app) as base:
         activity = channel.message("sync status", user=admin)
         headers = {"Content-Type": "application/json", "Authorization": channel.authorization()}
