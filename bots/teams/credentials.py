@@ -39,6 +39,12 @@ class ClientSecretCredentials(AppCredentials):  # type: ignore[misc]  # untyped 
     def __repr__(self) -> str:
         return f"ClientSecretCredentials(app_id={self.microsoft_app_id!r})"
 
+    def cached_token(self) -> str | None:
+        """The token, when one is cached and fresh: no thread, no lock wait, no request."""
+        if self._token and time.monotonic() < self._expires:
+            return self._token
+        return None
+
     def get_access_token(self, force_refresh: bool = False) -> str:
         with self._lock:
             if not force_refresh and self._token and time.monotonic() < self._expires:

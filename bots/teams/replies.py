@@ -73,7 +73,9 @@ class DirectReplies:
             body["locale"] = activity.locale
         headers = {}
         if self._credentials is not None:
-            token = await asyncio.to_thread(self._credentials.get_access_token)
+            token = self._credentials.cached_token() or await asyncio.to_thread(
+                self._credentials.get_access_token
+            )
             headers["Authorization"] = f"Bearer {token}"
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
