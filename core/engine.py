@@ -26,7 +26,7 @@ from core.model import (
     parse_marker,
     refusal_reason,
 )
-from core.plan import OpKind, Plan
+from core.plan import Plan
 from core.planner import GroupState, PlanInput, PlanSettings, make_plan
 from core.ports import Clock, DirectoryPort, Store
 from core.reconciler import ApplyResult, Reconciler, RetryPolicy
@@ -385,7 +385,3 @@ def summary_line(run: RunRecord, plan: Plan) -> str:
     if plan.conflicts:
         parts.append(f"{len(plan.conflicts)} in both groups")
     return ", ".join(parts)
-
-
-def count_ops(plan: Plan) -> dict[str, int]:
-    return {kind.value: plan.count(kind) for kind in OpKind}

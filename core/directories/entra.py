@@ -7,13 +7,14 @@
   an unmarked guest; the reconciler claims it only with proof from its journal.
 - Writes and lookups go through `$batch` (up to 20 a call); every request honours Retry-After.
 - Incremental reads: after one full read the members of a group are kept in memory with Graph
-  delta links for users and for the group (and its nested groups); the next read asks only for
+  delta links for users and for the group; the next read asks only for
   the changes. A 410 or `syncStateNotFound` starts a full read again. A restart starts with a
   full read: the snapshot is not persisted (see docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -74,7 +75,7 @@ def classify(raw: dict[str, Any]) -> GroupInfo:
 class _Snapshot:
     users: dict[str, SourceUser]
     direct: set[str]  # direct user members of the primary group
-    nested: set[str]  # nested group ids (any change there: read everything again)
+    nested: set[str]  # nested group ids: with any, every read is a full one
     users_link: str
     groups_link: str
     deleted: set[str] = field(default_factory=set)
@@ -150,6 +151,8 @@ class EntraDirectory:
     async def _full_read(self, group: GroupInfo) -> _Snapshot:
         # Delta links first: changes made during the full read come again in the next delta.
         users_link = await self._latest("/users/delta?$select=" + MEMBER_FIELDS)
+        scope = f"id eq {odata_literal(group.id)}"
+        groups_link = await self._latest(f"/groups/delta?$select=members&$filter={q(scope)}")
         users: dict[str, SourceUser] = {}
         path = (
             f"/groups/{q(group.id)}/transitiveMembers/microsoft.graph.user"
@@ -166,23 +169,7 @@ class EntraDirectory:
                 nested.add(str(raw["id"]))
             else:
                 direct.add(str(raw["id"]))
-        nested |= await self._nested_below(nested)
-        scope = " or ".join(f"id eq {odata_literal(g)}" for g in sorted({group.id} | nested)[:50])
-        groups_link = await self._latest(f"/groups/delta?$select=members&$filter={q(scope)}")
         return _Snapshot(users, direct, nested, users_link, groups_link)
-
-    async def _nested_below(self, groups: set[str]) -> set[str]:
-        found: set[str] = set()
-        todo = list(groups)
-        while todo:
-            gid = todo.pop()
-            path = (
-                f"/groups/{q(gid)}/transitiveMembers/microsoft.graph.group?$select=id&$count=true"
-            )
-            async for raw in self._pages(path, f"nested groups of {gid}", EVENTUAL):
-                if str(raw["id"]) not in found:
-                    found.add(str(raw["id"]))
-        return found
 
     async def _latest(self, path: str) -> str:
         """A delta link for "from now on" ($deltatoken=latest)."""
@@ -224,6 +211,8 @@ class EntraDirectory:
         return SourceRead(tuple(snapshot.users.values()), frozenset(snapshot.deleted))
 
     async def _apply_changes(self, group: GroupInfo, snap: _Snapshot) -> _Snapshot | None:
+        if snap.nested:
+            return None  # members that come through nested groups: not tracked by delta here
         group_changes = await self._changes(snap.groups_link)
         user_changes = await self._changes(snap.users_link)
         if group_changes is None or user_changes is None:
@@ -253,15 +242,12 @@ class EntraDirectory:
         if added - set(snap.users):
             await self._fetch_users(snap, added - set(snap.users))
         snap.groups_link, snap.users_link = group_changes[1], user_changes[1]
-        if snap.nested:
-            return None  # members that come through nested groups: not tracked by delta here
         return snap
 
     async def _fetch_users(self, snap: _Snapshot, ids: set[str]) -> None:
-        responses = [
-            await self.batch.call("GET", f"/users/{q(uid)}?$select={MEMBER_FIELDS}")
-            for uid in sorted(ids)
-        ]
+        responses = await asyncio.gather(
+            *(self.batch.call("GET", f"/users/{q(uid)}?$select={MEMBER_FIELDS}") for uid in ids)
+        )
         for response in responses:
             if response.status == 200:
                 user = self._user(response.body)

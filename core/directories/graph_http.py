@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,7 +86,7 @@ class GraphHttp:
     def _url(self, path: str) -> str:
         return path if path.startswith("http") else f"{self.base}{path}"
 
-    async def _wait_gate(self) -> None:
+    async def wait_gate(self) -> None:
         delay = self._gate_until - time.monotonic()
         if delay > 0:
             await self.sleep(delay)
@@ -113,7 +112,7 @@ class GraphHttp:
             self._slots = asyncio.Semaphore(self.concurrency)
         response = GraphResponse(0, {}, None)
         for attempt in range(self.max_attempts):
-            await self._wait_gate()
+            await self.wait_gate()
             all_headers = {"Authorization": f"Bearer {await self.token()}"}
             all_headers.update(headers or {})
             try:
@@ -256,12 +255,8 @@ class Batcher:
     async def _later(self, item: _Item, delay: float) -> None:
         started = time.monotonic()
         await self.http.sleep(delay)
-        await self.http._wait_gate()
+        await self.http.wait_gate()
         counters = self.http.counters
         counters.retried_items += 1
         counters.retry_margin = min(counters.retry_margin, time.monotonic() - started - delay)
         self._enqueue(item)
-
-
-def new_request_id() -> str:
-    return str(uuid.uuid4())

@@ -280,10 +280,7 @@ class MemoryDirectory:
             if user.marker == spec.marker:
                 return self._account(user)
         existing = self.by_email(self.address_for(spec))
-        if existing is None:
-            return None
-        account = self._account(existing)
-        return account if account.marker == spec.marker else dataclasses.replace(account)
+        return self._account(existing) if existing is not None else None
 
     async def create_account(self, spec: AccountSpec) -> Account:
         self._enter("create_account", spec.email, spec.source_id)
