@@ -6,6 +6,7 @@ Runs never overlap (one lock). Every run has an id that appears on its audit eve
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import uuid
 from collections.abc import Callable, Mapping
@@ -35,6 +36,11 @@ Progress = Callable[[int, int], None]
 """Called as progress(done, total) while a run applies its operations."""
 
 RUN_KINDS = ("incremental", "full", "import", "user")
+
+CURRENT_RUN: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "dirsync_current_run", default=None
+)
+"""The id of the run this task is part of: structured logs carry it (bots/service/logs.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +157,11 @@ class Engine:
         progress: Progress | None = None,
     ) -> RunReport:
         async with self._lock:
-            return await self._run(kind, dry_run, triggered_by, only_emails, progress)
+            token = CURRENT_RUN.set(None)
+            try:
+                return await self._run(kind, dry_run, triggered_by, only_emails, progress)
+            finally:
+                CURRENT_RUN.reset(token)
 
     async def _run(
         self,
@@ -168,6 +178,7 @@ class Engine:
             dry_run=dry_run,
             triggered_by=triggered_by,
         )
+        CURRENT_RUN.set(run.id)  # run() is awaited in its caller's context: reset there
         if not dry_run:
             self._close_interrupted(run.id)
             self.store.start_run(run)

@@ -11,7 +11,7 @@ import dataclasses
 import itertools
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.model import (
     AccountRecord,
@@ -21,9 +21,11 @@ from core.model import (
     Failure,
     HeldDeletion,
     KnownUser,
+    Lease,
     OperationRecord,
     Role,
     RunRecord,
+    RunRequest,
     source_of_role,
 )
 
@@ -41,6 +43,9 @@ class MemoryStore:
         self._failures: dict[tuple[Role, str], Failure] = {}
         self._delta: dict[str, str] = {}
         self._conversations: dict[tuple[str, str, str], ConversationRef] = {}
+        self._leases: dict[str, Lease] = {}
+        self._requests: dict[int, RunRequest] = {}
+        self._request_ids = itertools.count(1)
 
     def reading(self) -> AbstractContextManager[None]:
         return contextlib.nullcontext()
@@ -248,3 +253,42 @@ class MemoryStore:
 
     def list_conversations(self, purpose: str = "audit") -> list[ConversationRef]:
         return [c for c in self._conversations.values() if c.purpose == purpose]
+
+    # leases
+    def take_lease(self, name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:
+        current = self._leases.get(name)
+        if current is not None and current.holder != holder and current.until > now:
+            return False
+        self._leases[name] = Lease(name, holder, now + ttl)
+        return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        current = self._leases.get(name)
+        if current is not None and current.holder == holder:
+            del self._leases[name]
+
+    def get_lease(self, name: str) -> Lease | None:
+        return self._leases.get(name)
+
+    # run requests
+    def add_run_request(
+        self, *, kind: str, by: str, at: datetime, emails: Sequence[str] = ()
+    ) -> int:
+        request_id = next(self._request_ids)
+        self._requests[request_id] = RunRequest(request_id, kind, by, at, tuple(emails))
+        return request_id
+
+    def pending_run_requests(self) -> list[RunRequest]:
+        return [r for r in self._requests.values() if r.status == "pending"]
+
+    def finish_run_request(
+        self, request_id: int, *, status: str, at: datetime, run_id: str | None, summary: str
+    ) -> None:
+        request = self._requests.get(request_id)
+        if request is not None:
+            self._requests[request_id] = dataclasses.replace(
+                request, status=status, finished_at=at, run_id=run_id, summary=summary
+            )
+
+    def get_run_request(self, request_id: int) -> RunRequest | None:
+        return self._requests.get(request_id)

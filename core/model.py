@@ -301,3 +301,30 @@ class ConversationRef:
     purpose: str = "audit"
     saved_by: str = ""
     saved_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """A run asked for by a command (`sync now`, `import`, `resync user`). Any replica records
+    it; the replica holding the reconciliation lease carries it out and writes the outcome, so
+    a request survives the death of whoever took it."""
+
+    id: int
+    kind: str  # incremental | full | import | user
+    by: str
+    requested_at: datetime
+    emails: tuple[str, ...] = ()  # kind "user": whom to resync
+    status: str = "pending"  # pending | done | failed
+    run_id: str | None = None
+    summary: str = ""  # lines for people to read: the run's summary, or why it failed
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who holds a named lease (the reconciliation lease: one replica reconciles) and until
+    when. A holder renews it well before `until`; once `until` has passed anyone may take it."""
+
+    name: str
+    holder: str
+    until: datetime

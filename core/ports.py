@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from core.model import (
@@ -23,9 +23,11 @@ from core.model import (
     GroupInfo,
     HeldDeletion,
     KnownUser,
+    Lease,
     OperationRecord,
     Role,
     RunRecord,
+    RunRequest,
     SourceRead,
 )
 
@@ -178,3 +180,28 @@ class Store(Protocol):
     # chat conversation references
     def save_conversation(self, ref: ConversationRef) -> None: ...
     def list_conversations(self, purpose: str = "audit") -> list[ConversationRef]: ...
+
+    # the reconciliation lease: with several replicas, only its holder reconciles
+    def take_lease(self, name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:
+        """Take or renew `name` for `holder` until now + ttl, atomically across processes.
+        True when the lease was free, expired (until <= now) or already `holder`'s."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up at once (graceful shutdown); a no-op unless `holder` has it."""
+        ...
+
+    def get_lease(self, name: str) -> Lease | None: ...
+
+    # runs asked for by commands, carried out by the lease holder
+    def add_run_request(
+        self, *, kind: str, by: str, at: datetime, emails: Sequence[str] = ()
+    ) -> int: ...
+    def pending_run_requests(self) -> list[RunRequest]:
+        """Oldest first."""
+        ...
+
+    def finish_run_request(
+        self, request_id: int, *, status: str, at: datetime, run_id: str | None, summary: str
+    ) -> None: ...
+    def get_run_request(self, request_id: int) -> RunRequest | None: ...
