@@ -135,6 +135,8 @@ async def serve_and_load(
 
 def serve_channel(channel: BotFrameworkChannel, port: int) -> None:
     """The channel emulator's process (forked: it shares the parent's signing key)."""
+    gc.collect()
+    gc.freeze()
     asyncio.run(serve_forever(create_app(channel=channel), port=port))
 
 
