@@ -2,8 +2,8 @@
 
 `start_stack` binds each emulator to a free port in the running event loop and returns their
 URLs and the credentials it registered (a Microsoft app with a secret, a Google service account
-with a key and domain-wide delegation for an admin). Chat and Bot Framework stand-ins join here
-when they exist.
+with a key and domain-wide delegation for an admin, the Teams bot's app id and password on the
+Bot Framework channel, and the Google Chat app's service account and event audience).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ GOOGLE_SCOPES = (
 )
 SERVICE_ACCOUNT = "dirsync@dirsync-emulated.iam.gserviceaccount.com"
 BOT_APP_ID = "00000000-0000-4000-8000-00000000d125"  # the emulated Teams bot's app id
+CHAT_PROJECT_NUMBER = "123456789012"  # the audience the Chat stand-in signs events for
 
 
 @dataclass
@@ -89,6 +90,7 @@ async def start_stack(
         chat_base = await running.enter_async_context(run_emulator(chat_app, host=host))
         channel = botframework.channel_of(bf_app)
         channel.base_url = bf_base
+        standin = gchat.standin_of(chat_app)
         urls = {
             "login": ms_base,
             "graph": f"{ms_base}/v1.0",
@@ -118,9 +120,32 @@ async def start_stack(
                     "token_uri": urls["google_token"],
                 },
             },
+            "teams_bot": {
+                "app_id": BOT_APP_ID,
+                "app_password": bot_password,
+                "openid_metadata_url": channel.openid_metadata_url,
+                "token_issuer": channel.issuer,
+                "login_url": channel.login_url,
+            },
+            "chat_app": {
+                "audience_type": "project-number",
+                "audience": CHAT_PROJECT_NUMBER,
+                "certs_url": f"{chat_base}{gchat.CHAT_X509_PATH}",
+                "api_url": urls["chat"],
+                "service_account": standin.app_account.info(chat_base),
+            },
         }
         yield Stack(
-            urls, credentials, tenant, workspace, {"microsoft": ms_app, "google": google_app}
+            urls,
+            credentials,
+            tenant,
+            workspace,
+            {
+                "microsoft": ms_app,
+                "google": google_app,
+                "botframework": bf_app,
+                "chat": chat_app,
+            },
         )
 
 
