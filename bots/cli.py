@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
+import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bots import config
 from bots.wiring import CLI_WHERE, App, build, cli_asker
@@ -70,6 +74,18 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database tasks")
     db.add_argument("action", choices=["upgrade", "current"], help="migrate to the newest schema")
     sub.add_parser("config", help="show the settings in force and where each came from")
+    serve = sub.add_parser(
+        "serve",
+        help="run the service: chat endpoints, /healthz, /readyz, /metrics and the background "
+        'loop, until SIGTERM or SIGINT; first stdout line: {"bot": URL}',
+    )
+    serve.add_argument("--host", help="address to listen on (DIRSYNC_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on, 0: any free one (DIRSYNC_PORT)")
+    serve.add_argument(
+        "--teams-auth",
+        choices=["on", "off"],
+        help="off: accept unsigned Teams activities, for local tools only (DIRSYNC_TEAMS_AUTH)",
+    )
     emulate = sub.add_parser(
         "emulate", help="serve local stand-ins for Microsoft and Google; first line: their URLs"
     )
@@ -115,6 +131,41 @@ async def _sync(app: App, dry_run: bool, kind: str, out: TextIO, err: TextIO) ->
     return 0 if report.applied.failed == 0 else 1
 
 
+def _serve_overrides(settings: config.Settings, args: argparse.Namespace) -> config.Settings:
+    """Command-line flags win over the settings."""
+    changes: dict[str, Any] = {}
+    if args.host is not None:
+        changes["host"] = args.host
+    if args.port is not None:
+        if not 0 <= args.port <= 65535:
+            raise config.ConfigError(f"--port {args.port}: use 0 to 65535")
+        changes["port"] = args.port
+    if args.teams_auth is not None:
+        changes["teams_auth"] = args.teams_auth == "on"
+    sources = dict(settings.sources) | {name: "command line" for name in changes}
+    return dataclasses.replace(settings, **changes, sources=sources)
+
+
+async def _serve(settings: config.Settings, out: TextIO, err: TextIO) -> int:
+    from bots.service.server import running_service  # aiohttp, botbuilder: only when serving
+
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stopped.set)
+    try:
+        async with running_service(settings, log_stream=err) as service:
+            out.write(json.dumps({"bot": service.url}) + "\n")
+            out.flush()
+            await stopped.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)
+    return 0
+
+
 async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "emulate":
         from bots.emulate import run_emulate  # dev wiring: the only way into emulators/
@@ -138,9 +189,11 @@ async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = config.load(config_file=args.config)
     if args.command == "config":
         for setting in config.SETTINGS:
-            value = "***" if setting.secret else getattr(settings, setting.name, "")
+            value = settings.shown(setting.name)
             out.write(f"{setting.env} = {value}  ({settings.sources[setting.name]})\n")
         return 0
+    if args.command == "serve":
+        return await _serve(_serve_overrides(settings, args), out, err)
     if args.command == "db":
         from storage import migrate
 

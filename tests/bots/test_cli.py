@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bots.cli import main
+from storage import migrate
 
 
 @pytest.fixture
@@ -69,7 +70,7 @@ def test_configuration_error_is_one_clear_line(
 
 def test_db_upgrade_creates_the_schema(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade"]) == 0
-    assert "database schema at revision 0002" in capsys.readouterr().out
+    assert f"database schema at revision {migrate.head()}" in capsys.readouterr().out
     assert (state / "dirsync.sqlite3").exists()
 
 
@@ -91,3 +92,25 @@ def test_console_script_is_installed() -> None:
     script = Path(sys.executable).with_name("dirsync")
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "demo" in result.stdout and "cmd" in result.stdout
+
+
+def test_config_shows_where_each_setting_came_from_and_never_a_secret(
+    state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIRSYNC_TEAMS_APP_PASSWORD", "teams-password-value")
+    monkeypatch.setenv("DIRSYNC_MICROSOFT_CLIENT_SECRET", "graph-secret-value")
+    monkeypatch.setenv("DIRSYNC_PORT", "8080")
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert "DIRSYNC_PORT = 8080  (DIRSYNC_PORT)" in out
+    assert "DIRSYNC_TEAMS_APP_PASSWORD = ***  (DIRSYNC_TEAMS_APP_PASSWORD)" in out
+    assert "DIRSYNC_TEAMS_AUTH = on  (default)" in out
+    assert "teams-password-value" not in out and "graph-secret-value" not in out
+
+
+def test_serve_refuses_a_malformed_setting_naming_it(
+    state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIRSYNC_GCHAT_AUDIENCE_TYPE", "project")
+    assert main(["serve", "--port", "0"]) == 2
+    assert "DIRSYNC_GCHAT_AUDIENCE_TYPE='project'" in capsys.readouterr().err

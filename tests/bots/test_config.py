@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,12 @@ def test_environment_wins_over_the_toml_file(tmp_path: Path) -> None:
         ({"DIRSYNC_CONCURRENCY": "0"}, "DIRSYNC_CONCURRENCY"),
         ({"DIRSYNC_ORDER": "microsoft"}, "DIRSYNC_ORDER"),
         ({"DIRSYNC_DIRECTORIES": "ldap"}, "DIRSYNC_DIRECTORIES"),
+        ({"DIRSYNC_PORT": "70000"}, "DIRSYNC_PORT"),
+        ({"DIRSYNC_TEAMS_AUTH": "maybe"}, "DIRSYNC_TEAMS_AUTH"),
+        ({"DIRSYNC_LOG_FORMAT": "xml"}, "DIRSYNC_LOG_FORMAT"),
+        ({"DIRSYNC_MICROSOFT_GRAPH_URL": "graph.microsoft.com"}, "DIRSYNC_MICROSOFT_GRAPH_URL"),
+        ({"DIRSYNC_GCHAT_PUBSUB_SUBSCRIPTION": "chat-events"}, "DIRSYNC_GCHAT_PUBSUB_SUBSCRIPTION"),
+        ({"DIRSYNC_LEASE_SECONDS": "0"}, "DIRSYNC_LEASE_SECONDS"),
     ],
 )
 def test_bad_values_are_refused_naming_the_setting(env: dict[str, str], named: str) -> None:
@@ -58,6 +65,26 @@ def test_database_url_is_a_secret_that_never_prints() -> None:
     settings = config.load(env={"DIRSYNC_DATABASE_URL": "postgresql+psycopg://u:hunter2@db/x"})
     assert "hunter2" not in repr(settings) and "hunter2" not in str(settings)
     assert settings.database_url.endswith("@db/x")
+
+
+def test_service_settings_parse_and_secrets_are_listed_for_masking() -> None:
+    settings = config.load(
+        env={
+            "DIRSYNC_DIRECTORIES": "Live",
+            "DIRSYNC_TEAMS_AUTH": "OFF",
+            "DIRSYNC_PORT": "0",
+            "DIRSYNC_TEAMS_APP_PASSWORD": "teams-pass",
+            "DIRSYNC_MICROSOFT_CLIENT_SECRET": "graph-pass",
+            "DIRSYNC_DATABASE_URL": "postgresql+psycopg://u:p%40ss@db/x",
+            "DIRSYNC_REPLICA_ID": "replica-a",
+        }
+    )
+    assert (settings.directories, settings.teams_auth, settings.port) == ("live", False, 0)
+    assert settings.holder == "replica-a"
+    assert {"teams-pass", "graph-pass", "p@ss"} <= set(settings.secret_values())
+    assert "teams-pass" not in repr(settings) and "graph-pass" not in repr(settings)
+    assert settings.shown("teams_app_password") == "***"
+    assert config.load(env={}).holder.endswith(f":{os.getpid()}")
 
 
 def test_readme_lists_every_setting_with_its_default() -> None:
