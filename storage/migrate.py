@@ -12,11 +12,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 from storage.db import make_engine
 
 MIGRATIONS = Path(__file__).resolve().with_name("migrations")
+
+# The PostgreSQL advisory lock key migrations hold: "dirsync" in ASCII, as a bigint.
+MIGRATION_LOCK = 0x64697273796E63
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -39,8 +42,28 @@ def upgrade(url: str) -> None:
         engine.dispose()
 
 
+def lock_for_migration(conn: Connection) -> None:
+    """Make concurrent migrations of one database take turns, until `conn`'s transaction ends.
+
+    Several replicas starting at once all run `upgrade`; without a lock two of them create the
+    same tables and one fails. The second now waits, then finds the schema at head and does
+    nothing. PostgreSQL: a transaction-level advisory lock (released at commit or rollback).
+    SQLite: BEGIN IMMEDIATE takes the database's write lock up front (the driver would not
+    begin a transaction before DDL at all); a waiting upgrade waits out the busy timeout.
+    Called by env.py first thing, before Alembic reads the version table.
+    """
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+    elif dialect == "sqlite":
+        driver = conn.connection.dbapi_connection
+        if driver is not None and not driver.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def upgrade_engine(engine: Engine) -> None:
-    """Migrate through an existing engine, in one transaction where the database allows it."""
+    """Migrate through an existing engine, in one transaction where the database allows it;
+    concurrent upgrades of one database wait for each other (`lock_for_migration`)."""
     with engine.begin() as conn:
         config = alembic_config()
         config.attributes["connection"] = conn

@@ -10,23 +10,27 @@ of MemoryStore; known users come back sorted by email, runs by start time.
 from __future__ import annotations
 
 import contextvars
+import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Connection,
     CursorResult,
     Engine,
+    Row,
     bindparam,
     delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from core.model import (
     AccountRecord,
@@ -36,9 +40,11 @@ from core.model import (
     Failure,
     HeldDeletion,
     KnownUser,
+    Lease,
     OperationRecord,
     Role,
     RunRecord,
+    RunRequest,
 )
 from storage import convert
 from storage.tables import (
@@ -50,10 +56,13 @@ from storage.tables import (
     FAILURES,
     HELD,
     KNOWN_USERS,
+    LEASES,
     OPERATIONS,
+    RUN_REQUESTS,
     RUNS,
 )
 from storage.upsert import upsert
+from storage.utc import UtcDateTime
 
 if TYPE_CHECKING:
     from core.ports import Store
@@ -458,6 +467,95 @@ class SqlStore:
             rows = conn.execute(query).all()
         return [convert.conversation_of(row) for row in rows]
 
+    # the reconciliation lease: always on a connection of its own, committed at once, never
+    # inside reading() (whose snapshot may be stale and is rolled back) and never cached
+
+    def take_lease(self, name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:
+        """One statement, so it is atomic across processes: insert the lease, or overwrite it
+        where it is ours or expired. A row that is another's and still valid is left as it
+        is and counts no change. PostgreSQL locks the conflicting row and checks the WHERE
+        against its newest version; SQLite runs the statement under its single writer lock."""
+        until = now + ttl
+        dialect = self._engine.dialect.name
+        stmt: Any
+        if dialect == "postgresql":
+            stmt = postgresql.insert(LEASES)
+        elif dialect == "sqlite":
+            stmt = sqlite.insert(LEASES)
+        else:
+            raise NotImplementedError(f"take_lease supports sqlite and postgresql, not {dialect}")
+        stmt = stmt.values(name=name, holder=holder, until=until)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[LEASES.c.name],
+            set_={"holder": stmt.excluded.holder, "until": stmt.excluded.until},
+            where=or_(
+                LEASES.c.holder == stmt.excluded.holder,
+                LEASES.c.until <= bindparam("lease_now", now, type_=UtcDateTime()),
+            ),
+        )
+        # rowcount: 1 when inserted or updated, 0 when the WHERE kept another's valid lease.
+        # SQLAlchemy keeps an INSERT's rowcount only when asked to.
+        stmt = stmt.execution_options(preserve_rowcount=True)
+        with self._engine.begin() as conn:
+            return int(conn.execute(stmt).rowcount) == 1
+
+    def release_lease(self, name: str, holder: str) -> None:
+        stmt = delete(LEASES).where(LEASES.c.name == name, LEASES.c.holder == holder)
+        with self._engine.begin() as conn:
+            conn.execute(stmt)
+
+    def get_lease(self, name: str) -> Lease | None:
+        query = select(LEASES.c.name, LEASES.c.holder, LEASES.c.until).where(LEASES.c.name == name)
+        with self._engine.begin() as conn:
+            row = conn.execute(query).first()
+        return Lease(row.name, row.holder, row.until) if row is not None else None
+
+    # run requests: written on a connection of their own (committed at once, even when called
+    # inside reading()); read like everything else
+
+    def add_run_request(
+        self, *, kind: str, by: str, at: datetime, emails: Sequence[str] = ()
+    ) -> int:
+        values = {
+            "kind": kind,
+            "requested_by": by,
+            "requested_at": at,
+            "emails": json.dumps(list(emails)),
+            "status": "pending",
+            "summary": "",
+        }
+        with self._engine.begin() as conn:
+            return _inserted_id(conn.execute(insert(RUN_REQUESTS).values(values)))
+
+    def pending_run_requests(self) -> list[RunRequest]:
+        """Oldest first: by id, the order they were asked for."""
+        query = (
+            select(RUN_REQUESTS)
+            .where(RUN_REQUESTS.c.status == "pending")
+            .order_by(RUN_REQUESTS.c.id)
+        )
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return [_run_request_of(row) for row in rows]
+
+    def finish_run_request(
+        self, request_id: int, *, status: str, at: datetime, run_id: str | None, summary: str
+    ) -> None:
+        """An unknown id is ignored, as MemoryStore does."""
+        stmt = (
+            update(RUN_REQUESTS)
+            .where(RUN_REQUESTS.c.id == request_id)
+            .values(status=status, finished_at=at, run_id=run_id, summary=summary)
+        )
+        with self._engine.begin() as conn:
+            conn.execute(stmt)
+
+    def get_run_request(self, request_id: int) -> RunRequest | None:
+        query = select(RUN_REQUESTS).where(RUN_REQUESTS.c.id == request_id)
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+        return _run_request_of(row) if row is not None else None
+
 
 if TYPE_CHECKING:
     # mypy checks SqlStore against the Store protocol here, not only where bots wire it up.
@@ -470,3 +568,18 @@ def _inserted_id(result: CursorResult[Any]) -> int:
     if key is None or key[0] is None:
         raise RuntimeError("the database returned no id for the inserted row")
     return int(key[0])
+
+
+def _run_request_of(row: Row[Any]) -> RunRequest:
+    m = row._mapping
+    return RunRequest(
+        id=m[RUN_REQUESTS.c.id],
+        kind=m[RUN_REQUESTS.c.kind],
+        by=m[RUN_REQUESTS.c.requested_by],
+        requested_at=m[RUN_REQUESTS.c.requested_at],
+        emails=tuple(json.loads(m[RUN_REQUESTS.c.emails])),
+        status=m[RUN_REQUESTS.c.status],
+        run_id=m[RUN_REQUESTS.c.run_id],
+        summary=m[RUN_REQUESTS.c.summary],
+        finished_at=m[RUN_REQUESTS.c.finished_at],
+    )

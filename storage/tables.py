@@ -222,6 +222,36 @@ class ConversationRow(SQLModel, table=True):
     saved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
+class LeaseRow(SQLModel, table=True):
+    """A named lease (the reconciliation lease): who holds it and until when. Taken and renewed
+    by one INSERT ... ON CONFLICT DO UPDATE ... WHERE, so two replicas never both hold it."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True)
+    holder: str
+    until: datetime = Field(sa_type=UtcDateTime)
+
+
+class RunRequestRow(SQLModel, table=True):
+    """A run asked for by a command, carried out by the lease holder. `emails` is a JSON list
+    (kind "user": whom to resync); `status` is indexed for the pending list. The requester is
+    stored as `requested_by`: BY is a reserved word in SQL."""
+
+    __tablename__ = "run_requests"
+    __table_args__ = (Index("ix_run_requests_status", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    requested_by: str
+    requested_at: datetime = Field(sa_type=UtcDateTime)
+    emails: str = Field(default="[]", sa_type=Text)
+    status: str = "pending"
+    run_id: str | None = None
+    summary: str = Field(default="", sa_type=Text)
+    finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
 def table_of(model: type[SQLModel]) -> Table:
     """The Core `Table` behind a table model, for bulk statements that skip the ORM."""
     table = model.metadata.tables[str(model.__tablename__)]
@@ -238,3 +268,5 @@ HELD = table_of(HeldDeletionRow)
 FAILURES = table_of(FailureRow)
 DELTA_LINKS = table_of(DeltaLinkRow)
 CONVERSATIONS = table_of(ConversationRow)
+LEASES = table_of(LeaseRow)
+RUN_REQUESTS = table_of(RunRequestRow)

@@ -3,7 +3,9 @@
 There is no alembic.ini: `storage.migrate` builds the Config in code, so the migrations ship
 inside the package and run the same from a checkout, a wheel or a container. When the caller
 hands over a connection (`config.attributes["connection"]`) the migration runs in the caller's
-transaction; otherwise the URL in `sqlalchemy.url` is used.
+transaction; otherwise the URL in `sqlalchemy.url` is used, in a transaction of its own. Either
+way the migration first takes `storage.migrate.lock_for_migration`, so replicas starting at once
+upgrade one after the other instead of failing on each other's tables.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlmodel import SQLModel
 
 import storage.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from storage.db import make_engine
+from storage.migrate import lock_for_migration
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -46,6 +49,7 @@ def run_offline() -> None:
 def run_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
+        lock_for_migration(connection)
         run_migrations(connection)
         return
     url = config.get_main_option("sqlalchemy.url")
@@ -53,7 +57,10 @@ def run_online() -> None:
         raise RuntimeError("no database: set sqlalchemy.url or pass a connection")
     engine = make_engine(url)
     try:
-        with engine.connect() as conn:
+        # begin(): the lock starts the transaction, so Alembic sees an external one and leaves
+        # the commit to this block.
+        with engine.begin() as conn:
+            lock_for_migration(conn)
             run_migrations(conn)
     finally:
         engine.dispose()

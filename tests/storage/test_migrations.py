@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -38,7 +40,7 @@ def test_migrated_schema_matches_the_models(db_url: str) -> None:
 
     upgrade(db_url)
 
-    assert current(db_url) == head() == "0002"
+    assert current(db_url) == head() == "0003"
     assert schema_differences(db_url) == []
     assert table_names(db_url) == set(SQLModel.metadata.tables) | {"alembic_version"}
 
@@ -98,3 +100,45 @@ def test_0002_flags_people_already_in_both_groups(db_url: str) -> None:
         assert SqlStore(engine).in_both_groups(5) == (1, ["a@x.com"])
     finally:
         engine.dispose()
+
+
+def upgrade_at_once(url: str, start: Any, problems: Any) -> None:
+    """One replica starting up: wait for the others at the start line, then migrate."""
+    try:
+        start.wait(timeout=120)
+        upgrade(url)
+    except BaseException as exc:
+        problems.put(f"{type(exc).__name__}: {exc}")
+        raise
+
+
+@pytest.mark.timeout(180)
+def test_replicas_upgrading_one_fresh_database_at_once_both_succeed(db_url: str) -> None:
+    """Without the migration lock two PostgreSQL upgrades both create the tables and one fails;
+    with it the second waits, finds the schema at head and does nothing."""
+    context = multiprocessing.get_context("spawn")
+    replicas = 3
+    start = context.Barrier(replicas)
+    problems = context.Queue()
+    processes = [
+        context.Process(target=upgrade_at_once, args=(db_url, start, problems))
+        for _ in range(replicas)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+
+    failures = [problems.get(timeout=5) for _ in range(problems.qsize())]
+    assert failures == []
+    assert [process.exitcode for process in processes] == [0] * replicas
+    assert current(db_url) == head()
+    assert schema_differences(db_url) == []
+    assert table_names(db_url) == set(SQLModel.metadata.tables) | {"alembic_version"}
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    finally:
+        engine.dispose()
+    assert [row[0] for row in versions] == [head()]

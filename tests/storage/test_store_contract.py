@@ -21,9 +21,11 @@ from core.model import (
     GroupType,
     HeldDeletion,
     KnownUser,
+    Lease,
     Platform,
     Role,
     RunRecord,
+    RunRequest,
 )
 from core.ports import Store
 
@@ -478,3 +480,153 @@ def test_reads_grouped_in_one_transaction_see_what_was_saved(store: Store) -> No
     store.save_accounts([AccountRecord(Role.GOOGLE_PRIMARIES, "s2", "a2", "u2@x.com", "U")])
     with store.reading():
         assert len(store.list_accounts()) == 2
+
+
+# the reconciliation lease
+
+LEASE = "reconcile"
+TTL = timedelta(seconds=30)
+
+
+def test_a_free_lease_is_taken_and_read_back(store: Store) -> None:
+    assert store.get_lease(LEASE) is None
+
+    assert store.take_lease(LEASE, "a", now=T0, ttl=TTL) is True
+
+    assert store.get_lease(LEASE) == Lease(LEASE, "a", T0 + TTL)
+    assert store.get_lease("other") is None
+
+
+def test_a_valid_lease_is_refused_to_another_holder(store: Store) -> None:
+    store.take_lease(LEASE, "a", now=T0, ttl=TTL)
+
+    assert store.take_lease(LEASE, "b", now=T0 + timedelta(seconds=29), ttl=TTL) is False
+    assert store.take_lease(LEASE, "b", now=T0 + TTL - timedelta(microseconds=1), ttl=TTL) is False
+
+    assert store.get_lease(LEASE) == Lease(LEASE, "a", T0 + TTL)
+
+
+def test_the_holder_renews_its_lease_even_after_it_expired(store: Store) -> None:
+    store.take_lease(LEASE, "a", now=T0, ttl=TTL)
+
+    assert store.take_lease(LEASE, "a", now=at(0) + timedelta(seconds=10), ttl=TTL) is True
+    assert store.get_lease(LEASE) == Lease(LEASE, "a", T0 + timedelta(seconds=40))
+    assert store.take_lease(LEASE, "a", now=at(5), ttl=TTL) is True
+    assert store.get_lease(LEASE) == Lease(LEASE, "a", at(5) + TTL)
+    assert store.take_lease(LEASE, "b", now=at(5) + timedelta(seconds=29), ttl=TTL) is False
+
+
+def test_an_expired_lease_is_taken_over(store: Store) -> None:
+    store.take_lease(LEASE, "a", now=T0, ttl=TTL)
+
+    # until <= now: expired at the very instant it ends
+    assert store.take_lease(LEASE, "b", now=T0 + TTL, ttl=TTL) is True
+
+    assert store.get_lease(LEASE) == Lease(LEASE, "b", T0 + 2 * TTL)
+    assert store.take_lease(LEASE, "a", now=T0 + TTL, ttl=TTL) is False
+
+
+def test_leases_of_different_names_are_independent(store: Store) -> None:
+    assert store.take_lease("one", "a", now=T0, ttl=TTL) is True
+    assert store.take_lease("two", "b", now=T0, ttl=TTL) is True
+
+    assert store.get_lease("one") == Lease("one", "a", T0 + TTL)
+    assert store.get_lease("two") == Lease("two", "b", T0 + TTL)
+
+
+def test_release_frees_the_lease_only_for_its_holder(store: Store) -> None:
+    store.take_lease(LEASE, "a", now=T0, ttl=TTL)
+
+    store.release_lease(LEASE, "b")
+    assert store.get_lease(LEASE) == Lease(LEASE, "a", T0 + TTL)
+    assert store.take_lease(LEASE, "b", now=at(0), ttl=TTL) is False
+
+    store.release_lease(LEASE, "a")
+    assert store.get_lease(LEASE) is None
+    assert store.take_lease(LEASE, "b", now=at(0), ttl=TTL) is True
+    assert store.get_lease(LEASE) == Lease(LEASE, "b", T0 + TTL)
+    store.release_lease("never-taken", "b")  # a no-op
+
+
+def test_the_lease_is_read_and_taken_fresh_inside_reading(store: Store) -> None:
+    """A grouped read must not serve a stale lease, nor swallow a take or a release."""
+    with store.reading():
+        assert store.get_lease(LEASE) is None
+        assert store.take_lease(LEASE, "a", now=T0, ttl=TTL) is True
+        assert store.get_lease(LEASE) == Lease(LEASE, "a", T0 + TTL)
+    assert store.get_lease(LEASE) == Lease(LEASE, "a", T0 + TTL)
+    with store.reading():
+        store.release_lease(LEASE, "a")
+    assert store.get_lease(LEASE) is None
+
+
+def test_lease_times_in_any_zone_compare_as_instants(store: Store) -> None:
+    local = T0.astimezone(PARIS)
+    store.take_lease(LEASE, "a", now=local, ttl=TTL)
+
+    assert store.take_lease(LEASE, "b", now=T0 + TTL - timedelta(seconds=1), ttl=TTL) is False
+    assert store.take_lease(LEASE, "b", now=(T0 + TTL).astimezone(PARIS), ttl=TTL) is True
+    lease = store.get_lease(LEASE)
+    assert lease is not None and lease.until == T0 + 2 * TTL and lease.until.utcoffset() is not None
+
+
+# run requests
+
+
+def test_run_requests_come_back_pending_oldest_first_with_their_emails(store: Store) -> None:
+    first = store.add_run_request(kind="full", by="ann", at=at(1))
+    second = store.add_run_request(
+        kind="user", by="bob", at=at(2), emails=["Zed@contoso.com", "amy@contoso.com"]
+    )
+    third = store.add_run_request(kind="incremental", by="system", at=at(3), emails=("c@x.com",))
+
+    assert len({first, second, third}) == 3
+    assert store.pending_run_requests() == [
+        RunRequest(first, "full", "ann", at(1)),
+        RunRequest(second, "user", "bob", at(2), ("Zed@contoso.com", "amy@contoso.com")),
+        RunRequest(third, "incremental", "system", at(3), ("c@x.com",)),
+    ]
+    assert store.get_run_request(second) == RunRequest(
+        second, "user", "bob", at(2), ("Zed@contoso.com", "amy@contoso.com")
+    )
+
+
+def test_a_finished_run_request_leaves_the_pending_list(store: Store) -> None:
+    first = store.add_run_request(kind="full", by="ann", at=at(1))
+    second = store.add_run_request(kind="user", by="bob", at=at(2), emails=["u@x.com"])
+    third = store.add_run_request(kind="import", by="cy", at=at(3))
+
+    store.finish_run_request(
+        first, status="done", at=at(4), run_id="run-7", summary="created 2\ndeleted 1"
+    )
+    store.finish_run_request(second, status="failed", at=at(5), run_id=None, summary="boom")
+
+    assert [r.id for r in store.pending_run_requests()] == [third]
+    assert store.get_run_request(first) == RunRequest(
+        first, "full", "ann", at(1), (), "done", "run-7", "created 2\ndeleted 1", at(4)
+    )
+    assert store.get_run_request(second) == RunRequest(
+        second, "user", "bob", at(2), ("u@x.com",), "failed", None, "boom", at(5)
+    )
+    assert store.get_run_request(third) == RunRequest(third, "import", "cy", at(3))
+
+
+def test_unknown_run_requests_read_as_none_and_finishing_one_does_nothing(store: Store) -> None:
+    assert store.get_run_request(999) is None
+    assert store.pending_run_requests() == []
+
+    store.finish_run_request(999, status="done", at=T0, run_id="r", summary="")
+
+    assert store.get_run_request(999) is None
+    assert store.pending_run_requests() == []
+
+
+def test_a_run_request_added_inside_reading_is_kept(store: Store) -> None:
+    with store.reading():
+        request_id = store.add_run_request(kind="full", by="ann", at=T0)
+    assert [r.id for r in store.pending_run_requests()] == [request_id]
+    with store.reading():
+        store.finish_run_request(request_id, status="done", at=at(1), run_id="r1", summary="ok")
+    request = store.get_run_request(request_id)
+    assert request is not None and request.status == "done"
+    assert store.pending_run_requests() == []
