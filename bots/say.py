@@ -1,0 +1,503 @@
+"""`dirsync say "<command>" --via teams|gchat [--state DIR] [--as EMAIL]`: talk to a running demo
+as a person in Teams or Google Chat would, and print the bot's reply.
+
+The message goes the way the platform sends it: a signed Bot Framework activity to the bot's
+`POST /api/messages` (the reply is then read from what the bot posted to the channel
+emulator's connector), or a signed Google Chat MESSAGE event to `POST /api/google-chat` (the
+reply is the synchronous answer). So the bot's authentication, the asker's identity and the
+access policy all apply, exactly as for a real person.
+
+What the running demo must provide (`dirsync demo`):
+
+- `<state>/demo.json`: the JSON object of its first stdout line: the emulators' URLs (at least
+  `botframework` and `chat`) and `bot`, the service's base URL. Optional keys: `tenant_id`
+  (the Entra tenant Teams activities come from; default bots.demo_seed.TENANT_ID),
+  `bot_app_id` (default: the audience of the channel's token, which is the bot's app id),
+  `chat_audience_type` and `chat_audience` (default "project-number" and
+  bots.demo_seed.CHAT_PROJECT_NUMBER).
+- Teams: the service validates channel tokens against the Bot Framework emulator of the stack
+  (`openid_metadata_url` = urls["botframework_openid"], `token_issuer` = the channel's issuer,
+  `login_url` = urls["botframework"], app id emulators.stack.BOT_APP_ID with the stack's bot
+  password), and does not restrict tenants, or allows the seed's TENANT_ID. The asker must be
+  in the connector's roster (that is how the bot learns their email): `say` adds them with
+  `PUT /_control/roster` when they are missing, keeping the others. The demo may also put Ada
+  Admin there at start (name "Ada Admin", email demo_seed.MS_ADMIN, aadObjectId
+  demo_seed.find_person(MS_ADMIN)["entra_id"]), so the first `say` does not have to.
+- Google Chat: the service checks tokens in project-number mode with the audience
+  CHAT_PROJECT_NUMBER ("123456789012") against the stand-in's certificates (`certs_url` =
+  urls["chat"] + "service_accounts/v1/metadata/x509/chat@system.gserviceaccount.com").
+- Admins: demo_seed.ADMINS (admin@contoso.com, who `say` speaks as in Teams by default, and
+  admin@example.com, in Google Chat).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import html
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+
+from bots import demo_seed
+
+DEMO_FILE = "demo.json"
+TEAMS_PATH = "/api/messages"
+GCHAT_PATH = "/api/google-chat"
+BOT_NAME = "dirsync"
+TEAM_NAME = "Contoso IT"
+CHANNEL_NAME = "General"  # a team's General channel has the team's id
+TEAM_ID = f"19:{uuid.uuid5(uuid.NAMESPACE_URL, 'dirsync-demo:team').hex}@thread.tacv2"
+SPACE = {"name": "spaces/AAAAsyncAdmins", "displayName": "Sync admins", "spaceType": "SPACE"}
+POLL_SECONDS = 0.05
+
+
+class SayError(Exception):
+    """Why no reply came; the message is for the person at the terminal."""
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    email: str
+    entra_id: str
+    google_id: str
+
+
+def person_for(email: str) -> Person:
+    """A person of the demo's seed with their real ids; anyone else gets stable made-up ids."""
+    found = demo_seed.find_person(email) or {}
+    email = email.strip().lower()
+    made_up = uuid.uuid5(uuid.NAMESPACE_URL, f"dirsync-say:{email}")
+    return Person(
+        name=found.get("name") or email.split("@")[0].replace(".", " ").title(),
+        email=email,
+        entra_id=found.get("entra_id") or str(made_up),
+        google_id=found.get("google_id") or str(10**20 + made_up.int % 10**19),
+    )
+
+
+def load_demo(state: Path) -> dict[str, Any]:
+    path = state / DEMO_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SayError(f"no demo is running from {state}; start one with `./run demo`") from None
+    except (OSError, ValueError) as error:
+        raise SayError(f"cannot read {path}: {error}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("bot"), str):
+        raise SayError(f"{path} is not a demo's URL list (no `bot`); restart the demo")
+    return data
+
+
+def _url(demo: dict[str, Any], key: str) -> str:
+    value = demo.get(key)
+    if not isinstance(value, str) or not value:
+        raise SayError(f"the demo's {DEMO_FILE} has no `{key}` URL; restart the demo")
+    return value.rstrip("/")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# ---- Teams -----------------------------------------------------------------------------------
+def token_audience(token: str) -> str:
+    """The `aud` of a JWT, unverified: the channel signs tokens for the bot's app id."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return str(claims["aud"])
+    except (IndexError, KeyError, TypeError, ValueError):
+        raise SayError("the Bot Framework emulator gave a token without an audience") from None
+
+
+def roster_member(person: Person) -> dict[str, str]:
+    """The person as the connector's roster lists them (ids as the channel emulator makes)."""
+    member_id = "29:1" + uuid.uuid5(uuid.NAMESPACE_URL, person.entra_id).hex
+    return {
+        "id": member_id,
+        "name": person.name,
+        "email": person.email,
+        "aadObjectId": person.entra_id,
+    }
+
+
+def teams_activity(
+    text: str,
+    *,
+    sender: dict[str, str],
+    bot_app_id: str,
+    service_url: str,
+    tenant_id: str,
+) -> dict[str, Any]:
+    """A new post in the team's General channel that @mentions the bot, as Teams sends it: the
+    conversation is the post's own thread (`<channel>;messageid=<post id>`)."""
+    activity_id = str(time.time_ns() // 1000)
+    bot = {"id": f"28:{bot_app_id}", "name": BOT_NAME}
+    tag = f"<at>{BOT_NAME}</at>"
+    return {
+        "type": "message",
+        "id": activity_id,
+        "timestamp": _now(),
+        "localTimestamp": _now(),
+        "channelId": "msteams",
+        "serviceUrl": service_url,
+        "from": {"id": sender["id"], "name": sender["name"], "aadObjectId": sender["aadObjectId"]},
+        "conversation": {
+            "id": f"{TEAM_ID};messageid={activity_id}",
+            "conversationType": "channel",
+            "isGroup": True,
+            "tenantId": tenant_id,
+            "name": CHANNEL_NAME,
+        },
+        "recipient": bot,
+        "text": f"{tag} {text}",
+        "textFormat": "plain",
+        "locale": "en-US",
+        "entities": [
+            {"type": "mention", "text": tag, "mentioned": bot},
+            {"type": "clientInfo", "locale": "en-US", "platform": "Web"},
+        ],
+        "channelData": {
+            "tenant": {"id": tenant_id},
+            "team": {"id": TEAM_ID, "name": TEAM_NAME},
+            "channel": {"id": TEAM_ID, "name": CHANNEL_NAME},
+        },
+    }
+
+
+async def _json(response: aiohttp.ClientResponse, what: str) -> Any:
+    if response.status >= 300:
+        body = (await response.text())[:200]
+        raise SayError(f"{what} answered {response.status}: {body}")
+    try:
+        return await response.json(content_type=None)
+    except ValueError:
+        raise SayError(f"{what} answered with something that is not JSON") from None
+
+
+async def _ensure_in_roster(
+    http: aiohttp.ClientSession, botframework: str, person: Person
+) -> dict[str, str]:
+    """The roster entry for the person, added (keeping everyone else) when missing."""
+    async with http.get(f"{botframework}/_control/roster") as response:
+        roster = await _json(response, "the Bot Framework emulator's roster")
+    for member in roster:
+        if str(member.get("email", "")).lower() == person.email:
+            return {k: str(member[k]) for k in ("id", "name", "aadObjectId")}
+    added = roster_member(person)
+    async with http.put(f"{botframework}/_control/roster", json=[*roster, added]) as response:
+        await _json(response, "the Bot Framework emulator's roster")
+    return added
+
+
+@dataclass
+class Progress:
+    """How far a `say` got, for the message when time runs out."""
+
+    sent: bool = False  # the bot accepted the message
+
+
+async def say_teams(
+    http: aiohttp.ClientSession,
+    demo: dict[str, Any],
+    text: str,
+    person: Person,
+    progress: Progress,
+) -> tuple[str, list[str]]:
+    botframework, bot = _url(demo, "botframework"), _url(demo, "bot")
+    sender = await _ensure_in_roster(http, botframework, person)
+    async with http.post(f"{botframework}/_control/token", json={}) as response:
+        signed = await _json(response, "the Bot Framework emulator")
+    token = str(signed.get("token", ""))
+    activity = teams_activity(
+        text,
+        sender=sender,
+        bot_app_id=str(demo.get("bot_app_id") or token_audience(token)),
+        service_url=str(signed.get("serviceUrl") or f"{botframework}/"),
+        tenant_id=str(demo.get("tenant_id") or demo_seed.TENANT_ID),
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    async with http.post(f"{bot}{TEAMS_PATH}", json=activity, headers=headers) as response:
+        if response.status == 401:
+            raise SayError(f"the bot refused the Teams message: 401 {await _reason(response)}")
+        if response.status >= 300:
+            raise SayError(f"the bot answered {response.status}: {await _reason(response)}")
+    progress.sent = True
+    reply = await _wait_for_reply(http, botframework, activity)
+    return _teams_text(reply), adaptive_card_lines(reply.get("attachments") or [])
+
+
+async def _reason(response: aiohttp.ClientResponse) -> str:
+    body = (await response.text()).strip()
+    try:
+        found = json.loads(body)
+        if isinstance(found, dict) and isinstance(found.get("error"), str):
+            body = found["error"]
+    except ValueError:
+        pass
+    return body[:200] or response.reason or ""
+
+
+async def _wait_for_reply(
+    http: aiohttp.ClientSession, botframework: str, activity: dict[str, Any]
+) -> dict[str, Any]:
+    """The bot's reply to `activity`, from what the connector recorded (run_say's timeout
+    ends the wait)."""
+    conversation = activity["conversation"]["id"]
+    while True:
+        async with http.get(f"{botframework}/_control/posts") as response:
+            posts = await _json(response, "the Bot Framework emulator")
+        for post in posts:
+            if post.get("replyToId") == activity["id"] and post.get("conversationId") == (
+                conversation
+            ):
+                return dict(post.get("activity") or {})
+        await asyncio.sleep(POLL_SECONDS)
+
+
+def _teams_text(reply: dict[str, Any]) -> str:
+    """Teams text is markdown, where the bot doubles newlines to break lines."""
+    return re.sub(r"\n\n", "\n", str(reply.get("text") or "")).strip()
+
+
+def adaptive_card_lines(attachments: Iterable[dict[str, Any]]) -> list[str]:
+    """Adaptive Cards as compact text: text blocks, facts as `title: value`, tables with
+    aligned columns."""
+    lines: list[str] = []
+    for attachment in attachments:
+        if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive":
+            _card_elements(attachment.get("content", {}).get("body") or [], lines)
+    return lines
+
+
+def _card_elements(elements: Iterable[dict[str, Any]], lines: list[str]) -> None:
+    for element in elements:
+        kind = element.get("type")
+        if kind == "TextBlock":
+            lines.append(str(element.get("text", "")))
+        elif kind == "FactSet":
+            lines.extend(f"{f.get('title', '')}: {f.get('value', '')}" for f in element["facts"])
+        elif kind == "Table":
+            rows = [[_cell_text(c) for c in row.get("cells", [])] for row in element["rows"]]
+            lines.extend(aligned(rows))
+        elif kind == "ColumnSet":
+            for column in element.get("columns") or []:
+                _card_elements(column.get("items") or [], lines)
+        elif kind == "Container":
+            _card_elements(element.get("items") or [], lines)
+
+
+def _cell_text(cell: dict[str, Any]) -> str:
+    found: list[str] = []
+    _card_elements(cell.get("items") or [], found)
+    return " ".join(found)
+
+
+def aligned(rows: list[list[str]]) -> list[str]:
+    width = max((len(r) for r in rows), default=0)
+    widths = [max((len(r[i]) for r in rows if i < len(r)), default=0) for i in range(width)]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in rows]
+
+
+# ---- Google Chat -----------------------------------------------------------------------------
+def chat_event(text: str, *, person: Person, space: dict[str, str] = SPACE) -> dict[str, Any]:
+    """A classic MESSAGE event: the person @mentions the app in a space."""
+    user = {
+        "name": f"users/{person.google_id}",
+        "displayName": person.name,
+        "email": person.email,
+        "type": "HUMAN",
+    }
+    space_json = {**space, "type": "ROOM", "singleUserBotDm": False}
+    app = {"name": "users/app", "displayName": BOT_NAME, "type": "BOT"}
+    at = f"@{BOT_NAME}"
+    message_id = uuid.uuid4().hex[:16]
+    message = {
+        "name": f"{space['name']}/messages/{message_id}.{message_id}",
+        "sender": user,
+        "createTime": _now(),
+        "text": f"{at} {text}",
+        "argumentText": f" {text}",
+        "thread": {"name": f"{space['name']}/threads/{message_id}"},
+        "space": space_json,
+        "annotations": [
+            {
+                "type": "USER_MENTION",
+                "startIndex": 0,
+                "length": len(at),
+                "userMention": {"type": "MENTION", "user": app},
+            }
+        ],
+    }
+    return {
+        "type": "MESSAGE",
+        "eventTime": _now(),
+        "space": space_json,
+        "user": user,
+        "message": message,
+        "common": {"hostApp": "CHAT", "userLocale": "en"},
+    }
+
+
+async def say_gchat(
+    http: aiohttp.ClientSession, demo: dict[str, Any], text: str, person: Person
+) -> tuple[str, list[str]]:
+    chat, bot = _url(demo, "chat"), _url(demo, "bot")
+    wanted = {
+        "mode": str(demo.get("chat_audience_type") or "project-number"),
+        "audience": str(demo.get("chat_audience") or demo_seed.CHAT_PROJECT_NUMBER),
+    }
+    async with http.post(f"{chat}/_control/tokens", json=wanted) as response:
+        token = str((await _json(response, "the Google Chat stand-in")).get("token", ""))
+    headers = {"Authorization": f"Bearer {token}", "User-Agent": "Google-Dynamite"}
+    event = chat_event(text, person=person)
+    async with http.post(f"{bot}{GCHAT_PATH}", json=event, headers=headers) as response:
+        if response.status == 401:
+            raise SayError(f"the bot refused the Google Chat event: 401 {await _reason(response)}")
+        if response.status >= 300:
+            raise SayError(f"the bot answered {response.status}: {await _reason(response)}")
+        message = await _json(response, "the bot")
+    if not isinstance(message, dict) or not (message.get("text") or message.get("cardsV2")):
+        raise SayError("the bot answered without a message")
+    return str(message.get("text") or "").strip(), chat_card_lines(message.get("cardsV2") or [])
+
+
+def _plain(markup: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", markup.replace("<br>", "\n")))
+
+
+def chat_card_lines(cards: Iterable[dict[str, Any]]) -> list[str]:
+    """cardsV2 as compact text: header, section headers, paragraphs and `label: text` rows."""
+    lines: list[str] = []
+    for entry in cards:
+        card = entry.get("card") or {}
+        header = card.get("header") or {}
+        if header.get("title"):
+            lines.append(str(header["title"]))
+        for section in card.get("sections") or []:
+            if section.get("header"):
+                lines.append(_plain(str(section["header"])))
+            for widget in section.get("widgets") or []:
+                if "textParagraph" in widget:
+                    lines.extend(_plain(str(widget["textParagraph"].get("text", ""))).split("\n"))
+                elif "decoratedText" in widget:
+                    row = widget["decoratedText"]
+                    label = _plain(str(row.get("topLabel", "")))
+                    value = _plain(str(row.get("text", "")))
+                    lines.append(f"{label}: {value}" if label else value)
+    return lines
+
+
+# ---- the command -----------------------------------------------------------------------------
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[^\s:·|,;`]+", text.lower()))
+
+
+def _render(text: str, card: list[str], *, by_words: bool = False) -> str:
+    """The text, then the card's lines the text does not already say: lines not in the text,
+    or with `by_words` (Google Chat, whose text holds the whole reply and whose card shows the
+    same tables as rows), lines with a word the text does not have."""
+    said = {line.strip() for line in text.splitlines()}
+    words = _words(text)
+    extra = [
+        line
+        for line in card
+        if line.strip() and line.strip() not in said and not (by_words and _words(line) <= words)
+    ]
+    parts = [text] if text else []
+    if extra:
+        parts.append("\n".join(extra))
+    return "\n\n".join(parts)
+
+
+async def run_say(
+    text: str,
+    via: str,
+    state: Path,
+    out: TextIO,
+    err: TextIO,
+    *,
+    as_email: str | None = None,
+    timeout: float = 30,  # noqa: ASYNC109 (the CLI's --timeout: the whole exchange's budget)
+) -> int:
+    """Send `text` to the demo's bot as `as_email` (default: the seed's admin on that platform)
+    and print the reply. 0 when a reply came; 1 with the reason on `err` otherwise."""
+    if via not in ("teams", "gchat"):
+        err.write(f"dirsync say: --via is teams or gchat, not {via!r}\n")
+        return 1
+    default = demo_seed.MS_ADMIN if via == "teams" else demo_seed.GOOGLE_ADMIN
+    person = person_for(as_email or default)
+    progress = Progress()
+    try:
+        demo = load_demo(state)
+        limits = aiohttp.ClientTimeout(total=timeout)
+        async with asyncio.timeout(timeout), aiohttp.ClientSession(timeout=limits) as http:
+            if via == "teams":
+                reply, card = await say_teams(http, demo, text, person, progress)
+            else:
+                reply, card = await say_gchat(http, demo, text, person)
+    except SayError as error:
+        err.write(f"dirsync say: {error}\n")
+        return 1
+    except TimeoutError:
+        if progress.sent:
+            err.write(
+                f"dirsync say: the bot took the message but sent no reply within {timeout:g} s\n"
+            )
+        else:
+            err.write(f"dirsync say: the demo did not answer within {timeout:g} s\n")
+        return 1
+    except aiohttp.ClientConnectionError as error:
+        err.write(f"dirsync say: cannot reach the demo ({error}); is it still running?\n")
+        return 1
+    out.write(_render(reply, card, by_words=via == "gchat") + "\n")
+    return 0
+
+
+def add_say_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `say` subcommand's arguments; then
+    `await run_say(" ".join(args.text), args.via, args.state, out, err,
+    as_email=args.as_email, timeout=args.timeout)` (or `run_say_args(args, out, err)`)."""
+    parser.add_argument("text", nargs="+", help='the command, e.g. "sync status"')
+    parser.add_argument(
+        "--via", choices=["teams", "gchat"], required=True, help="Teams or Google Chat"
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=Path("state/demo"),
+        help="the running demo's state folder (default state/demo)",
+    )
+    parser.add_argument(
+        "--as",
+        dest="as_email",
+        metavar="EMAIL",
+        help=f"who speaks (default: {demo_seed.MS_ADMIN} in Teams, "
+        f"{demo_seed.GOOGLE_ADMIN} in Google Chat)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for the reply (default 30)"
+    )
+
+
+async def run_say_args(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    return await run_say(
+        " ".join(args.text),
+        args.via,
+        args.state,
+        out,
+        err,
+        as_email=args.as_email,
+        timeout=args.timeout,
+    )

@@ -1,0 +1,136 @@
+"""The demo's organisation as the product will meet it: loaded by the emulators, then read over
+loopback HTTP by the real Entra and Google clients, signed in with the credentials the stack
+registered (MSAL client credentials; a service account acting for the seed's Google admin)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from bots.demo_seed import (
+    ADMINS,
+    BOTH_EMAIL,
+    GOOGLE_ADMIN,
+    GOOGLE_GROUP_EMAIL,
+    INTEROP_DOMAIN,
+    INTEROP_ORG_UNIT,
+    MS_ADMIN,
+    demo_groups,
+    demo_seed,
+    demo_team,
+    find_person,
+    m365_group,
+)
+from core.directories.entra import EntraDirectory
+from core.directories.google import GoogleDirectory, GoogleSettings, connect
+from core.directories.graph_http import GraphHttp
+from core.directories.msal_token import Credentials, MsalTokens
+from core.model import GroupType, SourceUser, refusal_reason
+from emulators.google import workspace_from_seed
+from emulators.microsoft import tenant_from_seed
+from emulators.stack import Stack, start_stack
+
+
+def test_the_seed_loads_in_both_emulators() -> None:
+    seed = demo_seed()
+    tenant = tenant_from_seed(seed["microsoft"])
+    workspace = workspace_from_seed(seed["google"])
+    assert tenant.find_user(MS_ADMIN) is not None
+    assert tenant.get_user(MS_ADMIN).display_name == "Ada Admin"
+    assert workspace.get_user(GOOGLE_ADMIN).is_admin
+    assert {"example.com", INTEROP_DOMAIN} <= set(workspace.domains)
+    assert INTEROP_ORG_UNIT in workspace.org_units
+    ms_group, google_group = demo_groups()
+    assert tenant.get_group(ms_group).display_name == "Teams people"
+    assert workspace.get_group(google_group).email == GOOGLE_GROUP_EMAIL
+    assert set(ADMINS) == {MS_ADMIN, GOOGLE_ADMIN}
+
+
+def test_seed_people_can_be_found_with_their_real_ids() -> None:
+    seed = demo_seed()
+    tenant = tenant_from_seed(seed["microsoft"])
+    workspace = workspace_from_seed(seed["google"])
+    zoe = find_person(BOTH_EMAIL.upper())
+    assert zoe is not None and zoe["name"] == "Zoe Both"
+    assert tenant.get_user(zoe["entra_id"]).mail == BOTH_EMAIL
+    assert workspace.get_user(zoe["google_id"]).primary_email == BOTH_EMAIL
+    admin = find_person(MS_ADMIN)
+    assert admin is not None and "google_id" not in admin
+    assert find_person("nobody@example.com") is None
+
+
+@dataclass
+class Clients:
+    stack: Stack
+    entra: EntraDirectory
+    google: GoogleDirectory
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[Clients]:
+    async with start_stack(demo_seed()) as stack:
+        ms = stack.credentials["microsoft"]
+        host = stack.urls["login"].removeprefix("http://")
+        tokens = MsalTokens(
+            Credentials(ms["tenant_id"], ms["client_id"], client_secret=ms["client_secret"]),
+            authority_base=f"https://{host}",
+            plain_http_hosts=frozenset({host}),
+        )
+        entra = EntraDirectory(GraphHttp(stack.urls["graph"], tokens))
+        google = connect(
+            stack.credentials["google"]["service_account"],
+            admin=stack.credentials["google"]["admin"],
+            endpoint=stack.urls["google"],
+            settings=GoogleSettings(INTEROP_DOMAIN, org_unit=INTEROP_ORG_UNIT),
+        )
+        try:
+            yield Clients(stack, entra, google)
+        finally:
+            await entra.close()
+
+
+def by_email(users: tuple[SourceUser, ...]) -> dict[str, SourceUser]:
+    return {u.email: u for u in users}
+
+
+async def test_teams_group_reads_thirty_people_through_the_nested_group(clients: Clients) -> None:
+    ms_group, _ = demo_groups()
+    info = await clients.entra.get_group(ms_group)
+    assert info.name == "Teams people" and info.type is GroupType.SECURITY
+    assert refusal_reason(info) is None
+    users = by_email((await clients.entra.read_members(info)).users)
+    assert len(users) == 30
+    assert "ivan@contoso.com" in users  # through "Engineering"
+    assert users["quinn@contoso.com"].enabled is False
+    assert [e for e, u in users.items() if not u.enabled] == ["quinn@contoso.com"]
+    assert BOTH_EMAIL in users and MS_ADMIN not in users
+
+
+async def test_google_group_reads_its_people_with_the_suspended_one(clients: Clients) -> None:
+    assert clients.stack.credentials["google"]["admin"] == GOOGLE_ADMIN
+    _, google_group = demo_groups()
+    info = await clients.google.get_group(google_group)
+    assert info.email == GOOGLE_GROUP_EMAIL and refusal_reason(info) is None
+    users = by_email((await clients.google.read_members(info)).users)
+    assert len(users) == 30
+    assert [e for e, u in users.items() if not u.enabled] == ["rita@example.com"]
+    assert BOTH_EMAIL in users and GOOGLE_ADMIN not in users
+
+
+async def test_the_microsoft_365_group_is_refused_with_the_reason(clients: Clients) -> None:
+    info = await clients.entra.get_group(m365_group())
+    assert info.type is GroupType.MICROSOFT_365
+    assert "Microsoft 365" in (refusal_reason(info) or "")
+    by_mail = await clients.entra.get_group("marketing@contoso.com")
+    assert by_mail.id == info.id
+
+
+async def test_the_imported_team_has_people_outside_the_primaries(clients: Clients) -> None:
+    ms_group, _ = demo_groups()
+    primaries = by_email(
+        (await clients.entra.read_members(await clients.entra.get_group(ms_group))).users
+    )
+    team = by_email((await clients.entra.team_members(demo_team())).users)
+    assert len(team) == 5 and not set(team) & set(primaries)
