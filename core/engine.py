@@ -1,6 +1,15 @@
 """The engine: one run = read the groups, plan, apply, remember, audit.
 
 Runs never overlap (one lock). Every run has an id that appears on its audit events.
+
+A run can be stopped gracefully (`request_stop`, when the service shuts down or loses the
+reconciliation lease): no new operation starts, those under way finish and are journalled, and
+the run is recorded with status "stopped" (not "interrupted", which means its process died)
+and a summary audit event that says how many operations were left. The next run re-plans from
+fresh reads and does the rest.
+
+A "user" run (`resync user`) first clears the named people's failures, quarantine included, so
+they are tried again at once.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from core.model import (
     Account,
     Assignment,
     DirectoryKind,
+    Failure,
     GroupInfo,
     HeldDeletion,
     ReadFailure,
@@ -56,10 +66,16 @@ class RunReport:
     plan: Plan
     applied: ApplyResult = field(default_factory=ApplyResult)
     reads: dict[Role, SourceRead | ReadFailure] = field(default_factory=dict)
+    only_emails: frozenset[str] | None = None  # a "user" run: whom it was about
+    cleared: list[Failure] = field(default_factory=list)  # failures a "user" run cleared first
 
     @property
     def dry_run(self) -> bool:
         return self.run.dry_run
+
+    @property
+    def stopped(self) -> bool:
+        return self.run.status == "stopped"
 
 
 class Engine:
@@ -88,6 +104,14 @@ class Engine:
     @property
     def running(self) -> bool:
         return self._lock.locked()
+
+    def request_stop(self) -> bool:
+        """Stop the run in progress gracefully (see the module's docstring). False when no run
+        is in progress: it does not prevent later runs; whoever starts them stops doing so."""
+        if not self.running:
+            return False
+        self.reconciler.request_stop()
+        return True
 
     # ---- configuration -----------------------------------------------------------------------
     async def assign(
@@ -161,6 +185,7 @@ class Engine:
             try:
                 return await self._run(kind, dry_run, triggered_by, only_emails, progress)
             finally:
+                self.reconciler.stop_requested = False
                 CURRENT_RUN.reset(token)
 
     async def _run(
@@ -179,11 +204,15 @@ class Engine:
             triggered_by=triggered_by,
         )
         CURRENT_RUN.set(run.id)  # run() is awaited in its caller's context: reset there
+        cleared: list[Failure] = []
         if not dry_run:
             self._close_interrupted(run.id)
             self.store.start_run(run)
+            if kind == "user" and only_emails:
+                cleared = self._clear_failures(only_emails)
         try:
             report = await self._plan(run, only_emails)
+            report.cleared = cleared
             if not dry_run:
                 await self._apply(report, only_emails, progress)
         except Exception as error:
@@ -195,6 +224,13 @@ class Engine:
                 self.auditor.alert("run failed", f"run {run.id} failed: {error}", run_id=run.id)
             raise
         return report
+
+    def _clear_failures(self, emails: frozenset[str]) -> list[Failure]:
+        wanted = {email.lower() for email in emails}
+        cleared = [f for f in self.store.list_failures() if f.email.lower() in wanted]
+        for failure in cleared:
+            self.store.clear_failure(failure.role, failure.source_id)
+        return cleared
 
     def _close_interrupted(self, run_id: str) -> None:
         """A run still 'running' in storage died with its process: say so, and re-check its
@@ -267,7 +303,7 @@ class Engine:
                 only_emails=only_emails,
             )
         )
-        return RunReport(run=run, plan=plan, reads=reads)
+        return RunReport(run=run, plan=plan, reads=reads, only_emails=only_emails)
 
     async def _apply(
         self, report: RunReport, only_emails: frozenset[str] | None, progress: Progress | None
@@ -308,6 +344,9 @@ class Engine:
 
         applied = ApplyResult()
         for chunk_start in range(0, total, 500):
+            if self.reconciler.stop_requested:
+                applied.not_started += total - chunk_start
+                break
             chunk = plan.operations[chunk_start : chunk_start + 500]
             part = await self.reconciler.apply(chunk, run.id)
             _merge(applied, part)
@@ -321,7 +360,7 @@ class Engine:
         self._save_group_counts(report)
         finished = dataclasses.replace(
             run,
-            status="done",
+            status="stopped" if applied.not_started else "done",
             finished_at=self.clock.now(),
             created=applied.created,
             adopted=applied.adopted,
@@ -376,6 +415,7 @@ def _merge(total: ApplyResult, part: ApplyResult) -> None:
     total.steps.extend(part.steps)
     total.failed_keys |= part.failed_keys
     total.done_keys |= part.done_keys
+    total.not_started += part.not_started
 
 
 def summary_line(run: RunRecord, plan: Plan) -> str:
@@ -395,4 +435,11 @@ def summary_line(run: RunRecord, plan: Plan) -> str:
         parts.append(f"{len(plan.stopped)} group(s) stopped")
     if plan.conflicts:
         parts.append(f"{len(plan.conflicts)} in both groups")
+    if run.status == "stopped":
+        done = run.created + run.adopted + run.updated + run.deleted + run.failed
+        left = len(plan.operations) - done
+        parts.append(
+            f"STOPPED before the end ({done} of {len(plan.operations)} operations done; "
+            f"the next run does the other {left})"
+        )
     return ", ".join(parts)

@@ -4,6 +4,9 @@ Each operation is written to the journal before it runs and finished after, and 
 directory write is idempotent (create looks for our marked account first; delete treats
 "already gone" as done), so a crash at any point is resumed by the next run without duplicates.
 One failing user never stops the others: the failure is recorded with a backoff.
+
+A graceful stop (`request_stop`) starts no new operation; those already under way finish and
+are journalled, so nothing is left half-recorded and the next run re-plans the rest.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class ApplyResult:
     steps: list[str] = field(default_factory=list)  # what was done, for people to read
     failed_keys: set[tuple[Role, str]] = field(default_factory=set)
     done_keys: set[tuple[Role, str]] = field(default_factory=set)
+    not_started: int = 0  # operations skipped because a stop was requested
 
 
 class Reconciler:
@@ -71,6 +75,11 @@ class Reconciler:
         self.auditor = auditor
         self.retry = retry or RetryPolicy()
         self.concurrency = max(1, concurrency)
+        self.stop_requested = False
+
+    def request_stop(self) -> None:
+        """Start no new operation; the ones under way finish (the engine resets this)."""
+        self.stop_requested = True
 
     def _target(self, role: Role) -> DirectoryPort:
         return self.directories[role.secondary_platform.directory]
@@ -93,6 +102,9 @@ class Reconciler:
         return result
 
     async def _one(self, op: Operation, run_id: str, result: ApplyResult) -> None:
+        if self.stop_requested:
+            result.not_started += 1
+            return
         op_id = self.store.begin_operation(
             run_id=run_id,
             kind=op.kind.value,

@@ -2,12 +2,13 @@
 <email>` reconciles them now and tells, step by step, what it found and did.
 
 `user` reads only the store (state as of the last run), so it answers even when a directory is
-down; `resync user` reads the directories afresh.
+down; `resync user` reads the directories afresh, in a "user" run that goes through the runner
+(with several replicas, the one holding the reconciliation lease carries it out).
 """
 
 from __future__ import annotations
 
-from core.commands.context import Context, Outcome
+from core.commands.context import Context, Outcome, finished_run_id
 from core.commands.parser import Command
 from core.commands.reply import Reply, when
 from core.commands.status import group_label
@@ -17,12 +18,9 @@ from core.model import (
     Assignment,
     Failure,
     HeldDeletion,
-    ReadFailure,
     Role,
-    SourceRead,
     source_of_role,
 )
-from core.plan import Plan
 
 _GROUP_SOURCES = {source_of_role(role): role for role in Role}
 
@@ -143,81 +141,16 @@ def _source_label(source: str) -> str:
 
 # ---- resync user <email> ----------------------------------------------------------------------
 async def resync_user(ctx: Context, cmd: Command) -> Outcome:
-    store, email = ctx.store, _email(cmd)
-    assignments = store.get_assignments()
-    if not assignments:
+    """Through the runner, so that with several replicas the lease holder runs it; the run
+    itself clears the person's failures first (see core/engine.py)."""
+    email = _email(cmd)
+    if not ctx.store.get_assignments():
         raise UsageError("no group is assigned yet; see `groups`")
-    if ctx.engine.running:  # waiting for a whole run would leave the admin without an answer
-        raise UsageError("a run is in progress; ask again when it ends (`sync status`)")
-    steps: list[str] = []
-    for failure in store.list_failures():
-        if failure.email.lower() == email:
-            store.clear_failure(failure.role, failure.source_id)
-            quarantined = ", was quarantined" if failure.quarantined else ""
-            steps.append(
-                f"cleared the failure in {failure.role.label} ({failure.attempts} attempt(s)"
-                f"{quarantined}): {failure.last_error}"
-            )
-    report = await ctx.engine.run("user", only_emails=frozenset({email}), triggered_by=ctx.asker.id)
-    found = _found_in(report.reads, assignments, email, steps)
-    steps += _planned(report.plan, email)
-    steps += report.applied.steps
-    failed = report.applied.failed > 0
-    if not (report.plan.operations or report.plan.held or report.plan.pending):
-        if found:
-            accounts = store.find_accounts_by_email(email)
-            where = ", ".join(a.account_email or a.account_id for a in accounts)
-            steps.append(f"nothing to do: already in step ({where})" if where else "nothing to do")
-        else:
-            steps.append("not found in any primary group; nothing to do")
-    numbered = [f"{i}. {step}" for i, step in enumerate(steps, start=1)]
+    text = await ctx.runner.trigger("user", by=ctx.asker.id, emails=[email])
+    lines = text.splitlines()
+    if finished_run_id(text) is None:
+        return Outcome(Reply(f"Resync {email}: queued", lines), target=email)
+    # A failure recorded for them now is this run's: it cleared theirs before it began.
+    failed = any(f.email.lower() == email for f in ctx.store.list_failures())
     title = f"Resync {email}: " + ("FAILED" if failed else "done")
-    numbered.append(f"Run {report.run.id}.")
-    return Outcome(Reply(title, numbered, kind="error" if failed else "ok"), target=email)
-
-
-def _found_in(
-    reads: dict[Role, SourceRead | ReadFailure],
-    assignments: dict[Role, Assignment],
-    email: str,
-    steps: list[str],
-) -> bool:
-    found = False
-    for role, read in reads.items():
-        group = group_label(assignments[role]) if role in assignments else role.label
-        if isinstance(read, ReadFailure):
-            steps.append(f"could not read {role.label} group {group}: {read.error}")
-            continue
-        match = next((u for u in read.users if u.email_key == email), None)
-        if match is None:
-            steps.append(f"not in {role.label} group {group}")
-            continue
-        found = True
-        enabled = "" if match.enabled else ", disabled or suspended"
-        steps.append(
-            f"found in {role.label} group {group} as {match.display_name} (id {match.id}{enabled})"
-        )
-    return found
-
-
-def _planned(plan: Plan, email: str) -> list[str]:
-    steps: list[str] = []
-    for conflict in plan.conflicts:
-        if conflict.email.lower() == email:
-            steps.append(
-                f"in both groups: primary on {conflict.kept.platform.brand} "
-                f"(processed first), so {conflict.ignored.label} ignores them"
-            )
-    for stopped in plan.stopped:
-        steps.append(f"stopped: {stopped.reason}")
-    for role, ops in plan.pending.items():
-        for op in ops:
-            steps.append(f"{role.label} is paused: {op.kind.value} ({op.reason}) waits")
-    for op in plan.held:
-        steps.append(
-            f"{op.kind.value} ({op.reason}) held by the deletion guard: {plan.hold_reason}; "
-            "`approve deletions` or `discard deletions`"
-        )
-    for skipped in plan.skipped:
-        steps.append(f"skipped: still in backoff until {when(skipped.until)}")
-    return steps
+    return Outcome(Reply(title, lines, kind="error" if failed else "ok"), target=email)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from core.engine import EngineSettings
 from core.errors import DirectoryError, GroupRefused
 from core.model import DirectoryKind, GroupType, marker_for
 from core.planner import PlanSettings
-from tests.core.world import GG, MS, World
+from tests.core.world import GG, MS, SlowGoogle, World
 
 
 async def test_rule_1_assign_refuses_m365_and_distribution_groups_with_a_reason() -> None:
@@ -319,3 +320,33 @@ async def test_an_older_unmarked_account_is_not_claimed_even_after_a_crash() -> 
     assert report.applied.adopted == 0 and report.applied.failed == 1
     assert world.entra.users[squatter.id].marker is None
     assert world.entra.users[squatter.id].display_name == "Old Guest"
+
+
+async def test_a_stop_mid_run_finishes_what_is_under_way_and_the_next_run_does_the_rest() -> None:
+    google = SlowGoogle(delay=0.005, signal_at=8)
+    world = World(google=google, settings=EngineSettings(concurrency=4))
+    engine = world.engine()
+    for i in range(40):
+        world.ms_user(f"u{i:02d}@contoso.com")
+    await world.assign_both(engine)
+    assert not engine.request_stop()  # nothing to stop between runs
+    running = asyncio.create_task(engine.run("incremental"))
+    await google.after.wait()
+    assert engine.request_stop()
+    report = await running
+    made = len(google.managed())
+    assert 8 <= made < 40
+    assert report.run.status == "stopped" and report.run.created == made
+    assert world.store.unfinished_operations() == []
+    journal = world.store.list_operations(report.run.id)
+    assert len(journal) == made and {op.status for op in journal} == {"done"}
+    stored = world.store.get_run(report.run.id)
+    assert stored is not None and stored.status == "stopped" and stored.finished_at is not None
+    summary = [e for e in world.store.list_audit(500) if e.action == "summary"][-1]
+    assert summary.run_id == report.run.id
+    assert f"STOPPED before the end ({made} of 40 operations done" in summary.detail
+    rest = await engine.run("incremental")
+    assert rest.run.status == "done" and rest.run.created == 40 - made
+    addresses = [u.email for u in google.managed()]
+    assert len(addresses) == len(set(addresses)) == 40
+    assert world.store.interrupted_runs() == []

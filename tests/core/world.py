@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from core.clock import FixedClock
 from core.directories.memory import MemoryDirectory, MemoryGroup
 from core.engine import Engine, EngineSettings
 from core.memory_store import MemoryStore
-from core.model import DirectoryKind, Role
+from core.model import Account, AccountSpec, DirectoryKind, Role
 from core.ports import Store
 
 MS, GG = Role.MICROSOFT_PRIMARIES, Role.GOOGLE_PRIMARIES
+
+
+class SlowGoogle(MemoryDirectory):
+    """The Google side, where each account creation takes `delay` seconds (a directory's round
+    trip); `created` counts them and `after` is set once `signal_at` are made."""
+
+    def __init__(self, delay: float = 0.01, signal_at: int = 1) -> None:
+        super().__init__(DirectoryKind.GOOGLE, interop_domain="teams.example.com")
+        self.delay = delay
+        self.signal_at = signal_at
+        self.created = 0
+        self.after = asyncio.Event()
+
+    async def create_account(self, spec: AccountSpec) -> Account:
+        await asyncio.sleep(self.delay)
+        account = await super().create_account(spec)
+        self.created += 1
+        if self.created >= self.signal_at:
+            self.after.set()
+        return account
 
 
 @dataclass

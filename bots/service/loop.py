@@ -1,0 +1,318 @@
+"""The background reconciliation loop of one replica.
+
+Every replica answers chat; exactly one reconciles: the holder of the lease `LEASE_NAME` in the
+shared store. Each replica's loop takes or renews it every `lease_seconds / 3`. While it holds it:
+
+- it carries out the pending run requests (`sync now`, `import`, `resync user`, made on any
+  replica), oldest first, each as its own run, and writes each one's outcome on the request:
+  `describe_run`'s text and the run id, or "failed" and the reason when the run raised. It looks
+  for requests every `request_poll` seconds (requests made on other replicas) and at once on
+  `wake()` (made here);
+- it runs an incremental run `interval` seconds after the previous run *ended* (a slow run never
+  causes back-to-back runs), and a full run instead when `full_interval` has passed since the
+  last full one started;
+- it flushes the audit sink every `sink_interval`: only the leader posts, so two replicas never
+  post the same event.
+
+Decisions:
+
+- **After becoming leader** the loop reads the store's last run: the next run is due `interval`
+  after it ended (at once if there is none, or it did not finish), and it is a full run unless
+  that last run is a full or import run that finished within `full_interval`. The store keeps
+  only the latest run at hand, so a new leader usually starts with a full run; that is cheap, as
+  its directory clients start with empty caches and read in full anyway.
+- **A run cut short** (graceful stop, or the lease lost) leaves its request pending, so the next
+  leader carries it out in full and the requester gets a complete answer. Only a run that ended
+  (done) or raised (failed) finishes a request.
+- **Lease lost** (another holder has it, or the store fails): reconciling stops at once. The run
+  in progress is asked to stop (operations under way finish and are journalled), no new run
+  starts and no request is finished; the loop keeps trying to take the lease back.
+- **A run that raises** is logged and kept in `last_error`; its request is marked failed with the
+  reason; the next scheduled run is `interval` later.
+- **`stop()`** is graceful: the run in progress stops at the next operation boundary (status
+  "stopped", see core/engine.py), the sink is flushed one last time (that run's summary is
+  posted), and the lease is released so another replica takes over at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bots.audit_sink import AuditSink
+from core.commands.context import describe_run
+from core.engine import RUN_KINDS, Engine, RunReport
+from core.model import RunRequest
+from core.ports import Clock, Store
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "reconciliation"
+SCHEDULE = "schedule"  # who triggered a scheduled run, as `sync status` shows it
+
+
+class ReconciliationLoop:
+    def __init__(
+        self,
+        engine: Engine,
+        store: Store,
+        clock: Clock,
+        *,
+        holder: str,
+        interval: float = 60,
+        full_interval: float = 86400,
+        lease_seconds: float = 30,
+        sink: AuditSink | None = None,
+        sink_interval: float = 2,
+        on_run: Callable[[RunReport], None] | None = None,
+        request_poll: float = 1,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.clock = clock
+        self.holder = holder
+        self.interval = interval
+        self.full_interval = full_interval
+        self.lease_seconds = lease_seconds
+        self.sink = sink
+        self.sink_interval = sink_interval
+        self.on_run = on_run
+        self.request_poll = request_poll
+        self.last_error: str | None = None
+        self._leader = False
+        self._lease_until: datetime | None = None
+        self._stopping = False
+        self._in_run = False
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._next_due: float | None = None  # time.monotonic() of the next scheduled run
+        self._next_full = 0.0
+
+    # ---- the outside -----------------------------------------------------------------------
+    @property
+    def is_leader(self) -> bool:
+        """True while this replica holds an unexpired reconciliation lease."""
+        until = self._lease_until
+        return self._leader and until is not None and self.clock.now() < until
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
+
+    def next_run_at(self) -> datetime | None:
+        """When the next scheduled run starts (for `sync status`); None unless this replica
+        leads, since only the leader knows its schedule."""
+        if not self.is_leader or self._next_due is None:
+            return None
+        delay = max(0.0, self._next_due - time.monotonic())
+        return self.clock.now() + timedelta(seconds=delay)
+
+    def wake(self) -> None:
+        """A run request was added: look for requests now."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._task is not None:
+            raise RuntimeError("the reconciliation loop is already started")
+        self._task = asyncio.create_task(self._main(), name=f"reconciliation loop {self.holder}")
+
+    async def stop(self) -> None:
+        """Stop gracefully: let the run in progress stop at an operation boundary, flush the
+        sink, release the lease. Returns when all that is done."""
+        self._stopping = True
+        self._wake.set()
+        if self._in_run:
+            self.engine.request_stop()
+        if self._task is not None and not self._task.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.is_leader and self.sink is not None:
+            await self._flush()
+        if self._leader:
+            try:
+                self.store.release_lease(LEASE_NAME, self.holder)
+            except Exception:
+                log.exception("could not release the reconciliation lease; it expires by itself")
+            else:
+                log.info("released the reconciliation lease (%s)", self.holder)
+        self._leader = False
+        self._lease_until = None
+
+    # ---- the tasks ---------------------------------------------------------------------------
+    async def _main(self) -> None:
+        helpers = [asyncio.create_task(self._hold_lease())]
+        if self.sink is not None:
+            helpers.append(asyncio.create_task(self._flush_sink()))
+        try:
+            await self._work()
+        finally:  # also when cancelled: a dead replica stops renewing and posting
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def _hold_lease(self) -> None:
+        while True:
+            self._renew()
+            await asyncio.sleep(self.lease_seconds / 3)
+
+    def _renew(self) -> None:
+        if self._stopping and not self._leader:
+            return
+        now = self.clock.now()
+        ttl = timedelta(seconds=self.lease_seconds)
+        try:
+            held = self.store.take_lease(LEASE_NAME, self.holder, now=now, ttl=ttl)
+            why = "another replica holds it"
+        except Exception as error:
+            held = False
+            why = f"the store failed: {error}"
+            if self._leader:
+                self.last_error = f"the reconciliation lease could not be renewed: {error}"
+        if held:
+            self._lease_until = now + ttl
+            if not self._leader:
+                self._leader = True
+                log.info("%s holds the reconciliation lease: this replica reconciles", self.holder)
+                self._plan_schedule()
+                self._wake.set()
+            return
+        if self._leader:
+            log.warning(
+                "%s lost the reconciliation lease (%s): reconciling stops now", self.holder, why
+            )
+            self._leader = False
+            self._lease_until = None
+            if self._in_run:
+                self.engine.request_stop()
+
+    async def _flush_sink(self) -> None:
+        while True:
+            await asyncio.sleep(self.sink_interval)
+            if self.is_leader:
+                await self._flush()
+
+    async def _flush(self) -> None:
+        assert self.sink is not None
+        try:
+            await self.sink.flush()
+        except Exception:
+            log.exception("the audit sink could not flush; it tries again")
+
+    async def _work(self) -> None:
+        while not self._stopping:
+            await self._wait()
+            if self._stopping or not self.is_leader:
+                continue
+            try:
+                await self._serve_requests()
+                if self._due() and self.is_leader and not self._stopping:
+                    await self._scheduled_run()
+            except Exception as error:  # a bug of ours must not end reconciliation for good
+                log.exception("the reconciliation loop hit an error; it goes on")
+                self.last_error = f"reconciliation loop: {error}"
+                await asyncio.sleep(self.request_poll)
+
+    async def _wait(self) -> None:
+        timeout = self.request_poll
+        if self.is_leader and self._next_due is not None:
+            timeout = min(timeout, max(0.0, self._next_due - time.monotonic()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        self._wake.clear()
+
+    # ---- the schedule ------------------------------------------------------------------------
+    def _plan_schedule(self) -> None:
+        now, wall = time.monotonic(), self.clock.now()
+        self._next_due, self._next_full = now, now
+        try:
+            last = self.store.last_run()
+        except Exception as error:
+            log.warning("could not read the last run (%s): starting with a full run", error)
+            return
+        if last is None or last.finished_at is None or last.status != "done":
+            return
+        age = (wall - last.finished_at).total_seconds()
+        if last.kind in ("incremental", "full", "import"):
+            self._next_due = now + max(0.0, self.interval - age)
+        if last.kind in ("full", "import") and age < self.full_interval:
+            self._next_full = now + self.full_interval - age
+
+    def _due(self) -> bool:
+        return self._next_due is not None and time.monotonic() >= self._next_due
+
+    async def _scheduled_run(self) -> None:
+        kind = "full" if time.monotonic() >= self._next_full else "incremental"
+        await self._run(kind, by=SCHEDULE)
+
+    # ---- runs --------------------------------------------------------------------------------
+    async def _serve_requests(self) -> None:
+        try:
+            pending = self.store.pending_run_requests()
+        except Exception as error:
+            log.warning("could not read the run requests: %s", error)
+            return
+        for request in pending:
+            if self._stopping or not self.is_leader:
+                return
+            await self._serve(request)
+
+    async def _serve(self, request: RunRequest) -> None:
+        emails = frozenset(e.lower() for e in request.emails)
+        refused = None
+        if request.kind not in RUN_KINDS:
+            refused = f"unknown run kind {request.kind!r}"
+        elif request.kind == "user" and not emails:
+            refused = "a user run needs at least one email address"
+        if refused is not None:
+            self._finish(request, "failed", None, refused)
+            return
+        only = emails if request.kind == "user" else None
+        report, error = await self._run(request.kind, by=request.by, only_emails=only)
+        if not self.is_leader:
+            log.warning("run request %s left pending: the lease was lost", request.id)
+        elif report is None:
+            self._finish(request, "failed", None, f"the run failed: {error}")
+        elif report.stopped:
+            log.info("run request %s left pending: its run %s stopped", request.id, report.run.id)
+        else:
+            self._finish(request, "done", report.run.id, describe_run(report, self.store))
+
+    def _finish(self, request: RunRequest, status: str, run_id: str | None, summary: str) -> None:
+        try:
+            self.store.finish_run_request(
+                request.id, status=status, at=self.clock.now(), run_id=run_id, summary=summary
+            )
+        except Exception:
+            log.exception("could not record the outcome of run request %s", request.id)
+
+    async def _run(
+        self, kind: str, *, by: str, only_emails: frozenset[str] | None = None
+    ) -> tuple[RunReport | None, str]:
+        started = time.monotonic()
+        self._in_run = True
+        try:
+            report = await self.engine.run(kind, triggered_by=by, only_emails=only_emails)
+        except Exception as error:
+            log.exception("%s run (by %s) failed", kind, by)
+            self.last_error = f"{kind} run failed: {error}"
+            if kind != "user":
+                self._next_due = time.monotonic() + self.interval
+            return None, str(error) or type(error).__name__
+        finally:
+            self._in_run = False
+        if report.run.status == "done":
+            self.last_error = None
+        if kind != "user":
+            self._next_due = time.monotonic() + self.interval
+        if kind in ("full", "import") and report.run.status == "done":
+            self._next_full = started + self.full_interval
+        if self.on_run is not None:
+            try:
+                self.on_run(report)
+            except Exception:
+                log.exception("the on_run callback failed")
+        return report, ""
