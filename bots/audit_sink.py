@@ -1,6 +1,7 @@
 """The audit sink: posts stored audit events to every admin channel (Teams and Google Chat).
 
-What is posted: one summary per run (kind "run") and every alert, in the order they happened.
+What is posted: one summary per run that changed, failed or stopped (kind "run") and every
+alert, in the order they happened.
 The other events (each command, each account change) stay in the store for `audit N`; the
 sink marks them handled as it passes them. An event is marked posted only when every channel
 accepted it; a failed post is tried again at the next flush, and a channel that already took
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from core.engine import NO_CHANGE
 from core.model import AuditEvent, ConversationRef, Platform
 from core.ports import Clock, Store
 
@@ -32,7 +34,9 @@ class Poster(Protocol):
 
 
 def postable(event: AuditEvent) -> bool:
-    return event.alert or (event.kind == "run" and event.action == "summary")
+    """Alerts, and the summaries of runs that did something (or failed, or stopped)."""
+    summary = event.kind == "run" and event.action == "summary"
+    return event.alert or (summary and event.result != NO_CHANGE)
 
 
 def format_event(event: AuditEvent) -> str:

@@ -1,94 +1,245 @@
-"""`dirsync demo`: the engine on the sample organisation, narrated.
+"""`dirsync demo`: the embedded default. Everything on loopback, in one process:
 
-It speaks to the service the way an admin would, with chat commands, and changes the sample
-tenants between runs the way their admins would, so every sync rule shows up once. (The full
-demo with the emulators and both chat endpoints comes with the service issue.)
+- the emulators (`dirsync emulate`) holding a seeded sample organisation (bots/demo_seed.py):
+  contoso.com in Entra ID with its Teams people group (a nested group, a disabled user), and
+  example.com in Google Workspace with its Chat people group (a suspended user), one person in
+  both groups;
+- SQLite in the state folder (emptied at start);
+- the service (`dirsync serve`) with both chat endpoints, pointed at the emulators' Bot
+  Framework channel and Google Chat stand-in, and the background loop.
+
+The first stdout line is one JSON object: the emulators' URLs, `credentials` (a 0600 file with
+the emulators' secrets) and `bot`, the service's base URL; the same object is written to
+`<state>/demo.json`, which `dirsync say` reads. Then a short guide, then the audit trail as it
+happens. Admins: the seed's admins plus DIRSYNC_ADMINS. Other DIRSYNC_* settings that are not
+about where things are (intervals, guard, log format...) apply as usual.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
+import json
+import os
 import shutil
+import signal
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from bots import config
-from bots.sample_org import ADMIN, INTEROP_DOMAIN
+from bots import config, demo_seed
+from bots.emulate import demo_stack, write_private
+from bots.say import DEMO_FILE, run_say
+from bots.service.server import running_service
 from bots.wiring import App, build
-from core.commands.access import Asker
-from core.commands.context import Where
-from core.commands.reply import render_text
+from core.model import AuditEvent, DirectoryKind, Role
 
-ADA = Asker(platform="microsoft", email=ADMIN, display_name="Ada Admin")
-TEAMS = Where(platform="microsoft", key="19:admins@thread.tacv2", name="Sync admins")
-
-
-async def _say(app: App, text: str, out: TextIO) -> None:
-    out.write(f"\nAda> {text}\n")
-    reply = await app.interpreter.handle(text, ADA, TEAMS)
-    for line in render_text(reply).splitlines():
-        out.write(f"  bot| {line}\n")
-
-
-def _note(out: TextIO, text: str) -> None:
-    out.write(f"\n== {text}\n")
+# Settings the demo decides (where things are); every other DIRSYNC_* variable applies.
+_OWNED = (
+    "DIRSYNC_STATE",
+    "DIRSYNC_DATABASE_URL",
+    "DIRSYNC_DIRECTORIES",
+    "DIRSYNC_CONFIG",
+    "DIRSYNC_HOST",
+    "DIRSYNC_PORT",
+)
+_DEMO_DEFAULTS = {
+    "DIRSYNC_INTERVAL_SECONDS": "10",  # a demo shows changes quickly; production default 60
+    "DIRSYNC_LOG_FORMAT": "text",
+}
 
 
 def _reset(state: Path) -> None:
     if state.exists():
         shutil.rmtree(state)
+    state.mkdir(parents=True)
 
 
-async def run_demo(state: Path, out: TextIO, err: TextIO) -> int:
+def demo_env(
+    stack_credentials: Mapping[str, Any],
+    urls: Mapping[str, str],
+    files: Mapping[str, Path],
+    *,
+    state: Path,
+    port: int,
+    teams_auth: bool,
+    env: Mapping[str, str],
+) -> dict[str, str]:
+    """The settings of the demo's service: the user's DIRSYNC_* variables, except those that
+    say where things are, which point at the emulators and the state folder."""
+    microsoft = stack_credentials["microsoft"]
+    teams = stack_credentials["teams_bot"]
+    chat = stack_credentials["chat_app"]
+    admins = [*demo_seed.ADMINS, *(env.get("DIRSYNC_ADMINS", "").split(","))]
+    chosen = {k: v for k, v in env.items() if k.startswith("DIRSYNC_") and k not in _OWNED}
+    return {
+        **_DEMO_DEFAULTS,
+        **chosen,
+        "DIRSYNC_STATE": str(state),
+        "DIRSYNC_DIRECTORIES": "live",
+        "DIRSYNC_HOST": "127.0.0.1",
+        "DIRSYNC_PORT": str(port),
+        "DIRSYNC_ADMINS": ",".join(a.strip() for a in admins if a.strip()),
+        "DIRSYNC_MICROSOFT_TENANT_ID": microsoft["tenant_id"],
+        "DIRSYNC_MICROSOFT_CLIENT_ID": microsoft["client_id"],
+        "DIRSYNC_MICROSOFT_CLIENT_SECRET": microsoft["client_secret"],
+        "DIRSYNC_MICROSOFT_LOGIN_URL": urls["login"],
+        "DIRSYNC_MICROSOFT_GRAPH_URL": urls["graph"],
+        "DIRSYNC_GOOGLE_SERVICE_ACCOUNT_FILE": str(files["google"]),
+        "DIRSYNC_GOOGLE_ADMIN": stack_credentials["google"]["admin"],
+        "DIRSYNC_GOOGLE_INTEROP_DOMAIN": demo_seed.INTEROP_DOMAIN,
+        "DIRSYNC_GOOGLE_ORG_UNIT": demo_seed.INTEROP_ORG_UNIT,
+        "DIRSYNC_GOOGLE_API_URL": urls["google"],
+        "DIRSYNC_TEAMS_APP_ID": teams["app_id"],
+        "DIRSYNC_TEAMS_APP_PASSWORD": teams["app_password"],
+        "DIRSYNC_TEAMS_AUTH": "on" if teams_auth else "off",
+        "DIRSYNC_TEAMS_OPENID_METADATA_URL": teams["openid_metadata_url"],
+        "DIRSYNC_TEAMS_TOKEN_ISSUER": teams["token_issuer"],
+        "DIRSYNC_TEAMS_LOGIN_URL": teams["login_url"],
+        "DIRSYNC_GCHAT_AUDIENCE_TYPE": chat["audience_type"],
+        "DIRSYNC_GCHAT_AUDIENCE": chat["audience"],
+        "DIRSYNC_GCHAT_CERTS_URL": chat["certs_url"],
+        "DIRSYNC_GCHAT_API_URL": chat["api_url"],
+        "DIRSYNC_GCHAT_SERVICE_ACCOUNT_FILE": str(files["chat"]),
+    }
+
+
+async def assign_demo_groups(app: App) -> None:
+    """What an admin does first: assign the two primary groups (Teams people, Chat people)."""
+    if app.store.get_assignments():
+        return
+    ms_group, google_group = demo_seed.demo_groups()
+    await app.engine.assign(Role.MICROSOFT_PRIMARIES, DirectoryKind.ENTRA, ms_group, by="demo")
+    await app.engine.assign(Role.GOOGLE_PRIMARIES, DirectoryKind.GOOGLE, google_group, by="demo")
+
+
+def describe(event: AuditEvent) -> str:
+    when = event.at.strftime("%H:%M:%S")
+    if event.alert:
+        target = f" {event.target}" if event.target else ""
+        return f"{when} [alert] {event.action}{target}: {event.detail}"
+    if event.kind == "run" and event.action == "summary":
+        return f"{when} [run] {event.detail}"
+    who = f" by {event.actor}" if event.actor else ""
+    target = f" {event.target}" if event.target else ""
+    detail = f": {event.detail}" if event.detail else ""
+    return f"{when} [{event.kind}] {event.action}{target}{who}{detail}"
+
+
+class AuditFeed:
+    """Prints audit events as they are stored, oldest first, each once."""
+
+    def __init__(self, app: App, out: TextIO) -> None:
+        self.app = app
+        self.out = out
+        self.seen: set[int] = set()
+
+    def show_new(self) -> None:
+        events = self.app.store.list_audit(200)
+        for event in sorted(events, key=lambda e: (e.at, e.id or 0)):
+            if event.id is None or event.id in self.seen:
+                continue
+            self.seen.add(event.id)
+            self.out.write(describe(event) + "\n")
+        self.out.flush()
+
+
+def guide(urls: Mapping[str, str], state: Path) -> str:
+    st = f" --state {state}" if state != Path("state/demo") else ""
+    return f"""
+Directory Sync Bot demo: contoso.com (Entra ID, Teams) and example.com (Google Workspace, Chat),
+both emulated on loopback; the service listens at {urls["bot"]}.
+Google Chat people get Entra guests; Teams people get accounts in {demo_seed.INTEROP_DOMAIN}.
+The first import runs now; its summary appears below, as does every audited event.
+
+Talk to it as Ada Admin from another terminal:
+  ./run dirsync say "sync status" --via teams{st}
+  ./run dirsync say "pause google primaries" --via gchat{st}
+  ./run dirsync say "resync user jon@example.com" --via teams{st}
+  ./run dirsync say "help" --via gchat{st}
+Change the tenants through the emulators' own APIs (URLs on the first line; their README files
+under emulators/ list the routes), and watch the next run (every
+{{interval}} s) pick it up. Stop with Ctrl-C.
+
+Audit trail:
+"""
+
+
+async def run_demo(
+    state: Path,
+    out: TextIO,
+    err: TextIO,
+    *,
+    port: int = 3978,
+    teams_auth: bool = True,
+    no_auth: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    env = os.environ if env is None else env
     _reset(state)
-    settings = config.load(env={"DIRSYNC_STATE": str(state), "DIRSYNC_ADMINS": ADMIN})
-    app = await build(settings)
-    org = app.org
-    assert org is not None
-    out.write(
-        "Directory Sync Bot demo: two sample tenants, contoso.com (Entra ID, Teams) and "
-        "example.com (Google Workspace, Chat).\n"
-        f"State (SQLite) in {state}/. Microsoft primaries get Google accounts in "
-        f"{INTEROP_DOMAIN}; Google primaries get Entra guests.\n"
-    )
-    _note(out, "The groups are assigned; an admin tries a Microsoft 365 group and is refused")
-    await _say(app, "groups", out)
-    await _say(app, "assign microsoft primaries entra marketing@contoso.com", out)
-    _note(out, "Preview, then the first import")
-    await _say(app, "sync preview", out)
-    await _say(app, "import", out)
-    await _say(app, "sync status", out)
-
-    _note(out, "In contoso.com: Bob leaves the group, Dev is disabled, Carla changes her name")
-    entra = org.entra
-    bob, dev, carla = (entra.by_email(f"{n}@contoso.com") for n in ("bob", "dev", "carla"))
-    assert bob is not None and dev is not None and carla is not None
-    entra.remove_member(org.ms_group_id, bob.id)
-    dev.enabled = False
-    carla.display_name, carla.family_name = "Carla Diaz-Moreno", "Diaz-Moreno"
-    await _say(app, "sync now", out)
-
-    _note(out, "Google primaries are paused; a new Google user joins and waits")
-    await _say(app, "pause google primaries", out)
-    sam = org.google.add_user("sam@example.com", "Sam Reed")
-    org.google.add_member(org.google_group_id, sam.id)
-    await _say(app, "sync now", out)
-    await _say(app, "resume google primaries", out)
-    await _say(app, "sync now", out)
-
-    _note(out, "Explaining a user who is in both groups, and the audit trail")
-    await _say(app, "user ann@contoso.com", out)
-    await _say(app, "audit 8", out)
-    _note(out, "A stranger tries a command")
-    stranger = Asker(platform="google", email="eve@example.com", display_name="Eve")
-    reply = await app.interpreter.handle(
-        "sync now", stranger, Where(platform="google", key="spaces/AAA", name="General")
-    )
-    out.write(f"\nEve> sync now\n  bot| {render_text(reply)}\n")
-    app.save()
-    out.write(
-        "\nDone. Try it yourself on the same state:\n"
-        f'  DIRSYNC_STATE={state} ./run dirsync cmd "sync status"\n'
-        f"  DIRSYNC_STATE={state} ./run dirsync sync --dry-run\n"
-    )
-    err.flush()
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stopped.set)
+    async with demo_stack(demo_seed.demo_seed(), auth=not no_auth) as stack:
+        credentials = stack.credentials
+        files = {
+            "all": state / "emulator-credentials.json",
+            "google": state / "google-service-account.json",
+            "chat": state / "chat-service-account.json",
+        }
+        write_private(files["all"], credentials)
+        write_private(files["google"], credentials["google"]["service_account"])
+        write_private(files["chat"], credentials["chat_app"]["service_account"])
+        settings = config.load(
+            env=demo_env(
+                credentials,
+                stack.urls,
+                files,
+                state=state,
+                port=port,
+                teams_auth=teams_auth,
+                env=env,
+            )
+        )
+        app = await build(settings)
+        try:
+            await assign_demo_groups(app)
+            async with running_service(settings, app, log_stream=err) as service:
+                urls = {
+                    **stack.urls,
+                    "credentials": str(files["all"]),
+                    "bot": service.url,
+                    "tenant_id": demo_seed.TENANT_ID,
+                    "bot_app_id": credentials["teams_bot"]["app_id"],
+                    "chat_audience_type": credentials["chat_app"]["audience_type"],
+                    "chat_audience": credentials["chat_app"]["audience"],
+                }
+                write_private(state / DEMO_FILE, urls)
+                out.write(json.dumps(urls) + "\n")
+                out.flush()
+                await _set_audit_channels(state, err)
+                interval = f"{settings.interval_seconds:g}"
+                out.write(guide(urls, state).replace("{interval}", interval))
+                out.flush()
+                feed = AuditFeed(app, out)
+                while not stopped.is_set():
+                    feed.show_new()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stopped.wait(), 0.5)
+                feed.show_new()
+        finally:
+            await app.close()
+    out.write("demo stopped\n")
     return 0
+
+
+async def _set_audit_channels(state: Path, err: TextIO) -> None:
+    """Ada makes the Teams channel and the Chat space the admin channels, through the signed
+    chat paths as she would by hand."""
+    for via in ("teams", "gchat"):
+        quiet = io.StringIO()
+        if await run_say("set audit channel here", via, state, quiet, quiet, timeout=30) != 0:
+            err.write(f"demo: could not set the {via} audit channel: {quiet.getvalue().strip()}\n")

@@ -18,8 +18,10 @@ from typing import TextIO
 
 from emulators.stack import load_seed, start_stack
 
+demo_stack = start_stack  # `dirsync demo` starts the same stack, in its own process
 
-def _write_private(path: Path, data: object) -> None:
+
+def write_private(path: Path, data: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -35,7 +37,7 @@ async def run_emulate(seed: Path | None, *, no_auth: bool, state: Path, out: Tex
             loop.add_signal_handler(sig, stopped.set)
     async with start_stack(data, auth=not no_auth) as stack:
         credentials = state / "emulator-credentials.json"
-        _write_private(credentials, stack.credentials)
+        write_private(credentials, stack.credentials)
         out.write(json.dumps({**stack.urls, "credentials": str(credentials)}) + "\n")
         out.flush()
         await stopped.wait()

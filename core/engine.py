@@ -46,6 +46,7 @@ Progress = Callable[[int, int], None]
 """Called as progress(done, total) while a run applies its operations."""
 
 RUN_KINDS = ("incremental", "full", "import", "user")
+NO_CHANGE = "no change"  # the result of a run summary for a run that changed nothing
 
 CURRENT_RUN: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "dirsync_current_run", default=None
@@ -372,11 +373,16 @@ class Engine:
         )
         report.run = finished
         self.store.finish_run(finished)
+        changed = finished.created + finished.adopted + finished.updated + finished.deleted
+        quiet = changed + finished.failed == 0 and finished.status == "done" and not plan.stopped
         self.auditor.record(
             "run",
             "summary",
             run_id=run.id,
             actor=run.triggered_by,
+            # "no change": kept for `audit`, not posted (a run every minute would drown the
+            # admin channel); anything done, failed or stopped is posted.
+            result=NO_CHANGE if quiet else "ok",
             detail=summary_line(finished, plan),
         )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from bots.audit_sink import AuditSink
 from core.audit import Auditor
 from core.clock import FixedClock
+from core.engine import Engine
 from core.memory_store import MemoryStore
 from core.model import ConversationRef, Platform
 
@@ -47,6 +48,17 @@ async def test_run_summaries_and_alerts_reach_every_channel_once() -> None:
         ]
     assert store.unposted_audit(10) == []
     assert (await sink.flush()).posted == 0 and len(teams.sent) == 2  # nothing twice
+
+
+async def test_the_summary_of_a_run_that_changed_nothing_is_kept_but_not_posted() -> None:
+    store, _, teams, chat, sink, clock = setup()
+    engine = Engine(store, {}, clock)
+    await engine.run("incremental", triggered_by="schedule")  # nothing assigned: no change
+    result = await sink.flush()
+    assert (result.posted, teams.sent, chat.sent) == (0, [], [])
+    summaries = [e for e in store.list_audit(10) if e.action == "summary"]
+    assert [e.result for e in summaries] == ["no change"]  # `audit` still shows it
+    assert store.unposted_audit(10) == []
 
 
 async def test_a_failed_post_is_retried_and_the_channel_that_took_it_gets_no_duplicate() -> None:
