@@ -31,8 +31,9 @@ from typing import Any, TextIO
 from bots import config, demo_seed
 from bots.emulate import demo_stack, write_private
 from bots.say import DEMO_FILE, run_say
-from bots.service.server import running_service
+from bots.service.server import start_service
 from bots.wiring import App, build
+from core.engine import NO_CHANGE
 from core.model import AuditEvent, DirectoryKind, Role
 
 # Settings the demo decides (where things are); every other DIRSYNC_* variable applies.
@@ -141,6 +142,8 @@ class AuditFeed:
             if event.id is None or event.id in self.seen:
                 continue
             self.seen.add(event.id)
+            if event.result == NO_CHANGE:
+                continue  # a run that changed nothing: in `audit`, not worth a line here
             self.out.write(describe(event) + "\n")
         self.out.flush()
 
@@ -158,9 +161,9 @@ Talk to it as Ada Admin from another terminal:
   ./run dirsync say "pause google primaries" --via gchat{st}
   ./run dirsync say "resync user jon@example.com" --via teams{st}
   ./run dirsync say "help" --via gchat{st}
-Change the tenants through the emulators' own APIs (URLs on the first line; their README files
-under emulators/ list the routes), and watch the next run (every
-{{interval}} s) pick it up. Stop with Ctrl-C.
+Change the tenants through the emulators' own APIs (URLs on the first line; the README files
+under emulators/ list the routes): the next run picks it up (runs every {{interval}} s).
+Stop with Ctrl-C.
 
 Audit trail:
 """
@@ -207,7 +210,15 @@ async def run_demo(
         app = await build(settings)
         try:
             await assign_demo_groups(app)
-            async with running_service(settings, app, log_stream=err) as service:
+            try:
+                service = await start_service(settings, app=app, log_stream=err)
+            except OSError as error:
+                err.write(
+                    f"dirsync demo: cannot listen on port {port} ({error.strerror}); "
+                    "pick another with --port\n"
+                )
+                return 1
+            try:
                 urls = {
                     **stack.urls,
                     "credentials": str(files["all"]),
@@ -230,6 +241,8 @@ async def run_demo(
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stopped.wait(), 0.5)
                 feed.show_new()
+            finally:
+                await service.stop()
         finally:
             await app.close()
     out.write("demo stopped\n")
