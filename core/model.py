@@ -261,7 +261,8 @@ class RunRecord:
     started_at: datetime
     dry_run: bool = False
     finished_at: datetime | None = None
-    status: str = "running"  # running | done | failed | interrupted
+    # running | done | failed | stopped (graceful shutdown) | interrupted (the process died)
+    status: str = "running"
     created: int = 0
     updated: int = 0
     deleted: int = 0

@@ -100,6 +100,11 @@ def last_run_line(run: RunRecord | None, *, running: bool) -> str:
         changed += f", {run.held} deletions held"
     if run.pending:
         changed += f", {run.pending} pending (paused)"
+    if run.status == "stopped":
+        return (
+            f"Last run: {what} was STOPPED at {when(run.finished_at)} after {took} (the service "
+            f"shut down) with {changed}; the next run does the rest."
+        )
     return f"Last run: {when(run.finished_at)}, took {took}, {what}: {changed}."
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from core.commands.reply import Reply, Table
+from core.commands.status import last_run_line
 from core.engine import EngineSettings
 from core.errors import DirectoryError
-from core.model import GroupType, KnownUser
+from core.model import GroupType, KnownUser, RunRecord
 from core.planner import PlanSettings
 from tests.core.commands.conftest import CLI, TEAMS, Bot, make_bot
 from tests.core.world import GG, MS, World
@@ -69,6 +70,17 @@ async def test_sync_status_after_an_import_shows_counts_and_the_last_run(bot: Bo
     [last] = [line for line in (await bot.say("sync status")).lines if line.startswith("Last")]
     assert last.startswith("Last run: 2026-01-05 09:00 UTC, took 4s")
     assert "by alice@contoso.com): 3 created, 0 adopted, 0 updated, 0 deleted, 0 failed" in last
+
+
+def test_a_stopped_last_run_says_so_and_that_the_next_run_does_the_rest() -> None:
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    run = RunRecord(
+        "r9", "import", start, finished_at=start + timedelta(seconds=3), status="stopped",
+        created=40, triggered_by="schedule",
+    )  # fmt: skip
+    line = last_run_line(run, running=False)
+    assert line.startswith("Last run: run r9 (import, by schedule) was STOPPED at 2026-01-05")
+    assert "40 created" in line and "the next run does the rest" in line
 
 
 async def test_sync_status_shows_pause_pending_conflicts_and_the_next_run() -> None:
