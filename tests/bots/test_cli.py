@@ -1,4 +1,5 @@
-"""The CLI as a user runs it: `dirsync cmd`, `sync`, `db upgrade`, `demo`, and bad input."""
+"""The CLI as a user runs it: `dirsync cmd`, `sync`, `db upgrade`, `config`, and bad input
+(`dirsync demo` runs until stopped: tests/bots/test_demo_e2e.py drives it as a process)."""
 
 from __future__ import annotations
 
@@ -72,20 +73,6 @@ def test_db_upgrade_creates_the_schema(state: Path, capsys: pytest.CaptureFixtur
     assert main(["db", "upgrade"]) == 0
     assert f"database schema at revision {migrate.head()}" in capsys.readouterr().out
     assert (state / "dirsync.sqlite3").exists()
-
-
-def test_demo_narrates_every_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--state", str(tmp_path / "demo")]) == 0
-    out = capsys.readouterr().out
-    for expected in (
-        "is a Microsoft 365 group",
-        "16 created",
-        "2 deleted",
-        "1 updated",
-        "1 pending (paused)",
-        "Not allowed",
-    ):
-        assert expected in out
 
 
 def test_console_script_is_installed() -> None:

@@ -29,7 +29,7 @@ from bots import config
 from bots.service.server import Service, running_service
 from bots.wiring import build
 from core.model import DirectoryKind, Role
-from emulators.botframework import BotFrameworkChannel, channel_of
+from emulators.botframework import BotFrameworkChannel, Conversation, channel_of
 from emulators.gchat import ChatSpace, ChatUser, message_event, standin_of
 from emulators.stack import Stack, start_stack
 from storage.sql_store import SqlStore
@@ -113,6 +113,7 @@ class World:
     service: Service
     http: aiohttp.ClientSession
     log: io.StringIO
+    ms_group: str
 
     @property
     def channel(self) -> BotFrameworkChannel:
@@ -145,7 +146,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                 running_service(settings, app, log_stream=log) as service,
                 aiohttp.ClientSession() as http,
             ):
-                yield World(stack, settings, service, http, log)
+                yield World(stack, settings, service, http, log, ms_group)
         finally:
             await app.close()
             # botbuilder keeps signing keys per URL at class level: leave nothing behind.
@@ -233,6 +234,27 @@ async def test_a_signed_teams_command_is_answered_through_the_server(world: Worl
     )
     _, text = await world.get("/metrics")
     assert 'dirsync_command_seconds_count{frontend="teams"} 2.0' in text
+
+
+async def test_sync_now_runs_on_the_loop_and_its_summary_is_posted_to_the_audit_channel(
+    world: World,
+) -> None:
+    await first_run(world)
+    cat = world.stack.tenant.add_user("cat@contoso.com", "Cat", mail="cat@contoso.com")
+    world.stack.tenant.add_member(world.ms_group, cat.id)
+    world.channel.add_member(ADMIN_MEMBER)
+    bot = world.teams()
+    admins = Conversation.channel("IT", "Sync admins")
+    assert await bot.say("set audit channel here", conversation=admins) == 201
+    assert await bot.say("sync now") == 201  # the lease holder's loop runs it; the reply waits
+    answer = world.channel.posts()[-1].text
+    assert "1 created" in answer, answer
+    assert [r.run.kind for r in world.service.reports] == ["full", "incremental"]
+    assert world.service.sink is not None
+    flushed = await world.service.sink.flush()  # what the loop does every 2 s
+    assert flushed.posted >= 1
+    posted = [p for p in world.channel.posts() if p.text.startswith("[run]")]
+    assert posted and "1 created" in posted[-1].text
 
 
 async def test_a_signed_google_chat_command_is_answered_through_the_server(world: World) -> None:
