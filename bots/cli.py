@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bots import config
+from bots.say import add_say_arguments, run_say_args
 from bots.wiring import CLI_WHERE, App, build, cli_asker
 from core.commands.reply import render_text
 from core.engine import RUN_KINDS, summary_line
@@ -54,13 +55,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", type=Path, help="a TOML settings file (or DIRSYNC_CONFIG)")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the engine on the sample organisation and narrate")
+    demo = sub.add_parser(
+        "demo",
+        help="the emulators with a sample organisation, SQLite and the service, all on "
+        "loopback, until Ctrl-C; first stdout line: the JSON of their URLs",
+    )
     demo.add_argument(
         "--state",
         type=Path,
         default=Path("state/demo"),
         help="state folder for the demo (emptied at start; default state/demo)",
     )
+    demo.add_argument("--port", type=int, default=3978, help="the service's port (default 3978)")
+    demo.add_argument(
+        "--teams-auth",
+        choices=["on", "off"],
+        default="on",
+        help="off: accept unsigned Teams activities, for local tools (the Teams App Test Tool)",
+    )
+    demo.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="the emulators accept any bearer token, so outside clients can use them",
+    )
+    say = sub.add_parser(
+        "say", help="send a command to the running demo as a signed Teams or Google Chat message"
+    )
+    add_say_arguments(say)
     sync = sub.add_parser("sync", help="run one reconciliation, with progress and a summary")
     sync.add_argument("--dry-run", action="store_true", help="report what would be done only")
     sync.add_argument(
@@ -183,9 +204,20 @@ async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             err=err,
         )
     if args.command == "demo":
-        from bots.demo import run_demo  # the demo's narration is only loaded when asked for
+        from bots.demo import run_demo  # the emulators and the service: only when asked for
 
-        return await run_demo(args.state, out, err)
+        if not 0 <= args.port <= 65535:
+            raise config.ConfigError(f"--port {args.port}: use 0 to 65535")
+        return await run_demo(
+            args.state,
+            out,
+            err,
+            port=args.port,
+            teams_auth=args.teams_auth == "on",
+            no_auth=args.no_auth,
+        )
+    if args.command == "say":
+        return await run_say_args(args, out, err)
     settings = config.load(config_file=args.config)
     if args.command == "config":
         for setting in config.SETTINGS:
