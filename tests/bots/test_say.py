@@ -16,7 +16,6 @@ import pytest
 from aiohttp import web
 from botframework.connector.auth import JwtTokenExtractor  # type: ignore[import-untyped]
 
-import emulators.botframework
 from bots.demo_seed import ADMINS, CHAT_PROJECT_NUMBER, MS_ADMIN, demo_seed
 from bots.gchat import add_gchat_routes
 from bots.sample_org import seed
@@ -63,19 +62,11 @@ async def interpreter() -> tuple[Interpreter, MemoryStore]:
 
 
 @pytest.fixture
-async def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Demo]:
-    # The stack keeps the bot's password to itself; the bot needs it to post its replies.
-    made: list[web.Application] = []
-    create = emulators.botframework.create_app
-
-    def keep(*args: Any, **kwargs: Any) -> web.Application:
-        made.append(create(*args, **kwargs))
-        return made[-1]
-
-    monkeypatch.setattr(emulators.botframework, "create_app", keep)
+async def demo(tmp_path: Path) -> AsyncIterator[Demo]:
     assert PROJECT_NUMBER == CHAT_PROJECT_NUMBER
     async with start_stack(demo_seed()) as stack:
-        channel = channel_of(made[0])
+        channel = channel_of(stack.apps["botframework"])
+        assert channel.bot_app_password == stack.credentials["teams_bot"]["app_password"]
         interp, store = await interpreter()
         app = web.Application()
         settings = teams_settings(channel, app_id=BOT_APP_ID, app_password=channel.bot_app_password)
