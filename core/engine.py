@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from core.plan import Plan
 from core.planner import GroupState, PlanInput, PlanSettings, make_plan
 from core.ports import Clock, DirectoryPort, Store
 from core.reconciler import ApplyResult, Reconciler, RetryPolicy
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """Called as progress(done, total) while a run applies its operations."""
@@ -197,17 +200,21 @@ class Engine:
         only_emails: frozenset[str] | None,
         progress: Progress | None,
     ) -> RunReport:
+        run_id = uuid.uuid4().hex[:12]
+        CURRENT_RUN.set(run_id)  # run() is awaited in its caller's context: reset there
+        if not dry_run:
+            # Before this run's start time: a dead run's end never falls after it.
+            self._close_interrupted(run_id)
         run = RunRecord(
-            id=uuid.uuid4().hex[:12],
+            id=run_id,
             kind=kind,
             started_at=self.clock.now(),
             dry_run=dry_run,
             triggered_by=triggered_by,
         )
-        CURRENT_RUN.set(run.id)  # run() is awaited in its caller's context: reset there
+        log.info("run %s (%s) started, by %s", run_id, kind, triggered_by)
         cleared: list[Failure] = []
         if not dry_run:
-            self._close_interrupted(run.id)
             self.store.start_run(run)
             if kind == "user" and only_emails:
                 cleared = self._clear_failures(only_emails)
