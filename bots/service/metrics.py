@@ -6,7 +6,10 @@ one, so two services in one process, as in tests, never share counts).
 - dirsync_api_calls_total{service} and dirsync_api_throttled_total{service}: read at scrape
   time from the directory clients' own counters (GraphHttp.counters, GoogleApi.counters);
 - dirsync_command_seconds{frontend}: how long chat commands take to answer, per front-end;
-- dirsync_is_leader: 1 while this replica holds the reconciliation lease.
+- dirsync_is_leader: 1 while this replica holds the reconciliation lease;
+- dirsync_requests_refused_total{frontend,reason}: chat requests refused for their token (the
+  front-end names the reason on the request, REFUSED_REASON; the audit log has them too, as
+  "security" events collapsed per minute).
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ COMMAND_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # The front-end a request path belongs to.
 FRONTENDS = {"/api/messages": "teams", "/api/google-chat": "gchat"}
 
+# Set by a front-end on a request it refused (401): why, e.g. "expired token".
+REFUSED_REASON = web.RequestKey("dirsync_refused_reason", str)
+
 
 def api_counters(directory: Any) -> tuple[int, int] | None:
     """(requests, throttled) of a directory client, or None when it has no counters (the
@@ -40,9 +46,8 @@ def api_counters(directory: Any) -> tuple[int, int] | None:
     if counters is None:
         return None
     requests = int(getattr(counters, "http_requests", 0))
-    # Graph counts 429s; Google sends no Retry-After and counts its retried quota errors.
-    throttled = getattr(counters, "throttled", None)
-    return requests, int(getattr(counters, "retried", 0) if throttled is None else throttled)
+    # Graph counts its 429s, Google its quota refusals (429, or 403 rateLimitExceeded).
+    return requests, int(getattr(counters, "throttled", 0))
 
 
 class ApiCallsCollector(Collector):
@@ -55,7 +60,7 @@ class ApiCallsCollector(Collector):
         )
         throttled = CounterMetricFamily(
             "dirsync_api_throttled",
-            "Requests a directory API throttled (Graph: 429; Google: quota errors retried)",
+            "Requests a directory API refused for quota (Graph: 429; Google: 429, 403 rate limit)",
             labels=["service"],
         )
         for kind, directory in self.directories().items():
@@ -89,6 +94,12 @@ class Metrics:
             "Time to answer a chat request, per front-end",
             ["frontend"],
             buckets=COMMAND_BUCKETS,
+            registry=self.registry,
+        )
+        self.refused = Counter(
+            "dirsync_requests_refused",
+            "Chat requests refused for their token, per front-end and reason",
+            ["frontend", "reason"],
             registry=self.registry,
         )
         self.is_leader = Gauge(
@@ -127,6 +138,9 @@ class Metrics:
                 self.command_seconds.labels(frontend=frontend).observe(
                     time.perf_counter() - started
                 )
+                reason = request.get(REFUSED_REASON)
+                if reason is not None:
+                    self.refused.labels(frontend=frontend, reason=reason).inc()
 
         return timed
 

@@ -40,6 +40,11 @@ class ApiError:
     def retryable(self) -> bool:
         return self.status in (429, 500, 502, 503, 504) or self.reason in RETRY_REASONS
 
+    @property
+    def throttled(self) -> bool:
+        """A quota refusal (429, or 403 with a rate-limit reason), not a server fault."""
+        return self.status == 429 or (self.status == 403 and self.reason in RETRY_REASONS)
+
     def as_error(self, what: str) -> DirectoryError:
         text = f"{what}: HTTP {self.status} {self.reason} {self.message}".strip()
         if self.status == 404:
@@ -93,6 +98,7 @@ class GoogleCounters:
     http_requests: int = 0
     batch_parts: int = 0
     retried: int = 0
+    throttled: int = 0  # quota refusals among the failures (each is also retried)
 
 
 @dataclass
@@ -154,6 +160,7 @@ class GoogleApi:
                     return await asyncio.to_thread(self._execute, make, api)
                 except Exception as error:  # HttpError, or the transport's own errors
                     failure = api_error(error)
+            self.counters.throttled += failure.throttled
             if not failure.retryable or attempt + 1 == self.max_attempts:
                 raise failure.as_error(what) from None
             self.counters.retried += 1
@@ -222,6 +229,7 @@ class GoogleApi:
     def _settle(self, item: _Item, outcome: Any) -> None:
         if isinstance(outcome, ApiError):
             item.attempts += 1
+            self.counters.throttled += outcome.throttled
             if outcome.retryable and item.attempts < self.max_attempts:
                 self.counters.retried += 1
                 task = asyncio.get_running_loop().create_task(

@@ -155,6 +155,8 @@ async def test_a_batch_with_quota_errors_is_retried_until_everything_is_created(
         assert len({a.id for a in created}) == 60
         assert world.emulator.stats.quota_exceeded >= 1
         assert world.google.api.counters.retried >= 1
+        # each quota refusal is counted as throttling (dirsync_api_throttled_total)
+        assert world.google.api.counters.throttled == world.emulator.stats.quota_exceeded
         made = [u for u in world.workspace.users.values() if u.external_ids]
         assert len(made) == 60
         assert world.google.api.counters.batch_parts >= 60
@@ -232,3 +234,4 @@ async def test_injected_backend_errors_are_retried_and_the_read_still_succeeds(
     read = await world.google.read_members(info)
     assert [u.email for u in read.users] == ["admin@example.com"]
     assert world.emulator.stats.injected_faults == 3
+    assert world.google.api.counters.throttled == 0  # server faults are not throttling
