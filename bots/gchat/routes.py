@@ -1,9 +1,13 @@
 """`POST /api/google-chat`: Google Chat's HTTP endpoint for the app.
 
 Order matters: the bearer token is checked before the body is even read, so a caller without
-a valid Chat token learns nothing and runs nothing (401, no command, no audit event). Then the
-event is parsed (400 for anything that is not a Chat event) and answered synchronously: a
-classic event gets a Message, an add-on event the add-on's createMessageAction around it.
+a valid Chat token learns nothing and runs nothing (401, no command; the refusal is counted in a
+"security" audit event, one per reason and minute). Then the event is parsed (400 for anything
+that is not a Chat event) and answered synchronously: a classic event gets a Message, an add-on
+event the add-on's createMessageAction around it.
+
+Chat sends an event again when the app did not answer in time. A message seen in the last 10
+minutes (same message name) is not run again: the redelivery gets the first delivery's answer.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from aiohttp import web
 
 from bots.gchat.answer import answer
 from bots.gchat.cards import reply_message
-from bots.gchat.events import BadEvent, parse_event
+from bots.gchat.events import BadEvent, ChatEvent, parse_event
 from bots.gchat.settings import GChatSettings
 from bots.gchat.verify import CertificatesUnavailable, TokenVerifier, Unauthorized
+from bots.service.metrics import REFUSED_REASON
+from core.commands.guard import RecentDeliveries, RefusedRequests
 from core.commands.interpreter import Interpreter
 from core.ports import Store
 
@@ -34,6 +40,8 @@ class GChatEndpoint:
         self.store = store
         self.settings = settings
         self.verifier = TokenVerifier(settings)
+        self.deliveries: RecentDeliveries[dict[str, Any]] = RecentDeliveries(interpreter.clock)
+        self.refused = RefusedRequests(interpreter.engine.auditor, interpreter.clock, "Google Chat")
 
     async def handle(self, request: web.Request) -> web.Response:
         if self.settings.auth:
@@ -41,6 +49,8 @@ class GChatEndpoint:
                 await self.verifier.verify(request.headers.get("Authorization"))
             except Unauthorized as exc:
                 log.warning("Google Chat event refused: %s", exc)
+                self.refused.note(exc.reason)
+                request[REFUSED_REASON] = exc.reason
                 return _error(401, "unauthorized: a valid Google Chat bearer token is required")
             except CertificatesUnavailable as exc:
                 log.error("Google Chat certificates unavailable: %s", exc)
@@ -49,13 +59,32 @@ class GChatEndpoint:
             event = parse_event(await request.read())
         except BadEvent as exc:
             return _error(400, f"bad Google Chat event: {exc}")
+        key = event.message_name if event.is_command else None
+        earlier = self.deliveries.claim(key) if key is not None else None
+        if earlier is not None:
+            log.info("Google Chat message %s delivered again: not run again", key)
+            return web.json_response(await earlier)
+        try:
+            body = await self._answer(event)
+        except BaseException as error:
+            if key is not None:
+                self.deliveries.fail(key, error)
+            raise
+        if key is not None:
+            self.deliveries.settle(key, body)
+        return web.json_response(body)
+
+    async def _answer(self, event: ChatEvent) -> dict[str, Any]:
         reply = await answer(event, self.interpreter)
         if reply is None:
-            return web.json_response({})
+            return {}
         message = reply_message(reply)
         if event.format == "addon":
-            return web.json_response(addon_reply(message))
-        return web.json_response(message)
+            return addon_reply(message)
+        return message
+
+    def close(self) -> None:
+        self.refused.close()
 
 
 def addon_reply(message: dict[str, Any]) -> dict[str, Any]:
@@ -76,4 +105,9 @@ def add_gchat_routes(
     endpoint = GChatEndpoint(interpreter, store, settings)
     app[GCHAT_ENDPOINT] = endpoint
     app.router.add_post(PATH, endpoint.handle)
+
+    async def close(_: web.Application) -> None:
+        endpoint.close()
+
+    app.on_cleanup.append(close)
     return endpoint

@@ -32,7 +32,31 @@ REFETCH_SECONDS = 30.0
 
 
 class Unauthorized(Exception):
-    """The event's token is missing or not one Chat made for this app: answer 401."""
+    """The event's token is missing or not one Chat made for this app: answer 401. `reason` is
+    one of REASONS, for the audit log and the metrics."""
+
+    def __init__(self, message: str, reason: str = "invalid token") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+REASONS = (
+    "missing token",
+    "expired token",
+    "wrong audience",
+    "wrong issuer",
+    "wrong account",
+    "invalid token",
+)
+
+
+def _claimed(token: str) -> dict[str, Any]:
+    """The token's claims without checking anything: only to name why it was refused."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 class CertificatesUnavailable(Exception):
@@ -101,7 +125,7 @@ class TokenVerifier:
         scheme, _, token = (authorization or "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("no bearer token")
+            raise Unauthorized("no bearer token", "missing token")
         return await asyncio.to_thread(self._verify, token)
 
     def _verify(self, token: str) -> Mapping[str, Any]:
@@ -143,13 +167,28 @@ class TokenVerifier:
         except google.auth.exceptions.TransportError as exc:
             raise CertificatesUnavailable(str(exc)) from exc
         except (ValueError, google.auth.exceptions.GoogleAuthError, jwt.PyJWTError) as exc:
-            raise Unauthorized(f"invalid token: {exc}") from exc
+            raise Unauthorized(f"invalid token: {exc}", self._reason(token)) from exc
         if settings.audience_type == "project-number":
             if claims.get("iss") != CHAT_ISSUER:
-                raise Unauthorized(f"issuer {claims.get('iss')!r} is not Google Chat")
+                raise Unauthorized(
+                    f"issuer {claims.get('iss')!r} is not Google Chat", "wrong issuer"
+                )
         else:
             if claims.get("iss") not in OIDC_ISSUERS:
-                raise Unauthorized(f"issuer {claims.get('iss')!r} is not Google")
+                raise Unauthorized(f"issuer {claims.get('iss')!r} is not Google", "wrong issuer")
             if claims.get("email") != CHAT_ISSUER or claims.get("email_verified") is not True:
-                raise Unauthorized(f"token email {claims.get('email')!r} is not Google Chat")
+                raise Unauthorized(
+                    f"token email {claims.get('email')!r} is not Google Chat", "wrong account"
+                )
         return claims
+
+    def _reason(self, token: str) -> str:
+        claims = _claimed(token)
+        if not claims:
+            return "invalid token"
+        exp = claims.get("exp")
+        if isinstance(exp, int | float) and exp < time.time():
+            return "expired token"
+        if claims.get("aud") != self.settings.audience:
+            return "wrong audience"
+        return "invalid token"

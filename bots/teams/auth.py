@@ -4,7 +4,8 @@ service URL claim), with three of its traps closed.
 - A request without an Authorization header raises AttributeError in botbuilder's
   parameterized mode (HTTP 500); here it is refused (401) before botbuilder sees it.
 - Any failure to validate a token (bad signature, expired, unknown key id, garbage) becomes
-  PermissionError, which CloudAdapter answers with 401, so nothing runs.
+  TokenRefused (a PermissionError), which CloudAdapter answers with 401, so nothing runs; it
+  names a reason from a short list (`refusal_reason`) for the audit log and the metrics.
 - botbuilder fetches the signing keys with blocking `requests.get` on the event loop, once a
   day, and never again for a key id it has not seen (key rotation). Here the class-level key
   cache (`JwtTokenExtractor.metadataCache`) is refreshed from a worker thread before
@@ -36,6 +37,46 @@ KEYS_MAX_AGE = timedelta(hours=23)  # botbuilder refreshes itself (blocking) aft
 UNKNOWN_KEY_RETRY = timedelta(minutes=5)  # an unseen key id refreshes the keys at most this often
 KEYS_TIMEOUT = 30.0
 VALIDATED_FOR = 600.0  # seconds a validated token is trusted without checking it again
+
+
+class TokenRefused(PermissionError):
+    """The request's token did not validate; `reason` is one of REASONS."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+REASONS = (
+    "missing token",
+    "expired token",
+    "wrong audience",
+    "wrong issuer",
+    "invalid token",
+    "signing keys unavailable",
+)
+
+
+def refusal_reason(auth_header: str, settings: TeamsSettings) -> str:
+    """Why a token that did not validate was refused, from what it claims (unverified: only
+    for the audit log). A bad signature with good-looking claims is an "invalid token"."""
+    scheme, _, token = auth_header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return "missing token"
+    try:
+        claims = jwt.decode(token.strip(), options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return "invalid token"
+    if not isinstance(claims, dict):
+        return "invalid token"
+    exp = claims.get("exp")
+    if isinstance(exp, int | float) and exp < time.time():
+        return "expired token"
+    if claims.get("aud") != settings.app_id:
+        return "wrong audience"
+    if claims.get("iss") != settings.token_issuer:
+        return "wrong issuer"
+    return "invalid token"
 
 
 def bot_framework_configuration(settings: TeamsSettings) -> SimpleNamespace:
@@ -99,7 +140,7 @@ class SigningKeys:
                 log.warning(
                     "Bot Framework signing keys unavailable from %s: %r", self.metadata_url, error
                 )
-                raise PermissionError("the channel's signing keys are unavailable") from error
+                raise TokenRefused("signing keys unavailable") from error
 
 
 class ChannelAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]  # untyped base
@@ -116,9 +157,9 @@ class ChannelAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]  
         self._user_token_clients: dict[str, Any] = {}
 
     async def authenticate_request(self, activity: Any, auth_header: str) -> Any:
-        if not auth_header:
+        if not auth_header or not auth_header.strip():
             if self.settings.auth:
-                raise PermissionError("no Authorization header")
+                raise TokenRefused("missing token")
             return await self.inner.authenticate_request(activity, None)  # anonymous
         key = (auth_header, activity.service_url, activity.channel_id)
         cached = self._validated.get(key)
@@ -127,10 +168,11 @@ class ChannelAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]  
         await self.keys.ensure(auth_header)
         try:
             result = await self.inner.authenticate_request(activity, auth_header)
-        except PermissionError:
+        except TokenRefused:
             raise
         except Exception as error:
-            raise PermissionError(f"the token did not validate ({type(error).__name__})") from error
+            reason = refusal_reason(auth_header, self.settings)
+            raise TokenRefused(reason, f"{type(error).__name__}: {error}") from error
         result.connector_factory = self._reused(result.connector_factory)
         self._remember(key, auth_header, result)
         return result

@@ -23,11 +23,17 @@ from core.commands.context import Where
 log = logging.getLogger(__name__)
 
 
+def _field(data: Any, key: str, name: str = "name") -> str:
+    """`data[key][name]` when both are there and a string, else "" (channelData is free JSON:
+    fuzzing sent a string where `channel` is an object)."""
+    inner = data.get(key) if isinstance(data, dict) else None
+    value = inner.get(name) if isinstance(inner, dict) else None
+    return value if isinstance(value, str) else ""
+
+
 def tenant_of(activity: Any) -> str:
     """From channelData: botbuilder maps `conversation.tenantId` to None (it expects tenantID)."""
-    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-    tenant = data.get("tenant") or {}
-    return str(tenant.get("id") or "")
+    return _field(activity.channel_data, "tenant", "id")
 
 
 def channel_conversation_id(conversation_id: str) -> str:
@@ -70,9 +76,8 @@ def conversation_reference(activity: Any) -> dict[str, Any]:
 
 def where_of(activity: Any) -> Where:
     """The conversation, with the serialized reference `set audit channel here` stores."""
-    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-    team = (data.get("team") or {}).get("name") or ""
-    channel = (data.get("channel") or {}).get("name") or ""
+    team = _field(activity.channel_data, "team")
+    channel = _field(activity.channel_data, "channel")
     conversation = activity.conversation
     kind = getattr(conversation, "conversation_type", None) or ""
     if team or channel:

@@ -19,7 +19,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bots.gchat import PATH, ChatPoster, GChatSettings, add_gchat_routes
+from bots.gchat import PATH, ChatPoster, GChatEndpoint, GChatSettings, add_gchat_routes
+from bots.gchat.routes import GCHAT_ENDPOINT
 from bots.sample_org import seed
 from core.clock import FixedClock
 from core.commands.access import AccessPolicy
@@ -92,6 +93,7 @@ class ChatApp:
     standin: ChatStandIn
     store: MemoryStore
     engine: Engine
+    endpoint: GChatEndpoint | None = None
 
     def token(self, **options: Any) -> str:
         tokens = self.standin.tokens
@@ -174,4 +176,4 @@ async def bot(
     mode = request.param
     app, store, engine = await make_app(mode, chat, chat_thread.base_url)
     async with run_emulator(app) as url, aiohttp.ClientSession() as session:
-        yield ChatApp(mode, url, session, chat, store, engine)
+        yield ChatApp(mode, url, session, chat, store, engine, app[GCHAT_ENDPOINT])

@@ -91,7 +91,11 @@ async def test_bad_token_gets_401_and_runs_nothing(bot: ChatApp, problem: str) -
     assert status == 401
     assert "unauthorized" in reply["error"]
     assert bot.commands() == []
-    assert len(bot.store.list_audit(10_000)) == before
+    assert bot.endpoint is not None
+    bot.endpoint.refused.flush()  # the minute's count, written now: one security event
+    [security] = bot.store.list_audit(10_000)[before:]
+    assert (security.kind, security.result) == ("security", "refused")
+    assert security.detail.startswith("1 request refused")
 
 
 async def test_token_of_the_other_audience_mode_is_refused(bot: ChatApp) -> None:

@@ -64,6 +64,7 @@ class TeamsBot:
     channel: BotFrameworkChannel
     poster: TeamsPoster
     http: aiohttp.ClientSession
+    app: web.Application | None = None
 
     async def send(self, activity: dict[str, Any], authorization: str | None = "") -> int:
         """POSTs an activity as the channel would: signed unless `authorization` is given
@@ -104,7 +105,7 @@ async def start_bot(
     app = web.Application()
     poster = add_teams_routes(app, interpreter=interpreter, store=store, settings=settings)
     async with run_emulator(app) as base_url, aiohttp.ClientSession() as http:
-        yield TeamsBot(base_url + "/api/messages", store, engine, channel, poster, http)
+        yield TeamsBot(base_url + "/api/messages", store, engine, channel, poster, http, app)
 
 
 @pytest.fixture

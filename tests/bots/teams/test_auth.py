@@ -1,5 +1,6 @@
 """Only the channel's signed requests run anything: every other request gets 401, and then no
-command runs, nothing is audited and nothing is posted."""
+command runs and nothing is posted; the refusal is audited as a "security" event (one per
+reason and minute, with the count: tests/reliability/test_auth.py), never as a command."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from bots.teams.routes import TEAMS_REFUSED
 from emulators.botframework import BotFrameworkChannel, SigningKey
 from tests.bots.teams.conftest import ADMIN_MEMBER, TeamsBot, settings_for, start_bot
 
@@ -59,8 +61,16 @@ async def test_a_bad_or_missing_token_gets_401_and_runs_nothing(
     assert await teams_bot.send(activity, authorization=headers_value) == 401
 
     assert teams_bot.command_events() == []
-    assert teams_bot.store.list_audit(100) == audited
     assert channel.posts() == []
+    assert teams_bot.app is not None
+    teams_bot.app[TEAMS_REFUSED].flush()  # the minute's count, written now
+    [security] = teams_bot.store.list_audit(100)[len(audited) :]
+    assert (security.kind, security.action, security.result) == (
+        "security",
+        "request refused",
+        "refused",
+    )
+    assert security.detail.startswith("1 request refused")
 
 
 async def test_a_good_token_after_bad_ones_still_works(teams_bot: TeamsBot) -> None:
