@@ -29,6 +29,11 @@ Decisions:
   starts and no request is finished; the loop keeps trying to take the lease back.
 - **A run that raises** is logged and kept in `last_error`; its request is marked failed with the
   reason; the next scheduled run is `interval` later.
+- **The database going away mid-run** (a restart, a network cut) is not a bug of ours: the run
+  is logged in one line, without a traceback. The engine could not record the run's failure
+  nor its alert in a database that was gone, so the loop owes the admins that alert and
+  records it (`run failed`, posted by the audit sink) as soon as the store answers again; the
+  run itself, still `running` in the store, is closed as `interrupted` by the next run.
 - **`stop()`** is graceful: the run in progress stops at the next operation boundary (status
   "stopped", see core/engine.py), the sink is flushed one last time (that run's summary is
   posted), and the lease is released so another replica takes over at once.
@@ -42,6 +47,8 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+
+from sqlalchemy.exc import DBAPIError
 
 from bots.audit_sink import AuditSink
 from core.commands.context import describe_run
@@ -83,6 +90,7 @@ class ReconciliationLoop:
         self.on_run = on_run
         self.request_poll = request_poll
         self.last_error: str | None = None
+        self._owed_alert: str | None = None  # a run failure the database could not take
         self._leader = False
         self._lease_until: datetime | None = None
         self._stopping = False
@@ -208,6 +216,7 @@ class ReconciliationLoop:
             if self._stopping or not self.is_leader:
                 continue
             try:
+                self._record_owed_alert()
                 await self._serve_requests()
                 if self._due() and self.is_leader and not self._stopping:
                     await self._scheduled_run()
@@ -249,6 +258,16 @@ class ReconciliationLoop:
         await self._run(kind, by=SCHEDULE)
 
     # ---- runs --------------------------------------------------------------------------------
+    def _record_owed_alert(self) -> None:
+        if self._owed_alert is None:
+            return
+        try:
+            self.engine.auditor.alert("run failed", self._owed_alert)
+        except Exception as error:
+            log.warning("could not record the failed run's alert yet: %s", first_line(error))
+        else:
+            self._owed_alert = None
+
     async def _serve_requests(self) -> None:
         try:
             pending = self.store.pending_run_requests()
@@ -297,7 +316,17 @@ class ReconciliationLoop:
         try:
             report = await self.engine.run(kind, triggered_by=by, only_emails=only_emails)
         except Exception as error:
-            log.exception("%s run (by %s) failed", kind, by)
+            database = database_error(error)
+            if database is None:
+                log.exception("%s run (by %s) failed", kind, by)
+            else:
+                log.error(
+                    "%s run (by %s) failed: the database did not answer: %s", kind, by, database
+                )
+                self._owed_alert = (
+                    f"a {kind} run (by {by}) failed: the database did not answer "
+                    f"({database}); the next run checks what it left unfinished"
+                )
             self.last_error = f"{kind} run failed: {error}"
             if kind != "user":
                 self._next_due = time.monotonic() + self.interval
@@ -316,3 +345,26 @@ class ReconciliationLoop:
             except Exception:
                 log.exception("the on_run callback failed")
         return report, ""
+
+
+def first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def database_error(error: BaseException) -> str | None:
+    """The first line of the database driver's error behind `error` (its causes, its context,
+    the members of an exception group), or None when the database is not why it failed."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [error]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, DBAPIError):
+            cause: BaseException = current.orig if current.orig is not None else current
+            return f"{type(cause).__name__}: {first_line(cause)}"
+        if isinstance(current, BaseExceptionGroup):
+            todo.extend(current.exceptions)
+        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return None
