@@ -16,6 +16,7 @@ core's directory port.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -170,17 +171,14 @@ class GoogleDirectory:
             known = self._users.get(str(member.get("id")))
             if known is None:
                 continue  # deleted between the two calls: it is not a member any more
-            status = str(member.get("status", "ACTIVE")).upper()
-            if status in ("SUSPENDED", "ARCHIVED") and known.enabled:
-                known = SourceUser(
-                    known.id,
-                    known.email,
-                    known.display_name,
-                    known.given_name,
-                    known.family_name,
-                    False,
-                    known.ours,
-                )
+            # The member's status is read afresh on every call, the user's details may come
+            # from the cache: the status decides, so a user unsuspended since the last full
+            # read is seen at once, as is one suspended since.
+            status = member.get("status")
+            if status is not None:
+                enabled = str(status).upper() not in ("SUSPENDED", "ARCHIVED")
+                if enabled != known.enabled:
+                    known = dataclasses.replace(known, enabled=enabled)
             result.append(known)
         return SourceRead(tuple(result))
 

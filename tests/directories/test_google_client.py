@@ -111,6 +111,11 @@ async def test_1000_members_in_pages_of_200_nested_suspended_and_dynamic(world: 
     again = await world.google.read_members(info)  # details are known: only members pages
     assert len(again.users) == 1002
     assert world.emulator.stats.by_kind.get("directory.members.list", 0) == 12
+    # Unsuspended (and another suspended) since: the member status, read afresh, decides.
+    ws.update_user("gone@example.com", suspended=False)
+    ws.update_user("u7@example.com", suspended=True)
+    third = {u.email: u.enabled for u in (await world.google.read_members(info)).users}
+    assert (third["gone@example.com"], third["u7@example.com"]) == (True, False)
 
 
 async def test_interop_account_created_with_marker_found_updated_deleted(world: Setup) -> None:
