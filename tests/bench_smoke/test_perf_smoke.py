@@ -1,0 +1,86 @@
+"""`./run perf` (tests/bench/perf.py) at a tiny size, so that the scale benchmark cannot rot:
+every scenario runs and its figures are present and sane, and the organisation generator's
+"already synced" database is exactly what a real import writes."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from tests.bench import orgs, perf
+
+N = 200
+
+
+def test_import_creates_exactly_n_accounts_a_side_and_the_generator_matches_it() -> None:
+    out = io.StringIO()
+    figures = perf.scenario_import(N, perf.Limits(scale=100), out, keep_records=True)
+
+    assert figures["created"] == 2 * N and figures["failed"] == 0
+    assert figures["guests_in_tenant"] == N and figures["interop_accounts_in_workspace"] == N
+    assert figures["lower_bound_seconds"] == 0  # 400 writes fit in Graph's first 3,000
+    assert figures["ratio"] is None and figures["elapsed_seconds"] > 0
+    assert figures["entra_provisioning_minutes"] == [2.0, 16.0]
+    calls = figures["calls"]
+    assert calls["graph invitations.create"] == N and calls["graph users.update"] == N
+    assert calls["google directory.users.insert"] == N
+    assert calls.get("graph 429", 0) == 0 and calls.get("google quota errors", 0) == 0
+    assert "Entra provisioning's published initial cycle" in out.getvalue()
+
+    # What the import wrote is what orgs.synced_records says, but for the accounts' ids.
+    written = sorted((r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in figures["records"])
+    generated = sorted(
+        (
+            r.role.value,
+            r.source_id,
+            r.email,
+            r.display_name,
+            r.given_name,
+            r.family_name,
+            r.account_email,
+        )
+        for r in orgs.synced_records(N)
+    )
+    assert written == generated
+    known = sorted((k[0], k[1], tuple(k[2])) for k in figures["known_users"])
+    assert known == sorted(
+        (k.email, k.display_name, tuple(sorted(k.sources))) for k in orgs.synced_known_users(N)
+    )
+
+
+def test_the_no_change_cycle_reads_pages_only_and_writes_nothing() -> None:
+    figures = perf.scenario_cycle(N, perf.Limits(scale=100), io.StringIO())
+
+    assert figures["first_full_run"]["operations"] == 0  # the synced organisation is in sync
+    assert figures["first_full_run"]["unchanged"] == 2 * N
+    assert figures["operations"] == 0 and figures["changed"] == 0
+    assert figures["write_calls"] == 0
+    assert figures["expected_members_pages"] == 1 and figures["expected_delta_pages"] == 2
+    assert figures["calls_by_kind"]["google directory.members.list"] == 1
+    assert figures["api_calls"] == 3 and figures["constant"] == 0
+    assert 0 < figures["cpu_seconds"] < 5
+    assert figures["peak_rss_mb"] is None or 10 < figures["peak_rss_mb"] < 2000
+
+
+def test_delay_and_chat_scenarios_and_the_docs(tmp_path: Path) -> None:
+    out = io.StringIO()
+    delay = perf.scenario_delay(interval=1.0, changes=1, resyncs=1, extra=0, out=out)
+    assert len(delay["delays_seconds"]) == 1 and delay["max_delay_seconds"] > 0
+    assert set(delay["resync_max_seconds"]) == {
+        "teams (signed, say)",
+        "gchat (signed, say)",
+        "in process (QueuedRunner)",
+    }
+    chat = perf.scenario_chat(rate=20, seconds=1, users=500, out=out)
+    assert chat["answered"] == 20 and sum(chat["statuses"].values()) == 20
+    assert all(str(status).startswith("2") for status in chat["statuses"])
+    assert chat["p99_ms"] is not None and chat["p99_ms"] > 0
+
+    results = {"delay": delay, "chat": chat, "machine": perf.machine(), "notes": ["a finding"]}
+    perf.write_docs(results, tmp_path)
+    text = (tmp_path / "PERFORMANCE.md").read_text()
+    assert "| Scenario | N | Figure | Target | Met? |" in text
+    assert "`resync user` via teams" in text and "`sync status` at 20/s" in text
+    assert "a finding" in text and "How it was measured" in text
+    assert json.loads((tmp_path / "performance.json").read_text())["chat"]["answered"] == 20
