@@ -19,7 +19,8 @@ import contextvars
 import dataclasses
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from core.audit import Auditor
@@ -31,6 +32,8 @@ from core.model import (
     Failure,
     GroupInfo,
     HeldDeletion,
+    KnownUser,
+    Platform,
     ReadFailure,
     Role,
     RunRecord,
@@ -38,7 +41,7 @@ from core.model import (
     parse_marker,
     refusal_reason,
 )
-from core.plan import Plan
+from core.plan import Operation, Plan
 from core.planner import GroupState, PlanInput, PlanSettings, make_plan
 from core.ports import Clock, DirectoryPort, Store
 from core.reconciler import ApplyResult, Reconciler, RetryPolicy
@@ -72,6 +75,8 @@ class RunReport:
     reads: dict[Role, SourceRead | ReadFailure] = field(default_factory=dict)
     only_emails: frozenset[str] | None = None  # a "user" run: whom it was about
     cleared: list[Failure] = field(default_factory=list)  # failures a "user" run cleared first
+    # User Sync as stored when the run planned: what it saves is compared with this
+    known_before: list[KnownUser] = field(default_factory=list, repr=False)
 
     @property
     def dry_run(self) -> bool:
@@ -298,6 +303,7 @@ class Engine:
                 if seen is not None:
                     observed[role] = seen
         held = self.store.list_held()
+        known = self.store.list_known_users()
         plan = make_plan(
             PlanInput(
                 groups={r: GroupState(a, reads[r]) for r, a in assignments.items()},
@@ -307,11 +313,13 @@ class Engine:
                 observed=observed,
                 failures=self.store.list_failures(),
                 approved=frozenset((h.role, h.source_id) for h in held if h.approved),
-                known=self.store.list_known_users(),
+                known=known,
                 only_emails=only_emails,
             )
         )
-        return RunReport(run=run, plan=plan, reads=reads, only_emails=only_emails)
+        return RunReport(
+            run=run, plan=plan, reads=reads, only_emails=only_emails, known_before=known
+        )
 
     async def _apply(
         self, report: RunReport, only_emails: frozenset[str] | None, progress: Progress | None
@@ -351,11 +359,12 @@ class Engine:
                 progress(done, total)
 
         applied = ApplyResult()
+        operations = by_turns(plan.operations)
         for chunk_start in range(0, total, 500):
             if self.reconciler.stop_requested:
                 applied.not_started += total - chunk_start
                 break
-            chunk = plan.operations[chunk_start : chunk_start + 500]
+            chunk = operations[chunk_start : chunk_start + 500]
             part = await self.reconciler.apply(chunk, run.id)
             _merge(applied, part)
             for _ in chunk:
@@ -364,7 +373,7 @@ class Engine:
         if only_emails is None:
             keep = {op.key for op in plan.held} | applied.failed_keys
             self.store.release_held(k for k in already_held if k not in keep)
-            self._save_known_users(plan)
+            self._save_known_users(plan, report.known_before)
         self._save_group_counts(report)
         finished = dataclasses.replace(
             run,
@@ -393,8 +402,10 @@ class Engine:
             detail=summary_line(finished, plan),
         )
 
-    def _save_known_users(self, plan: Plan) -> None:
-        current = {u.email: u for u in self.store.list_known_users()}
+    def _save_known_users(self, plan: Plan, before: list[KnownUser]) -> None:
+        """Only this run writes User Sync while it holds the engine's lock: what it read when
+        planning is still what is stored."""
+        current = {u.email: u for u in before}
         changed = [u for key, u in plan.known_users.items() if current.get(key) != u]
         gone = [key for key in current if key not in plan.known_users]
         if changed:
@@ -429,6 +440,22 @@ def _merge(total: ApplyResult, part: ApplyResult) -> None:
     total.failed_keys |= part.failed_keys
     total.done_keys |= part.done_keys
     total.not_started += part.not_started
+
+
+def by_turns(operations: Sequence[Operation]) -> list[Operation]:
+    """The operations with the target directories taking turns (each keeps its own order):
+    every chunk then writes to both directories, whose quotas are separate, instead of one
+    directory's writes all coming before the other's."""
+    queues: dict[Platform, deque[Operation]] = {}
+    for op in operations:
+        queues.setdefault(op.role.secondary_platform, deque()).append(op)
+    turns: list[Operation] = []
+    while queues:
+        for platform in list(queues):
+            turns.append(queues[platform].popleft())
+            if not queues[platform]:
+                del queues[platform]
+    return turns
 
 
 def summary_line(run: RunRecord, plan: Plan) -> str:

@@ -25,6 +25,7 @@ from core.model import (
     AccountSpec,
     DirectoryKind,
     Failure,
+    Platform,
     Role,
 )
 from core.plan import Operation, OpKind, Reason
@@ -90,9 +91,12 @@ class Reconciler:
             for op in operations:
                 await self._one(op, run_id, result)
             return result
-        gate = asyncio.Semaphore(self.concurrency)
+        # One gate per target directory: each has its own quota, so a directory that is
+        # waiting on its quota never holds the other's slots (both sides' writes overlap).
+        gates: dict[Platform, asyncio.Semaphore] = {}
 
         async def guarded(op: Operation) -> None:
+            gate = gates.setdefault(op.role.secondary_platform, asyncio.Semaphore(self.concurrency))
             async with gate:
                 await self._one(op, run_id, result)
 

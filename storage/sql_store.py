@@ -213,9 +213,9 @@ class SqlStore:
 
     def list_known_users(self) -> list[KnownUser]:
         with self._tx() as conn:
-            rows = conn.execute(select(KNOWN_USERS)).all()
+            rows = conn.execute(select(*convert.KNOWN_USER_COLUMNS)).all()
         # Sorted here, not by ORDER BY: a database collation may not sort like Python does.
-        return sorted((convert.known_user_of(row) for row in rows), key=lambda u: u.email)
+        return sorted(convert.known_users_of(rows), key=lambda u: u.email)
 
     def get_known_user(self, email: str) -> KnownUser | None:
         query = select(KNOWN_USERS).where(KNOWN_USERS.c.email == convert.key_of_email(email))

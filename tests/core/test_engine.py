@@ -7,9 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from core.engine import EngineSettings
+from core.engine import EngineSettings, by_turns
 from core.errors import DirectoryError, GroupRefused
-from core.model import DirectoryKind, GroupType, marker_for
+from core.model import DirectoryKind, GroupType, Role, marker_for
+from core.plan import Operation, OpKind, Reason
 from core.planner import PlanSettings
 from tests.core.world import GG, MS, SlowGoogle, World
 
@@ -350,3 +351,19 @@ async def test_a_stop_mid_run_finishes_what_is_under_way_and_the_next_run_does_t
     addresses = [u.email for u in google.managed()]
     assert len(addresses) == len(set(addresses)) == 40
     assert world.store.interrupted_runs() == []
+
+
+def test_operations_take_turns_between_the_two_target_directories() -> None:
+    """Each directory has its own write quota: an import writes to both at once, each in its
+    planned order, instead of one side's thousands first."""
+    ms, gg = Role.MICROSOFT_PRIMARIES, Role.GOOGLE_PRIMARIES
+    ops = [
+        Operation(OpKind.CREATE, ms, f"m{i}", f"m{i}@c.com", Reason.NEW_PRIMARY) for i in range(3)
+    ]
+    ops += [
+        Operation(OpKind.CREATE, gg, f"g{i}", f"g{i}@e.com", Reason.NEW_PRIMARY) for i in range(5)
+    ]
+    assert [op.source_id for op in by_turns(ops)] == [
+        "m0", "g0", "m1", "g1", "m2", "g2", "g3", "g4",
+    ]  # fmt: skip
+    assert by_turns([]) == []
