@@ -93,6 +93,7 @@ class ReconciliationLoop:
         self._owed_alert: str | None = None  # a run failure the database could not take
         self._leader = False
         self._lease_until: datetime | None = None
+        self._other_until: datetime | None = None  # when the lease another replica holds ends
         self._stopping = False
         self._in_run = False
         self._wake = asyncio.Event()
@@ -165,16 +166,29 @@ class ReconciliationLoop:
     async def _hold_lease(self) -> None:
         while True:
             self._renew()
-            await asyncio.sleep(self.lease_seconds / 3)
+            await asyncio.sleep(self._until_next_try())
+
+    def _until_next_try(self) -> float:
+        """The leader renews every third of the lease; a standby also tries the moment the
+        lease it saw runs out, so a dead leader's successor starts within the lease time."""
+        period = self.lease_seconds / 3
+        if self._leader or self._other_until is None:
+            return period
+        left = (self._other_until - self.clock.now()).total_seconds()
+        return min(period, max(0.0, left) + 0.01)
 
     def _renew(self) -> None:
         if self._stopping and not self._leader:
             return
         now = self.clock.now()
         ttl = timedelta(seconds=self.lease_seconds)
+        self._other_until = None
         try:
             held = self.store.take_lease(LEASE_NAME, self.holder, now=now, ttl=ttl)
             why = "another replica holds it"
+            if not held:
+                other = self.store.get_lease(LEASE_NAME)
+                self._other_until = other.until if other is not None else None
         except Exception as error:
             held = False
             why = f"the store failed: {error}"
