@@ -114,3 +114,43 @@ def test_make_engine_touches_nothing_until_used(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'lazy.sqlite3'}")
     engine.dispose()
     assert not (tmp_path / "lazy.sqlite3").exists()
+
+
+def test_listed_accounts_have_utc_dates_none_kept_and_one_role_alone(db_url: str) -> None:
+    """list_accounts reads the driver's cursor directly: its dates must still come back as
+    UtcDateTime gives them (aware UTC, on SQLite from text, on PostgreSQL from timestamptz)."""
+    store = open_store(db_url)
+    local = datetime(2025, 7, 1, 9, 30, 1, 5, tzinfo=timezone(timedelta(hours=-5)))
+    dated = AccountRecord(MS, "a", "acc-a", "a@x.com", "A", created_at=local, updated_at=T0)
+    undated = AccountRecord(GG, "b", "acc-b", "b@x.com", "B", account_email="b@x.com")
+    try:
+        store.save_accounts([dated, undated])
+        for listed in (store.list_accounts(), [*store.list_accounts(MS), *store.list_accounts(GG)]):
+            assert listed == [dated, undated]
+            first = listed[0]
+            assert first.created_at is not None and first.created_at.tzinfo is UTC
+            assert first.created_at.hour == 14 and first.created_at.microsecond == 5
+            assert listed[1].created_at is None and listed[1].updated_at is None
+        with store.reading():
+            assert store.list_accounts() == [dated, undated]
+            assert store.list_known_users() == []
+    finally:
+        store.engine.dispose()
+
+
+def test_the_fast_builders_make_the_same_frozen_records() -> None:
+    import dataclasses
+
+    from core.model import KnownUser
+    from storage.convert import new_account_record, new_known_user
+
+    values = (MS, "s", "a", "e@x.com", "E", "G", "F", "acc@x.com", T0, None)
+    built, usual = new_account_record(*values), AccountRecord(*values)
+    assert type(built) is AccountRecord
+    assert built == usual and hash(built) == hash(usual)
+    assert dataclasses.astuple(built) == values
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.email = "other"  # type: ignore[misc]
+    user = new_known_user("e@x.com", "E", frozenset({"group:microsoft"}))
+    assert user == KnownUser("e@x.com", "E", frozenset({"group:microsoft"}))
+    assert hash(user) == hash(KnownUser("e@x.com", "E", frozenset({"group:microsoft"})))
