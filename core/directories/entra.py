@@ -168,7 +168,9 @@ class EntraDirectory:
             if str(raw.get("@odata.type", "")).endswith("group"):
                 nested.add(str(raw["id"]))
             else:
-                direct.add(str(raw["id"]))
+                member_id = str(raw["id"])
+                known = users.get(member_id)
+                direct.add(known.id if known is not None else member_id)  # one copy of the id
         return _Snapshot(users, direct, nested, users_link, groups_link)
 
     async def _latest(self, path: str) -> str:

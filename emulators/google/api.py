@@ -9,7 +9,7 @@ point for standalone calls.
 4. Check the query parameters and the JSON body against the discovery document.
 5. Inject a fault, if one is due.
 6. Charge the per-user quota.
-7. Run the handler.
+7. Run the handler; a `fields` selection keeps only those fields of its answer.
 
 Validation comes before the quota, so a refused call costs no quota. Latency and dropped
 connections apply to HTTP requests (before any of this), errors to every call.
@@ -35,6 +35,7 @@ from .errors import (
     permission_denied,
     unauthenticated,
 )
+from .partial import parse_fields, select
 from .routing import ApiCall, ApiResponse, Handler, error_response, error_style, not_found_page
 from .tokens import Principal
 
@@ -77,7 +78,12 @@ def _run(call: ApiCall, method: Method) -> ApiResponse:
     handler = HANDLERS.get(method.id)
     if handler is None:
         raise not_implemented(method.id)
-    return handler(call)
+    selection = call.params.get("fields")
+    tree = parse_fields(str(selection)) if selection else None  # malformed: 400, no change
+    response = handler(call)
+    if tree is not None and response.status < 300 and isinstance(response.body, dict):
+        response.body = select(response.body, tree)
+    return response
 
 
 def _bearer(call: ApiCall) -> str:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from core.directories.google import GoogleDirectory, GoogleSettings, connect
-from core.errors import NotFound, UnmanagedConflict
+from core.directories.google import MEMBER_PAGE_FIELDS, GoogleDirectory, GoogleSettings, connect
+from core.errors import DirectoryError, NotFound, UnmanagedConflict
 from core.model import AccountSpec, DirectoryKind, Role, marker_for
 from emulators.google import GoogleEmulator, QuotaConfig, Workspace, create_app, emulator_of
 from emulators.runner import run_emulator
@@ -240,3 +240,32 @@ async def test_injected_backend_errors_are_retried_and_the_read_still_succeeds(
     assert [u.email for u in read.users] == ["admin@example.com"]
     assert world.emulator.stats.injected_faults == 3
     assert world.google.api.counters.throttled == 0  # server faults are not throttling
+
+
+async def test_reads_ask_only_for_the_fields_they_use_and_keep_only_members(world: Setup) -> None:
+    ws = world.workspace
+    ws.add_group("few@example.com", "Few")
+    for i in range(5):
+        ws.add_user(f"f{i}@example.com", "Few", str(i), password="correct horse")
+        ws.add_member("few@example.com", f"f{i}@example.com")
+    ws.add_user("outsider@example.com", "Out", "Sider", password="correct horse")
+    info = await world.google.get_group("few@example.com")
+    read = await world.google.read_members(info, full=True)
+    assert sorted(u.email for u in read.users) == [f"f{i}@example.com" for i in range(5)]
+    assert [u.display_name for u in read.users if u.email == "f3@example.com"] == ["Few 3"]
+    # Only the group's members are remembered, not every user the full read listed.
+    assert set(world.google._users[info.id]) == {u.id for u in read.users}
+    # The emulator answers with the selected fields only, as Google does.
+    page = await world.google.api.call(
+        lambda s: s.members().list(groupKey=info.id, fields=MEMBER_PAGE_FIELDS), "a page"
+    )
+    assert set(page) == {"members"}
+    assert all(set(m) == {"id", "type", "status"} for m in page["members"])
+    user = await world.google.api.call(
+        lambda s: s.users().get(userKey="f1@example.com", fields="id,name/givenName"), "a user"
+    )
+    assert user == {"id": ws.get_user("f1@example.com").id, "name": {"givenName": "Few"}}
+    with pytest.raises(DirectoryError, match="400"):
+        await world.google.api.call(
+            lambda s: s.users().get(userKey="f1@example.com", fields="id,name("), "malformed"
+        )
