@@ -32,7 +32,6 @@ from core.model import (
     Failure,
     GroupInfo,
     HeldDeletion,
-    KnownUser,
     Platform,
     ReadFailure,
     Role,
@@ -75,8 +74,6 @@ class RunReport:
     reads: dict[Role, SourceRead | ReadFailure] = field(default_factory=dict)
     only_emails: frozenset[str] | None = None  # a "user" run: whom it was about
     cleared: list[Failure] = field(default_factory=list)  # failures a "user" run cleared first
-    # User Sync as stored when the run planned: what it saves is compared with this
-    known_before: list[KnownUser] = field(default_factory=list, repr=False)
 
     @property
     def dry_run(self) -> bool:
@@ -303,7 +300,8 @@ class Engine:
                 if seen is not None:
                     observed[role] = seen
         held = self.store.list_held()
-        known = self.store.list_known_users()
+        # The records and User Sync entries (200,000 and 100,000 at the largest sizes) live only
+        # while planning: the plan keeps what it needs, and the apply phase runs without them.
         plan = make_plan(
             PlanInput(
                 groups={r: GroupState(a, reads[r]) for r, a in assignments.items()},
@@ -313,13 +311,11 @@ class Engine:
                 observed=observed,
                 failures=self.store.list_failures(),
                 approved=frozenset((h.role, h.source_id) for h in held if h.approved),
-                known=known,
+                known=self.store.list_known_users(),
                 only_emails=only_emails,
             )
         )
-        return RunReport(
-            run=run, plan=plan, reads=reads, only_emails=only_emails, known_before=known
-        )
+        return RunReport(run=run, plan=plan, reads=reads, only_emails=only_emails)
 
     async def _apply(
         self, report: RunReport, only_emails: frozenset[str] | None, progress: Progress | None
@@ -330,18 +326,19 @@ class Engine:
             self.auditor.alert("group stopped", stopped.reason, run_id=run.id)
         already_held = {(h.role, h.source_id) for h in self.store.list_held()}
         new_held = [op for op in plan.held if op.key not in already_held]
-        self.store.hold(
-            HeldDeletion(
-                role=op.role,
-                source_id=op.source_id,
-                account_id=op.account_id or "",
-                email=op.email,
-                reason=op.reason.value,
-                held_at=now,
-                run_id=run.id,
+        if plan.held:
+            self.store.hold(
+                HeldDeletion(
+                    role=op.role,
+                    source_id=op.source_id,
+                    account_id=op.account_id or "",
+                    email=op.email,
+                    reason=op.reason.value,
+                    held_at=now,
+                    run_id=run.id,
+                )
+                for op in plan.held
             )
-            for op in plan.held
-        )
         if new_held:
             self.auditor.alert(
                 "deletions held",
@@ -373,7 +370,7 @@ class Engine:
         if only_emails is None:
             keep = {op.key for op in plan.held} | applied.failed_keys
             self.store.release_held(k for k in already_held if k not in keep)
-            self._save_known_users(plan, report.known_before)
+            self._save_known_users(plan)
         self._save_group_counts(report)
         finished = dataclasses.replace(
             run,
@@ -402,16 +399,14 @@ class Engine:
             detail=summary_line(finished, plan),
         )
 
-    def _save_known_users(self, plan: Plan, before: list[KnownUser]) -> None:
+    def _save_known_users(self, plan: Plan) -> None:
         """Only this run writes User Sync while it holds the engine's lock: what it read when
-        planning is still what is stored."""
-        current = {u.email: u for u in before}
-        changed = [u for key, u in plan.known_users.items() if current.get(key) != u]
-        gone = [key for key in current if key not in plan.known_users]
-        if changed:
-            self.store.save_known_users(changed)
-        if gone:
-            self.store.remove_known_users(gone)
+        planning is still what is stored, so the planner's difference from it is what to write
+        (nothing at all in a run that changed nothing)."""
+        if plan.known_changed:
+            self.store.save_known_users(plan.known_changed)
+        if plan.known_gone:
+            self.store.remove_known_users(plan.known_gone)
 
     def _save_group_counts(self, report: RunReport) -> None:
         plan = report.plan

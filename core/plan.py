@@ -83,6 +83,9 @@ class Plan:
     members: dict[Role, int] = field(default_factory=dict)  # enabled primaries per group
     unchanged: int = 0
     known_users: dict[str, KnownUser] = field(default_factory=dict)  # User Sync as it should be
+    # What differs from User Sync as the planner was given it: entries to save, keys to remove
+    known_changed: list[KnownUser] = field(default_factory=list)
+    known_gone: list[str] = field(default_factory=list)
 
     def count(self, kind: OpKind) -> int:
         return sum(1 for op in self.operations if op.kind is kind)

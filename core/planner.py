@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 
 from core.model import (
     Account,
@@ -93,13 +94,16 @@ class _Planner:
     def __init__(self, data: PlanInput) -> None:
         self.data = data
         self.plan = Plan()
-        self.records: dict[Role, dict[str, AccountRecord]] = {role: {} for role in Role}
+        records: dict[Role, dict[str, AccountRecord]] = {role: {} for role in Role}
         for record in data.records:
-            self.records[record.role][record.source_id] = record
+            records[record.role][record.source_id] = record
+        self.records = records
         self.claimed_emails: dict[str, Role] = {}
         self.ops_by_role: dict[Role, list[Operation]] = {role: [] for role in Role}
         self.desired: dict[Role, dict[str, SourceUser]] = {}
-        self.keyed: dict[Role, list[tuple[str, SourceUser]]] = {}  # (email key, user)
+        # the users each group keeps after rule 5, and their email keys (two parallel lists:
+        # at 100,000 users a list of pairs costs a tuple each)
+        self.keyed: dict[Role, tuple[list[str], list[SourceUser]]] = {}
         self.conflicted: dict[Role, list[tuple[str, SourceUser]]] = {}  # in both groups
         self.empty_groups: set[Role] = set()
 
@@ -141,9 +145,21 @@ class _Planner:
 
         observed = self.data.observed.get(role) if self.data.observed is not None else None
         ops = self.ops_by_role[role]
+        matched = unchanged = 0
         for source_id, record in records.items():
             wanted = desired.get(source_id)
-            if wanted is None:
+            if wanted is not None:
+                matched += 1
+                if (
+                    observed is None  # the common case, spelled out: nothing to do
+                    and wanted.display_name == record.display_name
+                    and wanted.given_name == record.given_name
+                    and wanted.family_name == record.family_name
+                    and wanted.email == record.email
+                ):
+                    unchanged += 1
+                    continue
+            else:
                 if source_id in disabled:
                     reason = Reason.DISABLED
                 elif source_id in read.deleted_ids:
@@ -172,7 +188,7 @@ class _Planner:
             elif seen is not None and _account_differs(wanted, seen):
                 reason = Reason.REPAIR_ALTERED
             else:
-                self.plan.unchanged += 1
+                unchanged += 1
                 continue
             spec = spec_for(role, state.assignment, wanted)
             ops.append(
@@ -180,7 +196,10 @@ class _Planner:
                     kind, role, source_id, wanted.email, reason, spec=spec, account_id=account_id
                 )
             )
-        for source_id, wanted in desired.items():
+        self.plan.unchanged += unchanged
+        # every desired user has a record when as many records matched: no new primary
+        new_primaries = desired.items() if matched < len(desired) else ()
+        for source_id, wanted in new_primaries:
             if source_id in records:
                 continue
             spec = spec_for(role, state.assignment, wanted)
@@ -213,47 +232,56 @@ class _Planner:
 
     def _claim(self, role: Role, users: list[SourceUser]) -> tuple[dict[str, SourceUser], set[str]]:
         """Rule 5: a user already claimed by a group processed earlier is not this group's."""
-        desired: dict[str, SourceUser] = {}
-        excluded: set[str] = set()
         claimed = self.claimed_emails
-        mine: dict[str, Role] = {}
-        pairs: list[tuple[str, SourceUser]] = []
-        for user in users:
-            if not user.enabled:
-                continue
-            key = user.email.lower()
-            first = claimed.get(key)
-            if first is not None and first is not role:
-                self.plan.conflicts.append(Conflict(user.email, kept=first, ignored=role))
-                self.conflicted.setdefault(role, []).append((key, user))
-                excluded.add(user.id)
-                continue
-            desired[user.id] = user
-            mine[key] = role
-            pairs.append((key, user))
-        for key, owner in mine.items():
-            claimed.setdefault(key, owner)
-        self.keyed[role] = pairs
+        enabled = [user for user in users if user.enabled]
+        keys = [user.email.lower() for user in enabled]
+        excluded: set[str] = set()
+        clash = claimed.keys() & keys if claimed else None  # claimed by an earlier group
+        if not clash:  # everyone is this group's (the first group, or no one in both)
+            desired = {user.id: user for user in enabled}
+            kept_keys, kept = keys, enabled
+        else:
+            desired, kept_keys, kept = {}, [], []
+            for key, user in zip(keys, enabled, strict=True):
+                if key in clash:
+                    first = claimed[key]
+                    if first is not role:
+                        self.plan.conflicts.append(Conflict(user.email, kept=first, ignored=role))
+                        self.conflicted.setdefault(role, []).append((key, user))
+                        excluded.add(user.id)
+                        continue
+                desired[user.id] = user
+                kept_keys.append(key)
+                kept.append(user)
+        # A kept key already claimed is claimed by this role: updating keeps every first claim.
+        claimed.update(dict.fromkeys(kept_keys, role))
+        self.keyed[role] = (kept_keys, kept)
         return desired, excluded
 
     def _known_users(self) -> None:
         """User Sync: primaries of every group read, plus every other source carried forward.
 
         A user is live in at most one group (rule 5), so their entry is the sources they had
-        outside the live groups, plus that one group. Unchanged entries are reused as they are:
-        at 100,000 users this is most of the planner's time otherwise.
+        outside the live groups, plus that one group. Unchanged entries are reused as they are
+        (the same objects): at 100,000 users this is most of the planner's time otherwise, and
+        it makes telling what changed an identity check (`known_changed`, `known_gone`).
         """
         paused = {r for r, s in self.data.groups.items() if s.assignment.paused}
         live_roles = [r for r in self.data.settings.order if r in self.desired and r not in paused]
         live_sources = frozenset(source_of_role(r) for r in live_roles)
-        old = {entry.email: entry for entry in self.data.known}
+        entries = self.data.known
+        old = dict(zip(map(attrgetter("email"), entries), entries, strict=True))
+        old_get = old.get
         known: dict[str, KnownUser] = {}
+        fresh = 0  # keys not in `old`
         for role in live_roles:
             source = source_of_role(role)
             only = frozenset({source})
-            for key, user in self.keyed[role]:
-                previous = old.get(key)
+            keys, users = self.keyed[role]
+            for key, user in zip(keys, users, strict=True):
+                previous = old_get(key)
                 if previous is None:
+                    fresh += key not in known
                     known[key] = KnownUser(key, user.display_name, only)
                     continue
                 if previous.sources == only and previous.display_name == user.display_name:
@@ -261,15 +289,16 @@ class _Planner:
                     continue
                 sources = (previous.sources - live_sources) | only
                 known[key] = KnownUser(key, user.display_name, sources)
-        for key, entry in old.items():
-            if key in known:
-                continue
-            if not entry.sources & live_sources:
-                known[key] = entry
-                continue
-            kept = entry.sources - live_sources
-            if kept:
-                known[key] = KnownUser(key, entry.display_name, kept)
+        if len(known) - fresh < len(old):  # some entries are not of a live group's users
+            for key, entry in old.items():
+                if key in known:
+                    continue
+                if not entry.sources & live_sources:
+                    known[key] = entry
+                    continue
+                kept = entry.sources - live_sources
+                if kept:
+                    known[key] = KnownUser(key, entry.display_name, kept)
         for role in live_roles:  # a user in both groups is known through both (rule 5)
             for key, user in self.conflicted.get(role, []):
                 found = known.get(key)
@@ -277,7 +306,18 @@ class _Planner:
                 known[key] = KnownUser(
                     key, found.display_name if found else user.display_name, sources
                 )
-        self.plan.known_users = known
+        plan = self.plan
+        plan.known_users = known
+        present = 0
+        for key, entry in known.items():
+            before = old_get(key)
+            if before is not None:
+                present += 1
+                if before is entry or before == entry:
+                    continue
+            plan.known_changed.append(entry)
+        if present < len(old):
+            plan.known_gone = [key for key in old if key not in known]
 
     def _finish(self) -> None:
         data, plan = self.data, self.plan

@@ -387,6 +387,39 @@ def test_planner_rule(case: Case) -> None:
     got = summary(plan)
     for key, want in case.expect.items():
         assert got[key] == want, f"{case.rule}: {key}"
+    assert_known_difference(plan, case.known)
+
+
+def assert_known_difference(plan: Plan, before: list[KnownUser]) -> None:
+    """known_changed and known_gone are User Sync's difference from what the planner was given:
+    what the engine writes (computed here the long way)."""
+    current = {u.email: u for u in before}
+    changed = [u for key, u in plan.known_users.items() if current.get(key) != u]
+    gone = [key for key in current if key not in plan.known_users]
+    assert plan.known_changed == changed
+    assert plan.known_gone == gone
+
+
+def test_a_replan_with_nothing_changed_changes_no_known_user() -> None:
+    """The engine writes nothing to User Sync after a no-change run: every entry is reused."""
+    groups = {
+        MS: group(MS, user("ann@c.com"), user("Bob@C.com"), last=2),
+        GG: group(GG, user("bob@c.com", uid="g-bob"), user("cy@c.com"), last=2),
+    }
+    records = [rec(MS, "ann@c.com"), rec(MS, "Bob@C.com"), rec(GG, "cy@c.com")]
+    first = make_plan(PlanInput(groups, records, NOW, known=[]))
+    assert not first.operations and first.conflicts
+    assert {u.email for u in first.known_changed} == {"ann@c.com", "bob@c.com", "cy@c.com"}
+    again = make_plan(PlanInput(groups, records, NOW, known=list(first.known_users.values())))
+    assert again.known_users == first.known_users
+    assert again.known_changed == [] and again.known_gone == []
+    assert all(again.known_users[k] is first.known_users[k] for k in ("ann@c.com", "cy@c.com"))
+
+    gone = {MS: groups[MS], GG: group(GG, user("bob@c.com", uid="g-bob"), last=2)}
+    known = [*first.known_users.values(), KnownUser("zed@c.com", "Zed", frozenset({"chat:x"}))]
+    third = make_plan(PlanInput(gone, records, NOW, known=known))
+    assert third.known_gone == ["cy@c.com"]
+    assert_known_difference(third, known)
 
 
 def test_guard_ratio_case_holds_when_over_ten_percent() -> None:
