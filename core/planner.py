@@ -285,7 +285,7 @@ class _Planner:
                     known[key] = KnownUser(key, user.display_name, only)
                     continue
                 if previous.sources == only and previous.display_name == user.display_name:
-                    known[key] = previous
+                    known[previous.email] = previous  # its own string: `key` can then go
                     continue
                 sources = (previous.sources - live_sources) | only
                 known[key] = KnownUser(key, user.display_name, sources)
