@@ -51,6 +51,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import DBAPIError
 
 from bots.audit_sink import AuditSink
+from bots.service.memory import release_free_memory
 from core.commands.context import describe_run
 from core.engine import RUN_KINDS, Engine, RunReport
 from core.model import RunRequest
@@ -358,6 +359,8 @@ class ReconciliationLoop:
                 self.on_run(report)
             except Exception:
                 log.exception("the on_run callback failed")
+        if kind in ("full", "import"):
+            release_free_memory()  # what a big run built is gone: give its pages back
         return report, ""
 
 

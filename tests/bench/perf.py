@@ -51,6 +51,7 @@ from typing import Any, TextIO
 
 import requests
 
+from bots.service.memory import release_free_memory
 from core.clock import SystemClock
 from core.directories.entra import EntraDirectory
 from core.directories.google import GoogleDirectory, GoogleSettings, connect
@@ -447,6 +448,7 @@ def _cycle_in_process(em: Emulators, database_url: str, limits: Limits) -> dict[
         warm = await app.engine.run("full")  # a (re)started service's first run
         warm_cpu, warm_elapsed = cpu_seconds() - cpu, time.monotonic() - start
         warm_peak = rss_mb("VmHWM")
+        release_free_memory()  # as the service's loop does after a full run
         # The service's interval: Google's quota bucket refills before the next cycle.
         await asyncio.sleep(GOOGLE_WINDOW / limits.scale)
         calls_before = em.stats()
