@@ -300,21 +300,27 @@ class Engine:
                 if seen is not None:
                     observed[role] = seen
         held = self.store.list_held()
-        # The records and User Sync entries (200,000 and 100,000 at the largest sizes) live only
-        # while planning: the plan keeps what it needs, and the apply phase runs without them.
+        # The records and User Sync entries (200,000 and 200,000 at the largest sizes) live only
+        # while planning, and not together: the planner reads one role's records at a time, and
+        # User Sync after them. The plan keeps what it needs, the apply phase runs without them.
         plan = make_plan(
             PlanInput(
                 groups={r: GroupState(a, reads[r]) for r, a in assignments.items()},
-                records=self.store.list_accounts(),
+                records=self.store.list_accounts,
+                record_count=self.store.count_accounts(),
                 now=run.started_at,
                 settings=self.settings.plan,
                 observed=observed,
                 failures=self.store.list_failures(),
                 approved=frozenset((h.role, h.source_id) for h in held if h.approved),
-                known=self.store.list_known_users(),
+                known=self.store.list_known_users,
                 only_emails=only_emails,
             )
         )
+        # User Sync as it should be was only the planner's: what to write is in known_changed
+        # and known_gone, and the entries would otherwise be held through the apply phase and
+        # for as long as the report is kept.
+        plan.known_users = {}
         return RunReport(run=run, plan=plan, reads=reads, only_emails=only_emails)
 
     async def _apply(

@@ -210,7 +210,8 @@ class GoogleDirectory:
                 enabled = status == "ACTIVE" or str(status).upper() not in _DISABLED
                 if enabled is not user.enabled:
                     user = dataclasses.replace(user, enabled=enabled)
-            current[member_id] = user
+            # Keyed by the user's own id string: the page's copy of it is freed with `ids`.
+            current[user.id] = user
         self._users[group.id] = current
         return SourceRead(tuple(current.values()))
 

@@ -390,6 +390,37 @@ def test_planner_rule(case: Case) -> None:
     assert_known_difference(plan, case.known)
 
 
+@pytest.mark.parametrize("case", CASES, ids=[c.rule for c in CASES])
+def test_loaders_plan_as_the_lists_do(case: Case) -> None:
+    """The engine gives the planner loaders (one role's records at a time, User Sync after the
+    records): the plan is the one the whole lists give."""
+    calls: list[str] = []
+
+    def records_of(role: Role) -> list[AccountRecord]:
+        calls.append(role.value)
+        return [r for r in case.records if r.role is role]
+
+    def known() -> list[KnownUser]:
+        calls.append("known")
+        return list(case.known)
+
+    common: dict[str, Any] = {
+        "groups": case.groups,
+        "now": NOW,
+        "settings": case.settings,
+        "observed": case.observed,
+        "failures": case.failures,
+        "approved": case.approved,
+    }
+    lists = make_plan(PlanInput(records=case.records, known=case.known, **common))
+    loaded = make_plan(
+        PlanInput(records=records_of, known=known, record_count=len(case.records), **common)
+    )
+    assert loaded == lists
+    planned = [r.value for r in case.settings.order if r in case.groups]
+    assert calls == [*planned, "known"]
+
+
 def assert_known_difference(plan: Plan, before: list[KnownUser]) -> None:
     """known_changed and known_gone are User Sync's difference from what the planner was given:
     what the engine writes (computed here the long way)."""
