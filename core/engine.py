@@ -15,12 +15,14 @@ they are tried again at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
+import gc
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from core.audit import Auditor
@@ -303,7 +305,24 @@ class Engine:
         # The records and User Sync entries (200,000 and 200,000 at the largest sizes) live only
         # while planning, and not together: the planner reads one role's records at a time, and
         # User Sync after them. The plan keeps what it needs, the apply phase runs without them.
-        plan = make_plan(
+        with collector_paused():
+            plan = self._make_plan(run, assignments, reads, observed, held, only_emails)
+        # User Sync as it should be was only the planner's: what to write is in known_changed
+        # and known_gone, and the entries would otherwise be held through the apply phase and
+        # for as long as the report is kept.
+        plan.known_users = {}
+        return RunReport(run=run, plan=plan, reads=reads, only_emails=only_emails)
+
+    def _make_plan(
+        self,
+        run: RunRecord,
+        assignments: Mapping[Role, Assignment],
+        reads: Mapping[Role, SourceRead | ReadFailure],
+        observed: Mapping[Role, Mapping[str, Account]] | None,
+        held: list[HeldDeletion],
+        only_emails: frozenset[str] | None,
+    ) -> Plan:
+        return make_plan(
             PlanInput(
                 groups={r: GroupState(a, reads[r]) for r, a in assignments.items()},
                 records=self.store.list_accounts,
@@ -317,11 +336,6 @@ class Engine:
                 only_emails=only_emails,
             )
         )
-        # User Sync as it should be was only the planner's: what to write is in known_changed
-        # and known_gone, and the entries would otherwise be held through the apply phase and
-        # for as long as the report is kept.
-        plan.known_users = {}
-        return RunReport(run=run, plan=plan, reads=reads, only_emails=only_emails)
 
     async def _apply(
         self, report: RunReport, only_emails: frozenset[str] | None, progress: Progress | None
@@ -441,6 +455,21 @@ def _merge(total: ApplyResult, part: ApplyResult) -> None:
     total.failed_keys |= part.failed_keys
     total.done_keys |= part.done_keys
     total.not_started += part.not_started
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No automatic garbage collection inside: planning at 100,000 a side builds about a
+    million objects that all live until the plan is made, and CPython's collector would sweep
+    them again and again as they pile up (~0.3 s of a 2 s cycle). Reference counting still
+    frees everything; the collector's state is restored after (synchronous code only)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def by_turns(operations: Sequence[Operation]) -> list[Operation]:

@@ -367,3 +367,21 @@ def test_operations_take_turns_between_the_two_target_directories() -> None:
         "m0", "g0", "m1", "g1", "m2", "g2", "g3", "g4",
     ]  # fmt: skip
     assert by_turns([]) == []
+
+
+def test_planning_pauses_the_garbage_collector_and_restores_it() -> None:
+    import gc
+
+    from core.engine import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()  # someone else turned it off: it stays off
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
