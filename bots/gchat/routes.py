@@ -12,6 +12,7 @@ minutes (same message name) is not run again: the redelivery gets the first deli
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -40,7 +41,9 @@ class GChatEndpoint:
         self.store = store
         self.settings = settings
         self.verifier = TokenVerifier(settings)
-        self.deliveries: RecentDeliveries[dict[str, Any]] = RecentDeliveries(interpreter.clock)
+        # Answers are remembered as JSON text: a string is one object the garbage collector
+        # does not look into, where a card is hundreds it would sweep for ten minutes.
+        self.deliveries: RecentDeliveries[str] = RecentDeliveries(interpreter.clock)
         self.refused = RefusedRequests(interpreter.engine.auditor, interpreter.clock, "Google Chat")
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -63,16 +66,17 @@ class GChatEndpoint:
         earlier = self.deliveries.claim(key) if key is not None else None
         if earlier is not None:
             log.info("Google Chat message %s delivered again: not run again", key)
-            return web.json_response(await earlier)
+            return web.json_response(text=await earlier)
         try:
             body = await self._answer(event)
         except BaseException as error:
             if key is not None:
                 self.deliveries.fail(key, error)
             raise
+        text = json.dumps(body)
         if key is not None:
-            self.deliveries.settle(key, body)
-        return web.json_response(body)
+            self.deliveries.settle(key, text)
+        return web.json_response(text=text)
 
     async def _answer(self, event: ChatEvent) -> dict[str, Any]:
         reply = await answer(event, self.interpreter)

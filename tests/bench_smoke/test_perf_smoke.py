@@ -76,6 +76,7 @@ def test_delay_and_chat_scenarios_and_the_docs(tmp_path: Path) -> None:
     assert chat["answered"] == 20 and sum(chat["statuses"].values()) == 20
     assert all(str(status).startswith("2") for status in chat["statuses"])
     assert chat["p99_ms"] is not None and chat["p99_ms"] > 0
+    assert chat["replies_posted"] == 20 + 20  # each request (and warm-up) got its own reply
 
     results = {"delay": delay, "chat": chat, "machine": perf.machine(), "notes": ["a finding"]}
     perf.write_docs(results, tmp_path)
