@@ -50,6 +50,14 @@ def _has_id(account: Any) -> bool:
     return isinstance(getattr(account, "id", None), str) and bool(account.id)
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def malformed(activity: Any) -> str | None:
     """Why `activity` cannot be handled, or None."""
     if not isinstance(activity.service_url, str) or not activity.service_url:
@@ -62,6 +70,18 @@ def malformed(activity: Any) -> str | None:
         value = getattr(activity, field, None)
         if value is not None and not isinstance(value, str):
             return f"{field} is not a string"
+    # Ids go into the reply's URL and every string into its JSON: text that is not Unicode
+    # (a lone surrogate, which JSON escapes allow) cannot be sent back to the connector.
+    for value in (
+        activity.id,
+        activity.text,
+        activity.service_url,
+        activity.conversation.id,
+        activity.from_property.id,
+        activity.recipient.id,
+    ):
+        if isinstance(value, str) and not _encodable(value):
+            return "a field is not valid Unicode"
     if activity.type == "conversationUpdate":
         # TeamsActivityHandler reads channelData as TeamsChannelData and each member's id.
         if not isinstance(activity.channel_data, dict):

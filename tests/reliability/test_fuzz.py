@@ -573,6 +573,12 @@ TEAMS_REGRESSIONS: dict[str, tuple[str, Callable[[dict[str, Any]], None], int, b
     "conversationUpdate without channelData": ("added", _set("channelData", None), 201, False),
     "conversationUpdate, team a string": ("added", _set("channelData.team", "x"), 201, False),
     "a member added who already left": ("added", _unknown_member, 201, False),
+    "activity id a lone surrogate (not Unicode: no reply URL)": (
+        "message",
+        _set("id", "\ud800"),
+        201,
+        False,
+    ),
     "installation in a conversation the connector refuses": (
         "installation",
         _set("id", "no such activity/../x"),
