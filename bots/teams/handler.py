@@ -70,11 +70,11 @@ def malformed(activity: Any) -> str | None:
         value = getattr(activity, field, None)
         if value is not None and not isinstance(value, str):
             return f"{field} is not a string"
-    # Ids go into the reply's URL and every string into its JSON: text that is not Unicode
-    # (a lone surrogate, which JSON escapes allow) cannot be sent back to the connector.
+    # The ids and the service URL go into the reply's URL: one that is not Unicode (a lone
+    # surrogate, which JSON escapes allow) cannot be sent back to the connector. (The text may
+    # be anything: the reply's JSON escapes it.)
     for value in (
         activity.id,
-        activity.text,
         activity.service_url,
         activity.conversation.id,
         activity.from_property.id,
