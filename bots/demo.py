@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bots import config, demo_seed
-from bots.emulate import demo_stack, write_private
+from bots.emulate import demo_stack, emulated_settings, write_private
 from bots.say import DEMO_FILE, run_say
 from bots.service.server import start_service
 from bots.wiring import App, build
@@ -60,7 +60,6 @@ def _reset(state: Path) -> None:
 def demo_env(
     stack_credentials: Mapping[str, Any],
     urls: Mapping[str, str],
-    files: Mapping[str, Path],
     *,
     state: Path,
     port: int,
@@ -69,40 +68,19 @@ def demo_env(
 ) -> dict[str, str]:
     """The settings of the demo's service: the user's DIRSYNC_* variables, except those that
     say where things are, which point at the emulators and the state folder."""
-    microsoft = stack_credentials["microsoft"]
-    teams = stack_credentials["teams_bot"]
-    chat = stack_credentials["chat_app"]
     admins = [*demo_seed.ADMINS, *(env.get("DIRSYNC_ADMINS", "").split(","))]
     chosen = {k: v for k, v in env.items() if k.startswith("DIRSYNC_") and k not in _OWNED}
     return {
         **_DEMO_DEFAULTS,
         **chosen,
+        **emulated_settings(stack_credentials, urls, state),
         "DIRSYNC_STATE": str(state),
-        "DIRSYNC_DIRECTORIES": "live",
         "DIRSYNC_HOST": "127.0.0.1",
         "DIRSYNC_PORT": str(port),
         "DIRSYNC_ADMINS": ",".join(a.strip() for a in admins if a.strip()),
-        "DIRSYNC_MICROSOFT_TENANT_ID": microsoft["tenant_id"],
-        "DIRSYNC_MICROSOFT_CLIENT_ID": microsoft["client_id"],
-        "DIRSYNC_MICROSOFT_CLIENT_SECRET": microsoft["client_secret"],
-        "DIRSYNC_MICROSOFT_LOGIN_URL": urls["login"],
-        "DIRSYNC_MICROSOFT_GRAPH_URL": urls["graph"],
-        "DIRSYNC_GOOGLE_SERVICE_ACCOUNT_FILE": str(files["google"]),
-        "DIRSYNC_GOOGLE_ADMIN": stack_credentials["google"]["admin"],
         "DIRSYNC_GOOGLE_INTEROP_DOMAIN": demo_seed.INTEROP_DOMAIN,
         "DIRSYNC_GOOGLE_ORG_UNIT": demo_seed.INTEROP_ORG_UNIT,
-        "DIRSYNC_GOOGLE_API_URL": urls["google"],
-        "DIRSYNC_TEAMS_APP_ID": teams["app_id"],
-        "DIRSYNC_TEAMS_APP_PASSWORD": teams["app_password"],
         "DIRSYNC_TEAMS_AUTH": "on" if teams_auth else "off",
-        "DIRSYNC_TEAMS_OPENID_METADATA_URL": teams["openid_metadata_url"],
-        "DIRSYNC_TEAMS_TOKEN_ISSUER": teams["token_issuer"],
-        "DIRSYNC_TEAMS_LOGIN_URL": teams["login_url"],
-        "DIRSYNC_GCHAT_AUDIENCE_TYPE": chat["audience_type"],
-        "DIRSYNC_GCHAT_AUDIENCE": chat["audience"],
-        "DIRSYNC_GCHAT_CERTS_URL": chat["certs_url"],
-        "DIRSYNC_GCHAT_API_URL": chat["api_url"],
-        "DIRSYNC_GCHAT_SERVICE_ACCOUNT_FILE": str(files["chat"]),
     }
 
 
@@ -188,19 +166,12 @@ async def run_demo(
             loop.add_signal_handler(sig, stopped.set)
     async with demo_stack(demo_seed.demo_seed(), auth=not no_auth) as stack:
         credentials = stack.credentials
-        files = {
-            "all": state / "emulator-credentials.json",
-            "google": state / "google-service-account.json",
-            "chat": state / "chat-service-account.json",
-        }
-        write_private(files["all"], credentials)
-        write_private(files["google"], credentials["google"]["service_account"])
-        write_private(files["chat"], credentials["chat_app"]["service_account"])
+        credentials_file = state / "emulator-credentials.json"
+        write_private(credentials_file, credentials)
         settings = config.load(
             env=demo_env(
                 credentials,
                 stack.urls,
-                files,
                 state=state,
                 port=port,
                 teams_auth=teams_auth,
@@ -221,7 +192,7 @@ async def run_demo(
             try:
                 urls = {
                     **stack.urls,
-                    "credentials": str(files["all"]),
+                    "credentials": str(credentials_file),
                     "bot": service.url,
                     "tenant_id": demo_seed.TENANT_ID,
                     "bot_app_id": credentials["teams_bot"]["app_id"],

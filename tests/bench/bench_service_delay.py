@@ -123,16 +123,9 @@ async def bench_service(
 ) -> AsyncIterator[tuple[Service, dict[str, str]]]:
     """The service as the demo runs it, and the demo.json `say` reads (also written)."""
     credentials = stack.credentials
-    files = {
-        "google": state / "google-service-account.json",
-        "chat": state / "chat-service-account.json",
-    }
-    write_private(files["google"], credentials["google"]["service_account"])
-    write_private(files["chat"], credentials["chat_app"]["service_account"])
     env = demo_env(
         credentials,
         stack.urls,
-        files,
         state=state,
         port=0,
         teams_auth=True,

@@ -30,7 +30,6 @@ from core.model import DirectoryKind
 from tests.bots.service.processes import (
     ENTRA_DOMAIN,
     GOOGLE_DOMAIN,
-    INTEROP_ORG_UNIT,
     Emulators,
     Seed,
     entra_id,
@@ -288,31 +287,9 @@ class DirectoryAdmin:
 def full_service_env(
     emulators: Emulators, folder: Path, **settings: str | float | int
 ) -> dict[str, str]:
-    """processes.service_env plus both chat front-ends on the emulators' Bot Framework channel
-    and Google Chat stand-in (as `dirsync demo` sets them), so audit posts have somewhere to go;
-    admins are the demo's, whom `dirsync say` speaks as."""
-    env = service_env(emulators, folder, **settings)
-    teams, chat = emulators.credentials["teams_bot"], emulators.credentials["chat_app"]
-    chat_key = folder / "chat-key.json"
-    chat_key.write_text(json.dumps(chat["service_account"]))
-    env.update(
-        {
-            "DIRSYNC_ADMINS": ",".join(demo_seed.ADMINS),
-            "DIRSYNC_GOOGLE_ORG_UNIT": INTEROP_ORG_UNIT,
-            "DIRSYNC_TEAMS_APP_ID": teams["app_id"],
-            "DIRSYNC_TEAMS_APP_PASSWORD": teams["app_password"],
-            "DIRSYNC_TEAMS_AUTH": "on",
-            "DIRSYNC_TEAMS_OPENID_METADATA_URL": teams["openid_metadata_url"],
-            "DIRSYNC_TEAMS_TOKEN_ISSUER": teams["token_issuer"],
-            "DIRSYNC_TEAMS_LOGIN_URL": teams["login_url"],
-            "DIRSYNC_GCHAT_AUDIENCE_TYPE": chat["audience_type"],
-            "DIRSYNC_GCHAT_AUDIENCE": chat["audience"],
-            "DIRSYNC_GCHAT_CERTS_URL": chat["certs_url"],
-            "DIRSYNC_GCHAT_API_URL": chat["api_url"],
-            "DIRSYNC_GCHAT_SERVICE_ACCOUNT_FILE": str(chat_key),
-        }
-    )
-    return env
+    """processes.service_env with the demo's admins, whom `dirsync say` speaks as, so that
+    commands and audit channels can be set through the chat front-ends."""
+    return service_env(emulators, folder, admins=",".join(demo_seed.ADMINS), **settings)
 
 
 @contextlib.asynccontextmanager

@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 
 import requests
 
+from bots.emulate import emulated_settings
+
 REPO = Path(__file__).resolve().parents[3]
 
 TENANT_ID = "7e57a11d-0000-4000-8000-0000000d1c50"
@@ -436,35 +438,20 @@ def start_emulators(seed: Seed, folder: Path, *, timeout: float = 30) -> Emulato
 def service_env(
     emulators: Emulators, folder: Path, **settings: str | float | int
 ) -> dict[str, str]:
-    """The settings of a live `dirsync serve` pointed at the emulators (as bots/demo.py's
-    demo_env does for the demo, directories only); `settings` are more DIRSYNC_* values by
+    """The settings of a live `dirsync serve` pointed at the emulators (directories and both
+    chat front-ends, as `dirsync demo` has them); `settings` are more DIRSYNC_* values by
     lower-case name, e.g. database_url=..., replica_id="a"."""
-    microsoft, google = emulators.credentials["microsoft"], emulators.credentials["google"]
-    key_file = folder / "google-key.json"
-    if not key_file.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(google["service_account"], handle)
     env = base_env()
+    env.update(emulated_settings(emulators.credentials, emulators.urls, folder))
     env.update(
         {
             "DIRSYNC_STATE": str(folder / "state"),
-            "DIRSYNC_DIRECTORIES": "live",
             "DIRSYNC_HOST": "127.0.0.1",
             "DIRSYNC_PORT": "0",
             "DIRSYNC_TEAMS_AUTH": "on",
             "DIRSYNC_LOG_FORMAT": "json",
-            "DIRSYNC_MICROSOFT_TENANT_ID": microsoft["tenant_id"],
-            "DIRSYNC_MICROSOFT_CLIENT_ID": microsoft["client_id"],
-            "DIRSYNC_MICROSOFT_CLIENT_SECRET": microsoft["client_secret"],
-            "DIRSYNC_MICROSOFT_LOGIN_URL": emulators.urls["login"],
-            "DIRSYNC_MICROSOFT_GRAPH_URL": emulators.urls["graph"],
-            "DIRSYNC_GOOGLE_SERVICE_ACCOUNT_FILE": str(key_file),
-            "DIRSYNC_GOOGLE_ADMIN": google["admin"],
             "DIRSYNC_GOOGLE_INTEROP_DOMAIN": INTEROP_DOMAIN,
             "DIRSYNC_GOOGLE_ORG_UNIT": INTEROP_ORG_UNIT,
-            "DIRSYNC_GOOGLE_API_URL": emulators.urls["google"],
         }
     )
     env.update({f"DIRSYNC_{name.upper()}": str(value) for name, value in settings.items()})

@@ -26,6 +26,7 @@ from botframework.connector.auth import JwtTokenExtractor
 from prometheus_client.parser import text_string_to_metric_families
 
 from bots import config
+from bots.emulate import emulated_settings
 from bots.service.server import Service, running_service
 from bots.wiring import build
 from core.model import DirectoryKind, Role
@@ -48,37 +49,14 @@ def write_json(path: Path, data: Any) -> str:
 
 def service_env(stack: Stack, folder: Path) -> dict[str, str]:
     """Settings as an operator would write them, pointed at the emulators."""
-    microsoft, google = stack.credentials["microsoft"], stack.credentials["google"]
-    teams, chat = stack.credentials["teams_bot"], stack.credentials["chat_app"]
+    folder.mkdir(parents=True, exist_ok=True)
     return {
+        **emulated_settings(stack.credentials, stack.urls, folder),
         "DIRSYNC_STATE": str(folder / "state"),
-        "DIRSYNC_DIRECTORIES": "live",
         "DIRSYNC_PORT": "0",
         "DIRSYNC_ADMINS": f"{ADMIN_MEMBER.email},{CHAT_ADMIN.email}",
         "DIRSYNC_INTERVAL_SECONDS": "3600",
-        "DIRSYNC_MICROSOFT_TENANT_ID": microsoft["tenant_id"],
-        "DIRSYNC_MICROSOFT_CLIENT_ID": microsoft["client_id"],
-        "DIRSYNC_MICROSOFT_CLIENT_SECRET": microsoft["client_secret"],
-        "DIRSYNC_MICROSOFT_LOGIN_URL": stack.urls["login"],
-        "DIRSYNC_MICROSOFT_GRAPH_URL": stack.urls["graph"],
-        "DIRSYNC_GOOGLE_SERVICE_ACCOUNT_FILE": write_json(
-            folder / "google.json", google["service_account"]
-        ),
-        "DIRSYNC_GOOGLE_ADMIN": google["admin"],
         "DIRSYNC_GOOGLE_INTEROP_DOMAIN": "teams.example.com",
-        "DIRSYNC_GOOGLE_API_URL": stack.urls["google"],
-        "DIRSYNC_TEAMS_APP_ID": teams["app_id"],
-        "DIRSYNC_TEAMS_APP_PASSWORD": teams["app_password"],
-        "DIRSYNC_TEAMS_OPENID_METADATA_URL": teams["openid_metadata_url"],
-        "DIRSYNC_TEAMS_TOKEN_ISSUER": teams["token_issuer"],
-        "DIRSYNC_TEAMS_LOGIN_URL": teams["login_url"],
-        "DIRSYNC_GCHAT_AUDIENCE_TYPE": chat["audience_type"],
-        "DIRSYNC_GCHAT_AUDIENCE": chat["audience"],
-        "DIRSYNC_GCHAT_CERTS_URL": chat["certs_url"],
-        "DIRSYNC_GCHAT_API_URL": chat["api_url"],
-        "DIRSYNC_GCHAT_SERVICE_ACCOUNT_FILE": write_json(
-            folder / "chat.json", chat["service_account"]
-        ),
     }
 
 
