@@ -20,6 +20,7 @@ MIGRATIONS = Path(__file__).resolve().with_name("migrations")
 
 # The PostgreSQL advisory lock key migrations hold: "dirsync" in ASCII, as a bigint.
 MIGRATION_LOCK = 0x64697273796E63
+MIGRATION_WAIT_MS = 60_000  # SQLite: how long an upgrade waits for another one
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -49,7 +50,7 @@ def lock_for_migration(conn: Connection) -> None:
     same tables and one fails. The second now waits, then finds the schema at head and does
     nothing. PostgreSQL: a transaction-level advisory lock (released at commit or rollback).
     SQLite: BEGIN IMMEDIATE takes the database's write lock up front (the driver would not
-    begin a transaction before DDL at all); a waiting upgrade waits out the busy timeout.
+    begin a transaction before DDL at all); a waiting upgrade waits up to a minute.
     Called by env.py first thing, before Alembic reads the version table.
     """
     dialect = conn.dialect.name
@@ -58,6 +59,10 @@ def lock_for_migration(conn: Connection) -> None:
     elif dialect == "sqlite":
         driver = conn.connection.dbapi_connection
         if driver is not None and not driver.in_transaction:
+            # Another replica's migration may hold the lock for seconds on a busy machine:
+            # wait up to a minute for it (PostgreSQL's advisory lock waits as long as it
+            # takes), not the 5 s a store call waits.
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={MIGRATION_WAIT_MS}")
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
