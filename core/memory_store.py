@@ -60,6 +60,9 @@ class MemoryStore:
     def remove_assignment(self, role: Role) -> None:
         self._assignments.pop(role, None)
 
+    def forget_kept(self) -> None:
+        """Nothing is kept apart from the data itself."""
+
     # accounts
     def list_accounts(self, role: Role | None = None) -> list[AccountRecord]:
         return [r for r in self._accounts.values() if role is None or r.role is role]

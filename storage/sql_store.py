@@ -63,6 +63,7 @@ from storage.tables import (
     OPERATIONS,
     RUN_REQUESTS,
     RUNS,
+    TABLE_VERSIONS,
 )
 from storage.upsert import upsert
 from storage.utc import UtcDateTime
@@ -83,6 +84,9 @@ class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._counts: tuple[float, dict[Role, int]] | None = None
+        # What was last listed of a watched table, with the table's version token read just
+        # before it (see `_kept_list`).
+        self._kept: dict[str, tuple[str, list[Any]]] = {}
         self._reading: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
             f"sql_store_reading_{id(self)}", default=None
         )
@@ -135,16 +139,49 @@ class SqlStore:
 
     def list_accounts(self, role: Role | None = None) -> list[AccountRecord]:
         """Every record (of one role), in insertion order. The engine lists 200,000 of them on
-        every run, so the rows go straight from the driver's cursor to the records: the
-        statement is compiled once, and SQLAlchemy's per-row Row and type processing (most of
-        the time otherwise) is skipped; the dates are converted here, as UtcDateTime would."""
+        every run and most runs change none: the list is kept, and read again only when the
+        table's version token has changed (`_kept_list`)."""
+        records: list[AccountRecord] = self._kept_list("accounts", self._read_accounts)
+        if role is None:
+            return records
+        return [record for record in records if record.role is role]
+
+    def _read_accounts(self, conn: Connection, role: Role | None = None) -> list[AccountRecord]:
+        """The rows go straight from the driver's cursor to the records: the statement is
+        compiled once, and SQLAlchemy's per-row Row and type processing (most of the time
+        otherwise) is skipped; the dates are converted here, as UtcDateTime would."""
         query = select(*convert.ACCOUNT_COLUMNS).order_by(ACCOUNTS.c.id)
         if role is not None:
             query = query.where(ACCOUNTS.c.role == role.value)
+        parse = _date_reader(conn)
+        with _raw_rows(conn, query) as rows:
+            return convert.accounts_of_raw(rows, parse)
+
+    def forget_kept(self) -> None:
+        """Drop the kept lists (they are read again on the next call). The service calls it
+        after a run that made much garbage (a full run, an import) before returning freed heap
+        to the system, so the lists are read again into compact memory."""
+        self._kept.clear()
+
+    def _kept_list(self, table: str, read: Callable[[Connection], list[Any]]) -> list[Any]:
+        """A copy of the kept list of `table` while the table's version token is the one read
+        with it, else `read` again (and kept). The token is changed by database triggers on
+        every write to the table, by any writer (migration 0004), and read before the rows in
+        the same transaction, so a write between the two only makes the next call read again:
+        a kept list is never older than its token. Lists are copied; their items are frozen."""
         with self._tx() as conn:
-            parse = _date_reader(conn)
-            with _raw_rows(conn, query) as rows:
-                return convert.accounts_of_raw(rows, parse)
+            token = conn.execute(
+                select(TABLE_VERSIONS.c.token).where(TABLE_VERSIONS.c.name == table)
+            ).scalar_one_or_none()
+            kept = self._kept.get(table)
+            if kept is not None and token is not None and kept[0] == token:
+                return list(kept[1])
+            # Dropped before the read, so two copies of 200,000 records never coexist.
+            self._kept.pop(table, None)
+            items = read(conn)
+        if token is not None:
+            self._kept[table] = (token, items)
+        return list(items)
 
     def get_account(self, role: Role, source_id: str) -> AccountRecord | None:
         query = select(*convert.ACCOUNT_COLUMNS).where(
@@ -220,11 +257,8 @@ class SqlStore:
     # User Sync
 
     def list_known_users(self) -> list[KnownUser]:
-        with self._tx() as conn, _raw_rows(conn, select(*convert.KNOWN_USER_COLUMNS)) as cursor:
-            users = convert.known_users_of(cursor)  # row by row: no list of 200,000 rows too
-        # Sorted here, not by ORDER BY: a database collation may not sort like Python does.
-        # Emails are the key (unique), so this is the order of the rows sorted by email.
-        users.sort(key=attrgetter("email"))
+        """Every entry, sorted by email; kept between calls like `list_accounts`."""
+        users: list[KnownUser] = self._kept_list("known_users", _read_known_users)
         return users
 
     def get_known_user(self, email: str) -> KnownUser | None:
@@ -570,6 +604,15 @@ class SqlStore:
 if TYPE_CHECKING:
     # mypy checks SqlStore against the Store protocol here, not only where bots wire it up.
     _conforms: type[Store] = SqlStore
+
+
+def _read_known_users(conn: Connection) -> list[KnownUser]:
+    with _raw_rows(conn, select(*convert.KNOWN_USER_COLUMNS)) as cursor:
+        users = convert.known_users_of(cursor)  # row by row: no list of 200,000 rows too
+    # Sorted here, not by ORDER BY: a database collation may not sort like Python does.
+    # Emails are the key (unique), so this is the order of the rows sorted by email.
+    users.sort(key=attrgetter("email"))
+    return users
 
 
 @contextmanager

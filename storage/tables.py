@@ -252,6 +252,18 @@ class RunRequestRow(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
+class TableVersionRow(SQLModel, table=True):
+    """A token that changes with every write to a watched table (`accounts`, `known_users`),
+    set by database triggers (migration 0004), so any writer changes it: this replica, another
+    one, or someone's SQL by hand. A store keeps what it last listed of a table with the token
+    it read first, and lists the table again only when the token has changed."""
+
+    __tablename__ = "table_versions"
+
+    name: str = Field(primary_key=True)
+    token: str
+
+
 def table_of(model: type[SQLModel]) -> Table:
     """The Core `Table` behind a table model, for bulk statements that skip the ORM."""
     table = model.metadata.tables[str(model.__tablename__)]
@@ -270,3 +282,4 @@ DELTA_LINKS = table_of(DeltaLinkRow)
 CONVERSATIONS = table_of(ConversationRow)
 LEASES = table_of(LeaseRow)
 RUN_REQUESTS = table_of(RunRequestRow)
+TABLE_VERSIONS = table_of(TableVersionRow)

@@ -209,6 +209,7 @@ class ReconciliationLoop:
             )
             self._leader = False
             self._lease_until = None
+            self.store.forget_kept()  # a standby plans nothing: its kept lists are dead weight
             if self._in_run:
                 self.engine.request_stop()
 
@@ -360,7 +361,11 @@ class ReconciliationLoop:
             except Exception:
                 log.exception("the on_run callback failed")
         if kind in ("full", "import"):
-            release_free_memory()  # what a big run built is gone: give its pages back
+            # What a big run built is gone: the store's kept lists are read again into compact
+            # memory by the next run (they sat among the big run's garbage), and the freed
+            # pages go back to the system.
+            self.store.forget_kept()
+            release_free_memory()
         return report, ""
 
 

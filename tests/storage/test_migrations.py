@@ -40,7 +40,7 @@ def test_migrated_schema_matches_the_models(db_url: str) -> None:
 
     upgrade(db_url)
 
-    assert current(db_url) == head() == "0003"
+    assert current(db_url) == head() == "0004"
     assert schema_differences(db_url) == []
     assert table_names(db_url) == set(SQLModel.metadata.tables) | {"alembic_version"}
 

@@ -154,3 +154,85 @@ def test_the_fast_builders_make_the_same_frozen_records() -> None:
     user = new_known_user("e@x.com", "E", frozenset({"group:microsoft"}))
     assert user == KnownUser("e@x.com", "E", frozenset({"group:microsoft"}))
     assert hash(user) == hash(KnownUser("e@x.com", "E", frozenset({"group:microsoft"})))
+
+
+# Kept lists: the accounts and User Sync entries are listed on every run and most runs change
+# nothing, so a store keeps its last list while the table's version token (set by database
+# triggers, migration 0004) has not changed. Every writer must change that token.
+
+
+def _ann(suffix: str = "") -> AccountRecord:
+    return AccountRecord(MS, "src-ann", "acc-ann", "ann@contoso.com", f"Ann{suffix}")
+
+
+def test_a_kept_list_shows_what_another_replica_wrote_at_once(db_url: str) -> None:
+    from core.model import KnownUser
+
+    leader, other = open_store(db_url), open_store(db_url)
+    try:
+        leader.save_accounts(many_accounts(3))
+        assert len(leader.list_accounts()) == 3  # kept now
+        assert leader.list_known_users() == []
+
+        other.save_account(_ann())
+        assert [r.source_id for r in leader.list_accounts()][-1] == "src-ann"
+        other.save_account(_ann(" Smith"))  # an update of a row
+        assert leader.list_accounts(MS)[-1].display_name == "Ann Smith"
+        other.delete_account(MS, "src-ann")
+        assert "src-ann" not in {r.source_id for r in leader.list_accounts()}
+
+        entry = KnownUser("bob@x.com", "Bob", frozenset({"group:google"}))
+        other.save_known_users([entry])
+        assert leader.list_known_users() == [entry]
+        other.remove_known_users(["bob@x.com"])
+        assert leader.list_known_users() == []
+    finally:
+        leader.engine.dispose()
+        other.engine.dispose()
+
+
+def test_a_kept_list_shows_a_change_made_by_hand_in_sql(db_url: str) -> None:
+    store = open_store(db_url)
+    try:
+        store.save_accounts(many_accounts(4))
+        assert store.list_accounts()[0].display_name == "User 0"
+        with store.engine.begin() as conn:
+            conn.execute(text("UPDATE accounts SET display_name = 'Renamed' WHERE id = 1"))
+        assert store.list_accounts()[0].display_name == "Renamed"
+        with store.engine.begin() as conn:
+            conn.execute(text("DELETE FROM accounts"))
+        assert store.list_accounts() == []
+    finally:
+        store.engine.dispose()
+
+
+def test_a_list_with_no_write_since_reads_only_the_version_not_the_rows(tmp_path: Path) -> None:
+    """What makes a no-change run cheap at 100,000 users a side (docs/PERFORMANCE.md)."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    store = open_store(f"sqlite:///{tmp_path / 'kept.sqlite3'}")
+    statements: list[str] = []
+
+    def trace(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.set_trace_callback(statements.append)
+
+    store.engine.dispose()  # new connections from here on are traced
+    event.listen(store.engine, "connect", trace)
+    try:
+        records = many_accounts(50)
+        store.save_accounts(records)
+        first = store.list_accounts(), store.list_known_users()
+        statements.clear()
+
+        second = store.list_accounts(), store.list_known_users()
+
+        assert second == first == (records, [])
+        selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+        assert len(selects) == 2, selects
+        assert all("FROM table_versions" in s for s in selects), selects
+        second[0].clear()  # a caller's list is its own copy
+        assert store.list_accounts() == records
+    finally:
+        store.engine.dispose()

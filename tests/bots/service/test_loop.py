@@ -348,3 +348,31 @@ async def test_two_replicas_on_sqlite_share_one_lease(tmp_path: Path) -> None:
     done = store.get_run_request(request)
     assert done is not None and done.status == "done" and "(import)" in done.summary
     assert store.get_lease(LEASE_NAME) is None
+
+
+class ForgetfulStore(LeaseStore):
+    """Counts the loop's hints to drop the lists the SQL store keeps between runs."""
+
+    forgotten = 0
+
+    def forget_kept(self) -> None:
+        self.forgotten += 1
+
+
+async def test_kept_lists_are_dropped_after_a_full_run_and_when_the_lease_is_lost() -> None:
+    """A full run leaves much garbage around the store's kept lists: dropped, they are read
+    again by the next run into compact memory; a standby needs none (docs/PERFORMANCE.md)."""
+    store = ForgetfulStore()
+    world = await ready(make_world(store))
+    a = replica(world, "a", interval=0.02, full_interval=60, lease_seconds=0.1)
+    await a.loop.start()
+    try:
+        await until(lambda: len(a.runs) >= 3)  # the full run, then incremental ones
+        assert [r.run.kind for r in a.runs[:3]] == ["full", "incremental", "incremental"]
+        assert store.forgotten == 1
+        store.down = True
+        await until(lambda: not a.loop.is_leader)
+        assert store.forgotten == 2
+    finally:
+        store.down = False
+        await a.loop.stop()
