@@ -63,6 +63,9 @@ class MemoryStore:
     def forget_kept(self) -> None:
         """Nothing is kept apart from the data itself."""
 
+    def reload_kept(self) -> None:
+        """Nothing is kept apart from the data itself."""
+
     # accounts
     def list_accounts(self, role: Role | None = None) -> list[AccountRecord]:
         return [r for r in self._accounts.values() if role is None or r.role is role]

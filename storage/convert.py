@@ -202,8 +202,9 @@ def accounts_of_raw(
     """Rows selected with ACCOUNT_COLUMNS, as records. `parse_when` turns the driver's date
     values into aware UTC datetimes (None: they already are). 200,000 records are listed every
     run, so: records are built by `new_account_record` (half the cost of the frozen
-    dataclass's __init__), an account address equal to the primary's shares its string, and
-    repeated given and family names share one string each (memory)."""
+    dataclass's __init__), an account address equal to the primary's shares its string,
+    repeated given and family names share one string each, and an update time equal to the
+    creation time shares its datetime (memory)."""
     roles = ROLES
     make = new_account_record
     names: dict[str, str] = {}
@@ -214,10 +215,13 @@ def accounts_of_raw(
         if acc == email:
             acc = email
         if parse_when is not None:
+            same = u == c  # never updated since created: one datetime for both (memory)
             if c is not None:
                 c = parse_when(c)
             if u is not None:
-                u = parse_when(u)
+                u = c if same else parse_when(u)
+        elif u == c:
+            u = c
         append(
             make(
                 roles[role],
@@ -252,10 +256,17 @@ def known_user_values(u: KnownUser) -> Values:
 KNOWN_USER_COLUMNS = (KNOWN_USERS.c.email, KNOWN_USERS.c.display_name, KNOWN_USERS.c.sources)
 
 
-def known_users_of(rows: Iterable[Sequence[Any]]) -> list[KnownUser]:
+def known_users_of(
+    rows: Iterable[Sequence[Any]], records: Iterable[AccountRecord] = ()
+) -> list[KnownUser]:
     """Rows selected with KNOWN_USER_COLUMNS, as entries. The sources column holds a handful
-    of distinct values, so each is parsed once (100,000 entries are read every run)."""
+    of distinct values, so each is parsed once (200,000 entries are read at the largest size).
+    An entry whose email and name equal a record's (in `records`, the account records in
+    memory) shares their strings: the store keeps both lists, and this is 25 MB at 100,000
+    users a side."""
     parsed: dict[str, frozenset[str]] = {}
+    by_email = {record.email: record for record in records}
+    record_of = by_email.get
     make = new_known_user
     users: list[KnownUser] = []
     append = users.append
@@ -263,6 +274,11 @@ def known_users_of(rows: Iterable[Sequence[Any]]) -> list[KnownUser]:
         found = parsed.get(sources)
         if found is None:
             found = parsed[sources] = frozenset(json.loads(sources))
+        record = record_of(email)
+        if record is not None:
+            email = record.email
+            if display_name == record.display_name:
+                display_name = record.display_name
         append(make(email, display_name, found))
     return users
 

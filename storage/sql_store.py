@@ -159,9 +159,15 @@ class SqlStore:
 
     def forget_kept(self) -> None:
         """Drop the kept lists (they are read again on the next call). The service calls it
-        after a run that made much garbage (a full run, an import) before returning freed heap
-        to the system, so the lists are read again into compact memory."""
+        after a run that made much garbage (a full run, an import), returns the freed heap to
+        the system, then calls `reload_kept`: the lists are read again into compact memory,
+        not left scattered among the run's garbage."""
         self._kept.clear()
+
+    def reload_kept(self) -> None:
+        self._kept.clear()
+        self.list_accounts()
+        self.list_known_users()
 
     def _kept_list(self, table: str, read: Callable[[Connection], list[Any]]) -> list[Any]:
         """A copy of the kept list of `table` while the table's version token is the one read
@@ -258,7 +264,17 @@ class SqlStore:
 
     def list_known_users(self) -> list[KnownUser]:
         """Every entry, sorted by email; kept between calls like `list_accounts`."""
-        users: list[KnownUser] = self._kept_list("known_users", _read_known_users)
+        users: list[KnownUser] = self._kept_list("known_users", self._read_known_users)
+        return users
+
+    def _read_known_users(self, conn: Connection) -> list[KnownUser]:
+        kept = self._kept.get("accounts")  # its strings are shared where equal (memory)
+        with _raw_rows(conn, select(*convert.KNOWN_USER_COLUMNS)) as cursor:
+            # row by row: no list of 200,000 rows too
+            users = convert.known_users_of(cursor, kept[1] if kept is not None else ())
+        # Sorted here, not by ORDER BY: a database collation may not sort like Python does.
+        # Emails are the key (unique), so this is the order of the rows sorted by email.
+        users.sort(key=attrgetter("email"))
         return users
 
     def get_known_user(self, email: str) -> KnownUser | None:
@@ -604,15 +620,6 @@ class SqlStore:
 if TYPE_CHECKING:
     # mypy checks SqlStore against the Store protocol here, not only where bots wire it up.
     _conforms: type[Store] = SqlStore
-
-
-def _read_known_users(conn: Connection) -> list[KnownUser]:
-    with _raw_rows(conn, select(*convert.KNOWN_USER_COLUMNS)) as cursor:
-        users = convert.known_users_of(cursor)  # row by row: no list of 200,000 rows too
-    # Sorted here, not by ORDER BY: a database collation may not sort like Python does.
-    # Emails are the key (unique), so this is the order of the rows sorted by email.
-    users.sort(key=attrgetter("email"))
-    return users
 
 
 @contextmanager

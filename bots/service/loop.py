@@ -361,12 +361,20 @@ class ReconciliationLoop:
             except Exception:
                 log.exception("the on_run callback failed")
         if kind in ("full", "import"):
-            # What a big run built is gone: the store's kept lists are read again into compact
-            # memory by the next run (they sat among the big run's garbage), and the freed
-            # pages go back to the system.
-            self.store.forget_kept()
-            release_free_memory()
+            await self._compact()
         return report, ""
+
+    async def _compact(self) -> None:
+        """After a big run: its garbage is gone, so the freed pages go back to the system, and
+        the store's kept lists (which sat among that garbage) are read again into compact
+        memory, in a thread (the chat front-ends share this event loop). The next runs find
+        them kept: a cycle with no change reads neither list (docs/PERFORMANCE.md)."""
+        self.store.forget_kept()
+        release_free_memory()
+        try:
+            await asyncio.to_thread(self.store.reload_kept)
+        except Exception as error:  # the next run reads them anyway
+            log.warning("could not read the store's lists again after a big run: %s", error)
 
 
 def first_line(error: BaseException) -> str:

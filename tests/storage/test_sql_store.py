@@ -236,3 +236,33 @@ def test_a_list_with_no_write_since_reads_only_the_version_not_the_rows(tmp_path
         assert store.list_accounts() == records
     finally:
         store.engine.dispose()
+
+
+def test_kept_lists_share_equal_strings_and_dates(tmp_path: Path) -> None:
+    """Memory at 100,000 users a side: a User Sync entry shares its record's email and name,
+    and a record never updated since it was created holds one datetime for both."""
+    from core.model import KnownUser
+
+    store = open_store(f"sqlite:///{tmp_path / 'shared.sqlite3'}")
+    try:
+        created = AccountRecord(GG, "s1", "a1", "ann@x.com", "Ann", created_at=T0, updated_at=T0)
+        renamed = AccountRecord(
+            MS, "s2", "a2", "bob@x.com", "Bob", created_at=T0, updated_at=T0 + timedelta(1)
+        )
+        store.save_accounts([created, renamed])
+        store.save_known_users(
+            [
+                KnownUser("ann@x.com", "Ann", frozenset({"group:google"})),
+                KnownUser("bob@x.com", "Robert", frozenset({"group:microsoft"})),
+            ]
+        )
+        store.reload_kept()
+        ann, bob = store.list_accounts()
+        entry_ann, entry_bob = store.list_known_users()
+
+        assert (ann, bob) == (created, renamed)
+        assert ann.updated_at is ann.created_at and bob.updated_at is not bob.created_at
+        assert entry_ann.email is ann.email and entry_ann.display_name is ann.display_name
+        assert entry_bob.email is bob.email and entry_bob.display_name == "Robert"
+    finally:
+        store.engine.dispose()
