@@ -25,7 +25,16 @@ from core.model import (
     SourceUser,
     source_of_role,
 )
-from core.plan import Conflict, Operation, OpKind, Plan, Reason, Skipped, StoppedGroup
+from core.plan import (
+    Conflict,
+    KnownUsersView,
+    Operation,
+    OpKind,
+    Plan,
+    Reason,
+    Skipped,
+    StoppedGroup,
+)
 
 DEFAULT_ORDER = (Role.MICROSOFT_PRIMARIES, Role.GOOGLE_PRIMARIES)
 
@@ -111,7 +120,7 @@ class _Planner:
         self.records = records
         self.claimed_emails: dict[str, Role] = {}
         self.ops_by_role: dict[Role, list[Operation]] = {role: [] for role in Role}
-        self.desired: dict[Role, dict[str, SourceUser]] = {}
+        self.read_ok: set[Role] = set()  # roles whose group was read (planned)
         # the users each group keeps after rule 5, and their email keys (two parallel lists:
         # at 100,000 users a list of pairs costs a tuple each)
         self.keyed: dict[Role, tuple[list[str], list[SourceUser]]] = {}
@@ -159,7 +168,7 @@ class _Planner:
             )
         disabled = {u.id for u in users if not u.enabled}
         desired, excluded = self._claim(role, users)
-        self.desired[role] = desired
+        self.read_ok.add(role)
         self.plan.members[role] = len(desired)
 
         observed = self.data.observed.get(role) if self.data.observed is not None else None
@@ -288,62 +297,62 @@ class _Planner:
         """User Sync: primaries of every group read, plus every other source carried forward.
 
         A user is live in at most one group (rule 5), so their entry is the sources they had
-        outside the live groups, plus that one group. Unchanged entries are reused as they are
-        (the same objects): at 100,000 users this is most of the planner's time otherwise, and
-        it makes telling what changed an identity check (`known_changed`, `known_gone`).
+        outside the live groups, plus that one group. The answer is the entries given with the
+        differences laid over them (`KnownUsersView`): unchanged entries stay the same objects,
+        and at 100,000 users a side no second dict of 200,000 entries is built.
         """
         paused = {r for r, s in self.data.groups.items() if s.assignment.paused}
-        live_roles = [r for r in self.data.settings.order if r in self.desired and r not in paused]
+        live_roles = [r for r in self.data.settings.order if r in self.read_ok and r not in paused]
+        live = set(live_roles)
         live_sources = frozenset(source_of_role(r) for r in live_roles)
         entries = self.data.known() if callable(self.data.known) else self.data.known
         old = dict(zip(map(attrgetter("email"), entries), entries, strict=True))
+        del entries
         old_get = old.get
-        known: dict[str, KnownUser] = {}
-        fresh = 0  # keys not in `old`
+        changed: dict[str, KnownUser] = {}  # new or different entries, by key
         for role in live_roles:
-            source = source_of_role(role)
-            only = frozenset({source})
+            only = frozenset({source_of_role(role)})
             keys, users = self.keyed[role]
             for key, user in zip(keys, users, strict=True):
                 previous = old_get(key)
                 if previous is None:
-                    fresh += key not in known
-                    known[key] = KnownUser(key, user.display_name, only)
-                    continue
-                if previous.sources == only and previous.display_name == user.display_name:
-                    known[previous.email] = previous  # its own string: `key` can then go
-                    continue
-                sources = (previous.sources - live_sources) | only
-                known[key] = KnownUser(key, user.display_name, sources)
-        if len(known) - fresh < len(old):  # some entries are not of a live group's users
-            for key, entry in old.items():
-                if key in known:
-                    continue
-                if not entry.sources & live_sources:
-                    known[key] = entry
-                    continue
-                kept = entry.sources - live_sources
-                if kept:
-                    known[key] = KnownUser(key, entry.display_name, kept)
+                    changed[key] = KnownUser(key, user.display_name, only)
+                elif previous.sources == only and previous.display_name == user.display_name:
+                    if changed and key in changed:  # a key twice in a group: the last decides
+                        del changed[key]
+                else:
+                    sources = (previous.sources - live_sources) | only
+                    changed[key] = KnownUser(key, user.display_name, sources)
+        # Entries that are not a live group's user: carried forward without the live groups'
+        # sources, or gone when they had no other. The live groups' users are the keys claimed
+        # by a live group (rule 5 claims each key for one group).
+        claimed = self.claimed_emails.get
+        gone: set[str] = set()
+        for key, entry in old.items():
+            if claimed(key) in live or not entry.sources & live_sources:
+                continue
+            kept = entry.sources - live_sources
+            if kept:
+                changed[key] = KnownUser(key, entry.display_name, kept)
+            else:
+                gone.add(key)
         for role in live_roles:  # a user in both groups is known through both (rule 5)
             for key, user in self.conflicted.get(role, []):
-                found = known.get(key)
+                found = changed.get(key) or (None if key in gone else old_get(key))
                 sources = (found.sources if found else frozenset()) | {source_of_role(role)}
-                known[key] = KnownUser(
+                gone.discard(key)
+                changed[key] = KnownUser(
                     key, found.display_name if found else user.display_name, sources
                 )
+        for key in [k for k, entry in changed.items() if old_get(k) == entry]:
+            del changed[key]  # worked out again, and the same as it was
         plan = self.plan
-        plan.known_users = known
-        present = 0
-        for key, entry in known.items():
-            before = old_get(key)
-            if before is not None:
-                present += 1
-                if before is entry or before == entry:
-                    continue
-            plan.known_changed.append(entry)
-        if present < len(old):
-            plan.known_gone = [key for key in old if key not in known]
+        plan.known_users = KnownUsersView(old, changed, gone)
+        if changed:  # in the view's order: the entries given first, then the new ones
+            plan.known_changed = [changed[k] for k in old if k in changed]
+            plan.known_changed += [entry for k, entry in changed.items() if k not in old]
+        if gone:
+            plan.known_gone = [key for key in old if key in gone]
 
     def _finish(self) -> None:
         data, plan = self.data, self.plan

@@ -51,7 +51,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import DBAPIError
 
 from bots.audit_sink import AuditSink
-from bots.service.memory import release_free_memory
+from bots.service.memory import compact_after_big_run
 from core.commands.context import describe_run
 from core.engine import RUN_KINDS, Engine, RunReport
 from core.model import RunRequest
@@ -361,20 +361,8 @@ class ReconciliationLoop:
             except Exception:
                 log.exception("the on_run callback failed")
         if kind in ("full", "import"):
-            await self._compact()
+            await compact_after_big_run(self.store)
         return report, ""
-
-    async def _compact(self) -> None:
-        """After a big run: its garbage is gone, so the freed pages go back to the system, and
-        the store's kept lists (which sat among that garbage) are read again into compact
-        memory, in a thread (the chat front-ends share this event loop). The next runs find
-        them kept: a cycle with no change reads neither list (docs/PERFORMANCE.md)."""
-        self.store.forget_kept()
-        release_free_memory()
-        try:
-            await asyncio.to_thread(self.store.reload_kept)
-        except Exception as error:  # the next run reads them anyway
-            log.warning("could not read the store's lists again after a big run: %s", error)
 
 
 def first_line(error: BaseException) -> str:

@@ -35,7 +35,6 @@ import math
 import multiprocessing
 import os
 import platform
-import resource
 import sys
 import tempfile
 import time
@@ -51,18 +50,10 @@ from typing import Any, TextIO
 
 import requests
 
-from bots.service.memory import release_free_memory
-from core.clock import SystemClock
-from core.directories.entra import EntraDirectory
-from core.directories.google import GoogleDirectory, GoogleSettings, connect
-from core.directories.graph_http import GraphHttp
-from core.directories.msal_token import Credentials, MsalTokens
-from core.engine import Engine, EngineSettings
-from core.model import DirectoryKind, Role
 from emulators import google, microsoft
 from emulators.runner import run_emulator
 from storage.db import open_store
-from tests.bench import orgs
+from tests.bench import orgs, perf_product
 from tests.directories.test_google_client import KEY, SCOPES, SERVICE_ACCOUNT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,23 +166,9 @@ class Emulators:
     graph_base: str  # http://127.0.0.1:port (login and /v1.0)
     google_base: str  # http://127.0.0.1:port (token, Directory, Cloud Identity, batch)
 
-    def stats(self) -> dict[str, Counter[str]]:
-        """Calls each emulator has answered, by kind (batch items and parts counted one by one,
-        their envelopes as `graph $batch` / `google batch`)."""
-        graph = requests.get(f"{self.graph_base}/_control/stats", timeout=30).json()
-        goog = requests.get(f"{self.google_base}/_control/stats", timeout=30).json()
-        counts: Counter[str] = Counter()
-        for kind, count in graph["by_kind"].items():
-            counts[f"graph {kind}"] += count
-        for kind, count in graph["batch_items_by_kind"].items():
-            counts[f"graph {kind}"] += count
-        for kind, count in goog["by_kind"].items():
-            counts[f"google {kind}"] += count
-        for kind, count in goog["batch_parts_by_kind"].items():
-            counts[f"google {kind}"] += count
-        counts["graph 429"] = graph["by_status"].get("429", 0)
-        counts["google quota errors"] = goog["quota_exceeded"]
-        return counts
+    def stats(self) -> Counter[str]:
+        """Calls each emulator has answered, by kind."""
+        return perf_product.emulator_stats(self.graph_base, self.google_base)
 
     def summaries(self) -> tuple[dict[str, Any], dict[str, Any]]:
         tenant = requests.get(f"{self.graph_base}/_control/tenant", timeout=30).json()
@@ -215,145 +192,29 @@ def emulators(n: int, *, synced: bool, limits: Limits) -> Iterator[Emulators]:
         process.join(10)
 
 
-# ---- the product, as `dirsync serve` wires it -------------------------------------------------
+# ---- the product's process (tests/bench/perf_product.py) -------------------------------------
 
 
-@dataclass
-class Product:
-    engine: Engine
-    entra: EntraDirectory
-    google: GoogleDirectory
-    graph_http: GraphHttp
-
-
-async def product(em: Emulators, database_url: str, limits: Limits) -> Product:
-    """The engine on a SQLite store with the live directory clients, signed in to the
-    emulators; both groups assigned (the first time). The Google client is told the scaled
-    quota, as an admin sets DIRSYNC's quota to their project's."""
-    host = em.graph_base.removeprefix("http://")
-    tokens = MsalTokens(
-        Credentials(orgs.TENANT_ID, CLIENT, client_secret=SECRET),
-        authority_base=f"https://{host}",
-        plain_http_hosts=frozenset({host}),
+def wiring(em: Emulators, database_url: str, limits: Limits) -> perf_product.Wiring:
+    return perf_product.Wiring(
+        graph_base=em.graph_base,
+        google_base=em.google_base,
+        database_url=database_url,
+        tenant_id=orgs.TENANT_ID,
+        client=CLIENT,
+        secret=SECRET,
+        google_admin=orgs.GOOGLE_ADMIN,
+        interop_domain=orgs.INTEROP_DOMAIN,
+        service_account=SERVICE_ACCOUNT,
+        private_pem=KEY.private_pem,
+        ms_group_id=orgs.entra_id(orgs.MS_GROUP_NAME),
+        google_group=orgs.GOOGLE_GROUP,
+        google_queries=GOOGLE_QUERIES,
+        google_window=GOOGLE_WINDOW / limits.scale,
     )
-    graph_http = GraphHttp(f"{em.graph_base}/v1.0", tokens)
-    entra = EntraDirectory(graph_http)
-    info = {
-        "type": "service_account",
-        "project_id": "dirsync-perf",
-        "private_key_id": "k1",
-        "private_key": KEY.private_pem,
-        "client_email": SERVICE_ACCOUNT,
-        "client_id": "1",
-        "token_uri": f"{em.google_base}/token",
-    }
-    goog = connect(
-        info,
-        admin=orgs.GOOGLE_ADMIN,
-        endpoint=f"{em.google_base}/",
-        settings=GoogleSettings(orgs.INTEROP_DOMAIN),
-        queries_per_minute=GOOGLE_QUERIES,
-        quota_window_seconds=GOOGLE_WINDOW / limits.scale,
-    )
-    store = open_store(database_url)
-    directories = {DirectoryKind.ENTRA: entra, DirectoryKind.GOOGLE: goog}
-    engine = Engine(store, directories, SystemClock(), EngineSettings())
-    if not store.get_assignments():
-        group_id = orgs.entra_id(orgs.MS_GROUP_NAME)
-        await engine.assign(Role.MICROSOFT_PRIMARIES, DirectoryKind.ENTRA, group_id, by="perf")
-        await engine.assign(
-            Role.GOOGLE_PRIMARIES, DirectoryKind.GOOGLE, orgs.GOOGLE_GROUP, by="perf"
-        )
-    await tokens()  # signed in before any clock starts
-    return Product(engine, entra, goog, graph_http)
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def rss_mb(field: str) -> float | None:
-    """VmRSS (now) or VmHWM (peak) of this process from /proc, in MB."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def reset_peak_rss() -> bool:
-    """Linux: writing 5 to clear_refs resets the peak RSS (VmHWM) to the current RSS."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
 
 
 # ---- 1. initial import ------------------------------------------------------------------------
-
-
-def _import_in_process(em: Emulators, database_url: str, limits: Limits) -> dict[str, Any]:
-    async def go() -> dict[str, Any]:
-        app = await product(em, database_url, limits)
-        gc.collect()
-        gc.freeze()
-        cpu = cpu_seconds()
-        start = time.monotonic()
-        report = await app.engine.run("import")
-        elapsed = time.monotonic() - start
-        cpu = cpu_seconds() - cpu
-        spans: dict[str, float] = {}
-        for role in Role:
-            ops = [
-                o
-                for o in app.engine.store.list_operations(report.run.id)
-                if o.role is role and o.finished_at is not None
-            ]
-            if ops:
-                first = min(o.started_at for o in ops)
-                last = max(o.finished_at for o in ops if o.finished_at is not None)
-                spans[role.value] = (last - first).total_seconds()
-        store = app.engine.store
-        records = (
-            [
-                (
-                    r.role.value,
-                    r.source_id,
-                    r.email,
-                    r.display_name,
-                    r.given_name,
-                    r.family_name,
-                    r.account_email,
-                )
-                for r in store.list_accounts()
-            ]
-            if report.run.created <= 2000
-            else []
-        )
-        known = (
-            [(k.email, k.display_name, sorted(k.sources)) for k in store.list_known_users()]
-            if report.run.created <= 2000
-            else []
-        )
-        await app.entra.close()
-        return {
-            "records": records,
-            "known_users": known,
-            "elapsed": elapsed,
-            "cpu_seconds": cpu,
-            "created": report.run.created,
-            "failed": report.run.failed,
-            "by_role_seconds": spans,
-            "graph_retried_items": app.graph_http.counters.retried_items,
-            "graph_retry_margin": app.graph_http.counters.retry_margin,
-            "google_retried": app.google.api.counters.retried,
-        }
-
-    return asyncio.run(go())
 
 
 def scenario_import(
@@ -368,7 +229,7 @@ def scenario_import(
     ):
         url = f"sqlite:///{Path(folder) / 'import.sqlite3'}"
         before = em.stats()
-        result = in_child(_import_in_process, em, url, limits)
+        result = perf_product.run("import", wiring(em, url, limits))
         calls = em.stats() - before
         tenant, workspace = em.summaries()
     throttle, quota = limits.throttle, limits.quota
@@ -438,96 +299,6 @@ def scenario_import(
 # ---- 2. a cycle with no changes ---------------------------------------------------------------
 
 
-def _cycle_in_process(em: Emulators, database_url: str, limits: Limits) -> dict[str, Any]:
-    async def go() -> dict[str, Any]:
-        app = await product(em, database_url, limits)
-        gc.collect()
-        gc.freeze()  # as `dirsync serve` does with its start-up heap
-        start = time.monotonic()
-        cpu = cpu_seconds()
-        warm = await app.engine.run("full")  # a (re)started service's first run
-        warm_cpu, warm_elapsed = cpu_seconds() - cpu, time.monotonic() - start
-        warm_peak = rss_mb("VmHWM")
-        release_free_memory()  # as the service's loop does after a full run
-        # The service's interval: Google's quota bucket refills before the next cycle.
-        await asyncio.sleep(GOOGLE_WINDOW / limits.scale)
-        calls_before = em.stats()
-        graph_before = app.graph_http.counters.http_requests
-        google_before = app.google.api.counters.http_requests
-        reset = reset_peak_rss()
-        rss_before = rss_mb("VmRSS")
-        maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        start = time.monotonic()
-        cpu = cpu_seconds()
-        report = await app.engine.run("incremental")
-        cycle_cpu, cycle_elapsed = cpu_seconds() - cpu, time.monotonic() - start
-        peak = rss_mb("VmHWM") if reset else None
-        maxrss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        calls = em.stats() - calls_before
-        breakdown = await _cycle_breakdown(app)
-        await app.entra.close()
-        run = report.run
-        return {
-            "warm": {
-                "kind": warm.run.kind,
-                "elapsed": warm_elapsed,
-                "cpu": warm_cpu,
-                "peak_rss_mb": warm_peak,
-                "operations": len(warm.plan.operations),
-                "unchanged": warm.plan.unchanged,
-            },
-            "elapsed": cycle_elapsed,
-            "cpu": cycle_cpu,
-            "rss_before_mb": rss_before,
-            "peak_rss_mb": peak,
-            "maxrss_before_mb": maxrss_before,
-            "maxrss_after_mb": maxrss_after,
-            "operations": len(report.plan.operations),
-            "unchanged": report.plan.unchanged,
-            "changed": run.created + run.adopted + run.updated + run.deleted + run.failed,
-            "calls": dict(calls),
-            "cpu_breakdown": breakdown,
-            "graph_http_requests": app.graph_http.counters.http_requests - graph_before,
-            "google_http_requests": app.google.api.counters.http_requests - google_before,
-        }
-
-    return asyncio.run(go())
-
-
-async def _cycle_breakdown(app: Product) -> dict[str, float]:
-    """CPU seconds of the cycle's parts, each done once more on its own after the measured
-    cycle (the same reads, the same store queries, the planner on the same input)."""
-    from core.planner import GroupState, PlanInput, make_plan
-
-    store = app.engine.store
-    assignments = store.get_assignments()
-    parts: dict[str, float] = {}
-    reads = {}
-    for role, assignment in assignments.items():
-        port = app.entra if assignment.group.directory is DirectoryKind.ENTRA else app.google
-        cpu = cpu_seconds()
-        reads[role] = await port.read_members(assignment.group, full=False)
-        parts[f"read {assignment.group.directory.value} group (no change)"] = cpu_seconds() - cpu
-    cpu = cpu_seconds()
-    records = store.list_accounts()
-    parts["store: list accounts"] = cpu_seconds() - cpu
-    cpu = cpu_seconds()
-    known = store.list_known_users()
-    parts["store: list User Sync entries (once a run)"] = cpu_seconds() - cpu
-    cpu = cpu_seconds()
-    make_plan(
-        PlanInput(
-            groups={r: GroupState(a, reads[r]) for r, a in assignments.items()},
-            records=records,
-            now=datetime.now(UTC),
-            settings=app.engine.settings.plan,
-            known=known,
-        )
-    )
-    parts["planner"] = cpu_seconds() - cpu
-    return {k: round(v, 3) for k, v in parts.items()}
-
-
 def _fill_synced_store(url: str, n: int) -> None:
     store = open_store(url)
     store.save_accounts(orgs.synced_records(n))
@@ -552,7 +323,7 @@ def scenario_cycle(n: int, limits: Limits, out: TextIO) -> dict[str, Any]:
         url = f"sqlite:///{Path(folder) / 'cycle.sqlite3'}"
         in_child(_fill_synced_store, url, n)  # the database an import leaves, filled directly
         with emulators(n, synced=True, limits=limits) as em:
-            result = in_child(_cycle_in_process, em, url, limits)
+            result = perf_product.run("cycle", wiring(em, url, limits))
     calls: dict[str, int] = {k: v for k, v in result["calls"].items() if v}
     members_pages = math.ceil(n / MEMBERS_PAGE)
     delta_pages = 2  # the group's delta and the users delta: one page each when nothing changed
@@ -589,12 +360,15 @@ def scenario_cycle(n: int, limits: Limits, out: TextIO) -> dict[str, Any]:
             "peak_rss_mb": _round(warm["peak_rss_mb"]),
             "operations": warm["operations"],
             "unchanged": warm["unchanged"],
+            # after it, as the service's loop does: freed pages back, kept lists read again
+            "compact_cpu_seconds": round(warm["compact_cpu"], 2),
         },
     }
     out.write(
         f"  first (full) run of the started process: {warm['elapsed']:.1f} s, CPU "
         f"{warm['cpu']:.1f} s, peak RSS {_mb(warm['peak_rss_mb'])}, {warm['operations']} "
-        f"operations, {warm['unchanged']:,} unchanged\n"
+        f"operations, {warm['unchanged']:,} unchanged; then the store's lists read again into "
+        f"compact memory, as the service does after a full run: CPU {warm['compact_cpu']:.2f} s\n"
         f"  no-change cycle: {result['operations']} operations, {result['unchanged']:,} "
         f"unchanged; write calls {figures['write_calls']}\n"
         f"  API calls {api_calls} = {members_pages} members pages + {delta_pages} delta pages + "
@@ -902,8 +676,9 @@ HOW = """\
   account exists and the SQLite database holds the rows an import writes (the smoke test checks
   them against a real import's).
 - **Processes**: the emulators run in one process, the product (engine, SQLite store, the live
-  Graph and Google clients over loopback HTTP, as `dirsync serve` wires them) in another, so its
-  CPU (`getrusage`, user + system, all threads) and memory are its own.
+  Graph and Google clients over loopback HTTP, as `dirsync serve` wires them) in another, a
+  fresh interpreter that loads the product's modules only (`tests/bench/perf_product.py`), so
+  its CPU (`getrusage`, user + system, all threads) and memory are its own.
 - **Quotas** are the published ones (api-facts.md): Graph 3,000 identity writes per app and
   tenant per 150 s (and the resource-unit bucket by tenant size), Google 2,400 queries per minute
   per user. **Time is scaled**: the emulators divide every quota window by the scale (x5: Graph
@@ -913,8 +688,11 @@ HOW = """\
   first bucket-full free); the two sides' quotas are independent, so a client that spent both
   at once would reach it. Unscaled minutes = elapsed x scale / 60.
 - **No-change cycle**: the product process starts, makes the full run a (re)started service
-  makes first (Graph's delta links and the Google member cache are not persisted), waits one
-  scaled quota window (the service's interval), then runs one incremental cycle. API calls are
+  makes first (Graph's delta links and the Google member cache are not persisted), does what
+  the service's loop does after a full run (`compact_after_big_run`: freed pages back to the
+  system, the store's lists read again), waits one scaled quota window (the service's
+  interval), then runs one incremental cycle. The synced database holds what an import
+  writes, creation and update times included. API calls are
   counted by the emulators (batch items and parts one by one). Peak RSS is the process's VmHWM
   over the cycle alone: reset through `/proc/self/clear_refs` just before it, so the set-up and
   the first full run (shown beside) do not count; it includes the resident interpreter,

@@ -504,3 +504,35 @@ def test_dry_run_plan_is_deterministic() -> None:
     """Preview relies on this: the same input gives the same plan."""
     data = PlanInput({MS: group(MS, user(ANN), user(BOB))}, [rec(MS, CAT)], NOW)
     assert summary(make_plan(data)) == summary(make_plan(data))
+
+
+def test_known_users_view_reads_as_the_entries_given_with_the_differences_laid_over() -> None:
+    from core.plan import KnownUsersView
+
+    ann = KnownUser("ann@c.com", "Ann", frozenset({"group:microsoft"}))
+    bob = KnownUser("bob@c.com", "Bob", frozenset({"group:google"}))
+    cy = KnownUser("cy@c.com", "Cy", frozenset({"chat:x"}))
+    renamed = KnownUser("ann@c.com", "Ann B", frozenset({"group:microsoft"}))
+    dee = KnownUser("dee@c.com", "Dee", frozenset({"group:google"}))
+    base = {u.email: u for u in (ann, bob, cy)}
+
+    view = KnownUsersView(base, {"ann@c.com": renamed, "dee@c.com": dee}, {"bob@c.com"})
+
+    assert dict(view) == {"ann@c.com": renamed, "cy@c.com": cy, "dee@c.com": dee}
+    assert list(view) == ["ann@c.com", "cy@c.com", "dee@c.com"] and len(view) == 3
+    assert view["cy@c.com"] is cy and view.get("bob@c.com") is None and "bob@c.com" not in view
+    assert view == {"ann@c.com": renamed, "cy@c.com": cy, "dee@c.com": dee}
+    assert base == {"ann@c.com": ann, "bob@c.com": bob, "cy@c.com": cy}  # left as it was
+
+
+def test_a_key_twice_in_one_group_the_last_user_decides_its_user_sync_entry() -> None:
+    """Two users of one group with one address (differing case): the entry is the last one's,
+    whether the first matched the entry given or not."""
+    entry = KnownUser("ann@c.com", "Ann", frozenset({"group:microsoft"}))
+    for first, last in (("Ann", "Ann Two"), ("Ann Two", "Ann")):
+        groups = {
+            MS: group(MS, user("ann@c.com", name=first), user("Ann@c.com", uid="ms-2", name=last))
+        }
+        plan = make_plan(PlanInput(groups, [], NOW, known=[entry]))
+        assert plan.known_users["ann@c.com"].display_name == last
+        assert_known_difference(plan, [entry])
