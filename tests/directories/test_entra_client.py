@@ -69,7 +69,9 @@ async def test_2500_members_in_pages_with_nested_group_and_disabled_user(world: 
     group = tenant.add_group("Teams people")
     nested = tenant.add_group("Engineering")
     for i in range(2500):
-        user = tenant.add_user(f"u{i}@contoso.com", f"User {i}", mail=f"u{i}@contoso.com")
+        user = tenant.add_user(
+            f"u{i}@contoso.com", f"User {i}", mail=f"u{i}@contoso.com", given_name="Ann"
+        )
         tenant.add_member(group.id, user.id)
     inner = tenant.add_user("inner@contoso.com", "Inner One", mail="inner@contoso.com")
     tenant.add_member(nested.id, inner.id)
@@ -82,6 +84,8 @@ async def test_2500_members_in_pages_with_nested_group_and_disabled_user(world: 
     assert len(read.users) == 2502 and "inner@contoso.com" in emails
     assert [u.enabled for u in read.users if u.email == "off@contoso.com"] == [False]
     assert all(u.enabled for u in read.users if u.email != "off@contoso.com")
+    # A repeated given name is one string in the cached users (memory at 100,000 members).
+    assert len({id(u.given_name) for u in read.users if u.given_name == "Ann"}) == 1
     kinds = world.emulator.stats.by_kind
     user_pages = sum(n for k, n in kinds.items() if "transitiveMembers" in k and "user" in k)
     assert user_pages == 3  # 2,502 users at 999 a page, nextLink followed as given

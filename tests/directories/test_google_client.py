@@ -253,6 +253,7 @@ async def test_reads_ask_only_for_the_fields_they_use_and_keep_only_members(worl
     read = await world.google.read_members(info, full=True)
     assert sorted(u.email for u in read.users) == [f"f{i}@example.com" for i in range(5)]
     assert [u.display_name for u in read.users if u.email == "f3@example.com"] == ["Few 3"]
+    assert len({id(u.given_name) for u in read.users}) == 1  # "Few", one string (memory)
     # Only the group's members are remembered, not every user the full read listed.
     assert set(world.google._users[info.id]) == {u.id for u in read.users}
     # The emulator answers with the selected fields only, as Google does.
