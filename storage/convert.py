@@ -7,6 +7,7 @@ engine lists 100,000 accounts on every run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
@@ -43,6 +44,7 @@ from storage.tables import (
     OPERATIONS,
     RUNS,
 )
+from storage.utc import to_utc
 
 # Enum lookups by value: a dict hit is several times cheaper than calling the enum per row.
 ROLES: Mapping[str, Role] = {r.value: r for r in Role}
@@ -191,6 +193,18 @@ def account_values(r: AccountRecord) -> Values:
     }
 
 
+def account_as_stored(r: AccountRecord) -> AccountRecord:
+    """The record as the store gives it back once saved: its times in UTC, one datetime for
+    both when they are equal (as `accounts_of_raw` builds it)."""
+    created = None if r.created_at is None else to_utc(r.created_at)
+    updated = None if r.updated_at is None else to_utc(r.updated_at)
+    if updated == created:
+        updated = created
+    if created is r.created_at and updated is r.updated_at:
+        return r
+    return dataclasses.replace(r, created_at=created, updated_at=updated)
+
+
 def accounts_of(rows: Iterable[Sequence[Any]]) -> list[AccountRecord]:
     """Rows selected with ACCOUNT_COLUMNS, as records (dates already converted)."""
     return accounts_of_raw(rows, None)
@@ -281,6 +295,13 @@ def known_users_of(
                 display_name = record.display_name
         append(make(email, display_name, found))
     return users
+
+
+def known_user_of_values(values: Values) -> KnownUser:
+    """The entry as the store gives it back once saved with `values` (known_user_values)."""
+    return KnownUser(
+        values["email"], values["display_name"], frozenset(json.loads(values["sources"]))
+    )
 
 
 def known_user_of(row: Row[Any]) -> KnownUser:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextvars
 import json
+import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -85,8 +87,10 @@ class SqlStore:
         self._engine = engine
         self._counts: tuple[float, dict[Role, int]] | None = None
         # What was last listed of a watched table, with the table's version token read just
-        # before it (see `_kept_list`).
+        # before it (see `_kept_list`), and this store's own writes since, to lay over it.
         self._kept: dict[str, tuple[str, list[Any]]] = {}
+        self._pending: dict[str, list[tuple[Any, Any]]] = {}
+        self._kept_lock = threading.RLock()  # the service reads them again in a thread
         self._reading: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
             f"sql_store_reading_{id(self)}", default=None
         )
@@ -162,32 +166,91 @@ class SqlStore:
         after a run that made much garbage (a full run, an import), returns the freed heap to
         the system, then calls `reload_kept`: the lists are read again into compact memory,
         not left scattered among the run's garbage."""
-        self._kept.clear()
+        with self._kept_lock:
+            self._kept.clear()
+            self._pending.clear()
 
     def reload_kept(self) -> None:
-        self._kept.clear()
+        self.forget_kept()
         self.list_accounts()
         self.list_known_users()
 
     def _kept_list(self, table: str, read: Callable[[Connection], list[Any]]) -> list[Any]:
-        """A copy of the kept list of `table` while the table's version token is the one read
-        with it, else `read` again (and kept). The token is changed by database triggers on
-        every write to the table, by any writer (migration 0004), and read before the rows in
-        the same transaction, so a write between the two only makes the next call read again:
-        a kept list is never older than its token. Lists are copied; their items are frozen."""
-        with self._tx() as conn:
+        """A copy of the kept list of `table` while the table's version token is the one kept
+        with it (this store's own writes since laid over it), else `read` again (and kept).
+
+        The token is changed by database triggers on every write to the table, by any writer
+        (migration 0004), and read before the rows in the same transaction, so a write between
+        the two only makes the next call read again: a kept list is never older than its
+        token. This store's own writes keep the list current instead (`_writing`). Lists are
+        copied; their items are frozen."""
+        with self._kept_lock, self._tx() as conn:
             token = conn.execute(
                 select(TABLE_VERSIONS.c.token).where(TABLE_VERSIONS.c.name == table)
             ).scalar_one_or_none()
             kept = self._kept.get(table)
+            pending = self._pending.pop(table, None)
             if kept is not None and token is not None and kept[0] == token:
-                return list(kept[1])
+                items = kept[1]
+                if pending:
+                    items = _lay_over(table, items, pending)
+                    self._kept[table] = (token, items)
+                return list(items)
             # Dropped before the read, so two copies of 200,000 records never coexist.
             self._kept.pop(table, None)
+            del kept, pending
             items = read(conn)
-        if token is not None:
-            self._kept[table] = (token, items)
-        return list(items)
+            if token is not None:
+                self._kept[table] = (token, items)
+            return list(items)
+
+    @contextmanager
+    def _writing(self, table: str, changes: list[tuple[Any, Any]]) -> Iterator[Connection]:
+        """One write transaction to a watched table by this store, which keeps its kept list
+        current: `changes` are the written items by key (None: deleted), as a read would give
+        them back. When the table's token is still the kept list's, it is set to a new one
+        first thing in this transaction (on PostgreSQL that locks the row until the commit, so
+        another writer's trigger waits; SQLite has one writer at a time), and to the same new
+        one again last, over what the triggers set meanwhile; the changes are laid over the
+        kept list at the next list. Otherwise someone else wrote since: the kept list is
+        dropped and read again when next listed."""
+        with self._kept_lock:
+            kept = self._kept.get(table)
+            before = kept[0] if kept is not None else None
+        new: str | None = None
+        try:
+            with self._tx() as conn:
+                if before is not None:
+                    new = secrets.token_hex(16)
+                    claimed = conn.execute(
+                        update(TABLE_VERSIONS)
+                        .where(TABLE_VERSIONS.c.name == table, TABLE_VERSIONS.c.token == before)
+                        .values(token=new)
+                    ).rowcount
+                    if claimed != 1:
+                        new = None
+                yield conn
+                if new is not None:
+                    conn.execute(
+                        update(TABLE_VERSIONS)
+                        .where(TABLE_VERSIONS.c.name == table)
+                        .values(token=new)
+                    )
+        except BaseException:
+            with self._kept_lock:
+                self._kept.pop(table, None)
+                self._pending.pop(table, None)
+            raise
+        with self._kept_lock:
+            kept = self._kept.get(table)
+            if kept is None or kept[0] != before:
+                return  # listed afresh meanwhile (it holds this write), or dropped
+            if new is None:
+                self._kept.pop(table, None)
+                self._pending.pop(table, None)
+                return
+            self._kept[table] = (new, kept[1])
+            self._pending.setdefault(table, []).extend(changes)
 
     def get_account(self, role: Role, source_id: str) -> AccountRecord | None:
         query = select(*convert.ACCOUNT_COLUMNS).where(
@@ -219,12 +282,13 @@ class SqlStore:
         for record in records:
             latest[(record.role, record.source_id)] = record
         rows = [convert.account_values(r) for r in latest.values()]
-        with self._tx() as conn:
+        changes = [(key, convert.account_as_stored(r)) for key, r in latest.items()]
+        with self._writing("accounts", changes) as conn:
             upsert(conn, ACCOUNTS, rows, keys=["role", "source_id"])
 
     def delete_account(self, role: Role, source_id: str) -> None:
         self._counts = None
-        with self._tx() as conn:
+        with self._writing("accounts", [((role, source_id), None)]) as conn:
             conn.execute(
                 delete(ACCOUNTS).where(
                     ACCOUNTS.c.role == role.value, ACCOUNTS.c.source_id == source_id
@@ -288,14 +352,15 @@ class SqlStore:
         for user in users:
             values = convert.known_user_values(user)
             latest[values["email"]] = values
-        with self._tx() as conn:
+        changes = [(key, convert.known_user_of_values(v)) for key, v in latest.items()]
+        with self._writing("known_users", changes) as conn:
             upsert(conn, KNOWN_USERS, list(latest.values()), keys=["email"])
 
     def remove_known_users(self, emails: Iterable[str]) -> None:
         keys = [{"key": convert.key_of_email(e)} for e in emails]
         if not keys:
             return
-        with self._tx() as conn:
+        with self._writing("known_users", [(k["key"], None) for k in keys]) as conn:
             conn.execute(delete(KNOWN_USERS).where(KNOWN_USERS.c.email == bindparam("key")), keys)
 
     # operation journal
@@ -620,6 +685,25 @@ class SqlStore:
 if TYPE_CHECKING:
     # mypy checks SqlStore against the Store protocol here, not only where bots wire it up.
     _conforms: type[Store] = SqlStore
+
+
+def _lay_over(table: str, items: list[Any], changes: list[tuple[Any, Any]]) -> list[Any]:
+    """The kept list with a store's own writes laid over it, in the order a read gives: an
+    update keeps its row's place (an upsert keeps its id), a new row goes last (a new id), and
+    User Sync entries are sorted by email."""
+    if table == "accounts":
+        by_key = {(r.role, r.source_id): r for r in items}
+    else:
+        by_key = {u.email: u for u in items}
+    for key, item in changes:
+        if item is None:
+            by_key.pop(key, None)
+        else:
+            by_key[key] = item
+    laid = list(by_key.values())
+    if table == "known_users":
+        laid.sort(key=attrgetter("email"))
+    return laid
 
 
 @contextmanager

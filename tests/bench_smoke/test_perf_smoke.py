@@ -60,6 +60,8 @@ def test_the_no_change_cycle_reads_pages_only_and_writes_nothing() -> None:
     assert figures["calls_by_kind"]["google directory.members.list"] == 1
     assert figures["api_calls"] == 3 and figures["constant"] == 0
     assert 0 < figures["cpu_seconds"] < 5
+    after = figures["quiet_cycle_after_a_change"]  # a user joined: one guest, then quiet
+    assert after["change_created"] == 1 and after["operations"] == 0
     assert figures["peak_rss_mb"] is None or 10 < figures["peak_rss_mb"] < 2000
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -207,7 +208,8 @@ def test_a_kept_list_shows_a_change_made_by_hand_in_sql(db_url: str) -> None:
 
 
 def test_a_list_with_no_write_since_reads_only_the_version_not_the_rows(tmp_path: Path) -> None:
-    """What makes a no-change run cheap at 100,000 users a side (docs/PERFORMANCE.md)."""
+    """What makes a no-change run cheap at 100,000 users a side (docs/PERFORMANCE.md), also
+    right after a run that changed accounts."""
     import sqlite3
 
     from sqlalchemy import event
@@ -234,6 +236,22 @@ def test_a_list_with_no_write_since_reads_only_the_version_not_the_rows(tmp_path
         assert all("FROM table_versions" in s for s in selects), selects
         second[0].clear()  # a caller's list is its own copy
         assert store.list_accounts() == records
+
+        # The store's own writes are laid over what it keeps: still no row is read.
+        store.save_account(_ann())
+        store.delete_account(records[0].role, records[0].source_id)
+        statements.clear()
+        assert store.list_accounts() == [*records[1:], _ann()]
+        selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+        assert len(selects) == 1 and "FROM table_versions" in selects[0], selects
+
+        # Another replica's write: the rows are read again.
+        other = open_store(f"sqlite:///{tmp_path / 'kept.sqlite3'}")
+        other.delete_account(MS, "src-ann")
+        statements.clear()
+        assert store.list_accounts() == records[1:]
+        assert any("FROM accounts" in s for s in statements), statements
+        other.engine.dispose()
     finally:
         store.engine.dispose()
 
@@ -266,3 +284,76 @@ def test_kept_lists_share_equal_strings_and_dates(tmp_path: Path) -> None:
         assert entry_bob.email is bob.email and entry_bob.display_name == "Robert"
     finally:
         store.engine.dispose()
+
+
+def test_kept_lists_stay_exactly_what_a_fresh_read_gives_through_random_writes(
+    db_url: str,
+) -> None:
+    """The store's own writes are laid over its kept lists; another replica's writes, SQL by
+    hand and a failed write make it read again. After every step the lists (order included)
+    are what a store that keeps nothing reads from the database."""
+    import random
+
+    from core.model import KnownUser
+    from storage.sql_store import SqlStore
+
+    leader, other = open_store(db_url), open_store(db_url)
+    fresh = SqlStore(leader.engine)  # a new one for each comparison keeps nothing
+    zones = [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-7))]
+    rng = random.Random(20261126)
+
+    def record(i: int) -> AccountRecord:
+        when = datetime(2026, 1, 1, tzinfo=rng.choice(zones)) + timedelta(minutes=rng.randrange(9))
+        later = when if rng.random() < 0.5 else when + timedelta(seconds=rng.randrange(1, 99))
+        return AccountRecord(
+            MS if i % 2 else GG,
+            f"src-{i}",
+            f"acc-{i}-{rng.randrange(3)}",
+            f"User{i}@Contoso.com",
+            f"User {i} v{rng.randrange(5)}",
+            created_at=when,
+            updated_at=later,
+        )
+
+    def entry(i: int) -> KnownUser:
+        sources = rng.choice([{"group:google"}, {"group:microsoft"}, {"chat:x", "group:google"}])
+        return KnownUser(f"Person{i}@X.com", f"Person {rng.randrange(4)}", frozenset(sources))
+
+    def check() -> None:
+        reader = SqlStore(fresh.engine)
+        assert leader.list_accounts() == reader.list_accounts()
+        assert leader.list_accounts(GG) == reader.list_accounts(GG)
+        assert leader.list_known_users() == reader.list_known_users()
+
+    try:
+        for step in range(400):
+            writer = leader if rng.random() < 0.75 else other
+            action = rng.randrange(7)
+            if action == 0:
+                writer.save_accounts(
+                    [record(rng.randrange(10)) for _ in range(rng.randrange(1, 4))]
+                )
+            elif action == 1:
+                i = rng.randrange(10)
+                writer.delete_account(MS if i % 2 else GG, f"src-{i}")
+            elif action == 2:
+                writer.save_known_users([entry(rng.randrange(10)) for _ in range(rng.randrange(3))])
+            elif action == 3:
+                writer.remove_known_users([f"PERSON{rng.randrange(10)}@x.com"])
+            elif action == 4:
+                with leader.engine.begin() as conn:  # by hand
+                    conn.execute(
+                        text("UPDATE accounts SET display_name = :name WHERE source_id = :src"),
+                        {"name": f"Hand {step}", "src": f"src-{rng.randrange(10)}"},
+                    )
+            elif action == 5:
+                naive = dataclasses.replace(record(1), created_at=datetime(2026, 1, 1))
+                with pytest.raises((ValueError, StatementError)):
+                    leader.save_accounts([record(3), naive])
+            if rng.random() < 0.6:
+                check()
+        check()
+        assert len(leader.list_accounts()) > 0 and len(leader.list_known_users()) > 0
+    finally:
+        leader.engine.dispose()
+        other.engine.dispose()

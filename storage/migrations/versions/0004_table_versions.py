@@ -13,6 +13,11 @@ a backup never shows a token a store has already seen with other rows.
 
 SQLite has only row triggers (one per row written: about a microsecond each); PostgreSQL gets
 statement triggers, TRUNCATE included, and its token changes once per transaction.
+
+A store's own write keeps its kept list current instead: in its write transaction it first
+sets the token to a new one only if it is still the kept list's (which locks the row on
+PostgreSQL until the commit, and SQLite has one writer at a time), and sets it to that new one
+again last, over whatever the triggers set meanwhile (storage/sql_store.py `_writing`).
 """
 
 from collections.abc import Sequence
