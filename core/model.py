@@ -174,6 +174,9 @@ class Account:
     family_name: str = ""
     marker: str | None = None
     created_at: datetime | None = None  # when the directory says it was created
+    # Given back by a create that found the account already there, with our marker (Google's
+    # 409 on an insert that an interrupted run had made): adopted, not created.
+    existed: bool = False
 
     @property
     def managed(self) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -166,9 +167,22 @@ class Reconciler:
     ) -> Account:
         if op.account_id is None and target.creates_idempotently:
             created = await target.create_account(spec)
-            result.created += 1
-            self._audit_account(op, "recreated" if repair else "created", created, run_id, result)
-            return created
+            if not created.existed:
+                result.created += 1
+                what = "recreated" if repair else "created"
+                self._audit_account(op, what, created, run_id, result)
+                return created
+            # An earlier, interrupted try of ours had made it: adopted, names brought in line.
+            account = dataclasses.replace(created, existed=False)
+            if (account.display_name, account.given_name, account.family_name) != (
+                spec.display_name,
+                spec.given_name,
+                spec.family_name,
+            ):
+                account = await target.update_account(account.id, spec)
+            result.adopted += 1
+            self._audit_account(op, "adopted", account, run_id, result)
+            return account
         found = await target.find_account(spec)
         if found is not None and found.marker != spec.marker:
             if found.marker is None and self._we_made(op, found):

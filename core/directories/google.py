@@ -311,7 +311,7 @@ class GoogleDirectory:
                 raise
             existing = await self._get(address, f"reading {address}")
             if existing.marker == spec.marker:
-                return existing  # ours, from an earlier try: adopt it
+                return dataclasses.replace(existing, existed=True)  # ours, from an earlier try
             raise UnmanagedConflict(f"{address} already exists and was not created by us") from None
         return self._account(raw)
 

@@ -288,7 +288,8 @@ class MemoryDirectory:
         existing = self.by_email(address)
         if existing is not None:
             if existing.marker == spec.marker and self.creates_idempotently:
-                return self._account(existing)  # ours already: adopted, as Google's 409 is
+                # ours already: adopted, as Google's 409 is
+                return dataclasses.replace(self._account(existing), existed=True)
             if existing.marker != spec.marker:
                 raise UnmanagedConflict(f"{address} already exists and was not created by us")
             raise DirectoryError(f"{address} already exists", permanent=True)

@@ -288,6 +288,25 @@ def _crash_at(phase: str):  # type: ignore[no-untyped-def]
     return hook
 
 
+async def test_a_create_that_finds_our_account_already_there_is_audited_as_adopted() -> None:
+    """Google answers an insert of a taken address with 409; when the account there carries
+    our marker (an interrupted try made it), it is adopted, names brought in line, and the
+    audit says so: nothing was created."""
+    world = World()
+    world.google.creates_idempotently = True
+    engine = world.engine()
+    ann = world.ms_user("ann@contoso.com", display_name="Ann Lee")
+    world.google.add_user(
+        "ann@teams.example.com", "Ann Old", marker=marker_for(DirectoryKind.ENTRA, ann)
+    )
+    await world.assign_both(engine)
+    report = await engine.run("incremental")
+    assert report.applied.adopted == 1 and report.applied.created == 0
+    assert [u.display_name for u in world.google.users.values()] == ["Ann Lee"]
+    actions = [e.action for e in world.store.list_audit(50) if e.kind == "account"]
+    assert actions == ["adopted"]
+
+
 async def test_an_unmarked_account_is_claimed_only_with_proof_from_the_journal() -> None:
     world = World(settings=EngineSettings(concurrency=1))
     world.entra.two_step_create, world.entra.now = True, world.clock.now

@@ -140,6 +140,7 @@ async def test_a_duplicate_is_adopted_only_when_the_marker_is_ours(world: Setup)
     ours = await world.google.create_account(spec("bob@contoso.com", "e-2", "Bob Ray"))
     again = await world.google.create_account(spec("bob@contoso.com", "e-2", "Bob Ray"))
     assert again.id == ours.id  # 409 duplicate, and the marker is ours: adopted
+    assert again.existed and not ours.existed  # so the run says "adopted", not "created"
     world.workspace.add_user("cat@teams.example.com", "Cat", "Human", password="correct horse")
     with pytest.raises(UnmanagedConflict):
         await world.google.create_account(spec("cat@contoso.com", "e-3", "Cat Diaz"))
