@@ -172,17 +172,9 @@ class Reconciler:
                 what = "recreated" if repair else "created"
                 self._audit_account(op, what, created, run_id, result)
                 return created
-            # An earlier, interrupted try of ours had made it: adopted, names brought in line.
-            account = dataclasses.replace(created, existed=False)
-            if (account.display_name, account.given_name, account.family_name) != (
-                spec.display_name,
-                spec.given_name,
-                spec.family_name,
-            ):
-                account = await target.update_account(account.id, spec)
-            result.adopted += 1
-            self._audit_account(op, "adopted", account, run_id, result)
-            return account
+            # An earlier, interrupted try of ours had made it.
+            ours = dataclasses.replace(created, existed=False)
+            return await self._adopt(op, spec, target, ours, run_id, result)
         found = await target.find_account(spec)
         if found is not None and found.marker != spec.marker:
             if found.marker is None and self._we_made(op, found):
@@ -195,19 +187,31 @@ class Reconciler:
                 "not created by us; it is left alone"
             )
         if found is not None:
-            account = found
-            if (account.display_name, account.given_name, account.family_name) != (
-                spec.display_name,
-                spec.given_name,
-                spec.family_name,
-            ):
-                account = await target.update_account(found.id, spec)
-            result.adopted += 1
-            self._audit_account(op, "adopted", account, run_id, result)
-            return account
+            return await self._adopt(op, spec, target, found, run_id, result)
         account = await target.create_account(spec)
         result.created += 1
         self._audit_account(op, "recreated" if repair else "created", account, run_id, result)
+        return account
+
+    async def _adopt(
+        self,
+        op: Operation,
+        spec: AccountSpec,
+        target: DirectoryPort,
+        found: Account,
+        run_id: str,
+        result: ApplyResult,
+    ) -> Account:
+        """Our own account, already there: kept, its names brought in line."""
+        account = found
+        if (account.display_name, account.given_name, account.family_name) != (
+            spec.display_name,
+            spec.given_name,
+            spec.family_name,
+        ):
+            account = await target.update_account(found.id, spec)
+        result.adopted += 1
+        self._audit_account(op, "adopted", account, run_id, result)
         return account
 
     def _we_made(self, op: Operation, found: Account) -> bool:
