@@ -15,25 +15,12 @@ POST   /_control/tokens                       {"mode": "project-number"|"endpoin
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from aiohttp import web
 
+from ..common import fault_routes, json_object, reset_route, settings_routes
 from .faults import FaultConfig
 from .limits import WriteLimitConfig
 from .standin import STANDIN
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    try:
-        data = json.loads(raw) if raw else {}
-    except ValueError as exc:
-        raise web.HTTPBadRequest(text=f"invalid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise web.HTTPBadRequest(text="a JSON object is expected")
-    return data
 
 
 async def list_messages(request: web.Request) -> web.Response:
@@ -50,44 +37,8 @@ async def clear_messages(request: web.Request) -> web.Response:
     return web.json_response({"messages": []})
 
 
-async def reset(request: web.Request) -> web.Response:
-    request.app[STANDIN].reset()
-    return web.json_response({"reset": True})
-
-
-async def get_faults(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STANDIN].faults.config.to_json())
-
-
-async def put_faults(request: web.Request) -> web.Response:
-    try:
-        config = FaultConfig().updated(await _json_object(request))
-    except (TypeError, ValueError) as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from exc
-    request.app[STANDIN].faults.configure(config)
-    return web.json_response(config.to_json())
-
-
-async def clear_faults(request: web.Request) -> web.Response:
-    request.app[STANDIN].faults.clear()
-    return web.json_response(FaultConfig().to_json())
-
-
-async def get_write_limit(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STANDIN].write_limit.config.to_json())
-
-
-async def put_write_limit(request: web.Request) -> web.Response:
-    try:
-        config = WriteLimitConfig().updated(await _json_object(request))
-    except (TypeError, ValueError) as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from exc
-    request.app[STANDIN].write_limit.configure(config)
-    return web.json_response(config.to_json())
-
-
 async def sign_token(request: web.Request) -> web.Response:
-    data = await _json_object(request)
+    data = await json_object(request)
     tokens = request.app[STANDIN].tokens
     mode, audience = data.get("mode"), data.get("audience")
     if not isinstance(audience, str) or not audience:
@@ -106,11 +57,8 @@ def control_routes() -> list[web.RouteDef]:
     return [
         web.get("/_control/messages", list_messages),
         web.delete("/_control/messages", clear_messages),
-        web.post("/_control/reset", reset),
-        web.get("/_control/faults", get_faults),
-        web.put("/_control/faults", put_faults),
-        web.delete("/_control/faults", clear_faults),
-        web.get("/_control/write-limit", get_write_limit),
-        web.put("/_control/write-limit", put_write_limit),
+        reset_route(lambda app: app[STANDIN].reset()),
+        *fault_routes(lambda app: app[STANDIN].faults, FaultConfig),
+        *settings_routes("write-limit", lambda app: app[STANDIN].write_limit, WriteLimitConfig),
         web.post("/_control/tokens", sign_token),
     ]

@@ -11,10 +11,9 @@ Any other path gets Google's HTML 404 page.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
+from ..common import request_counter
 from .api import api_endpoint
 from .batch import batch_endpoint
 from .control import control_routes
@@ -24,14 +23,7 @@ from .oauth import token
 from .quota import Quota, QuotaConfig
 from .workspace import Workspace
 
-
-@web.middleware
-async def count_requests(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    if not request.path.startswith("/_control/"):
-        request.app[EMULATOR].stats.http_requests += 1
-    return await handler(request)
+count_requests = request_counter(lambda app: app[EMULATOR].stats)
 
 
 def create_app(

@@ -15,81 +15,32 @@ GET    /_control/workspace      customer id, domains, edition, object counts
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from aiohttp import web
 
+from ..common import fault_routes, json_object, reset_route, settings_routes, stats_route
 from .emulator import EMULATOR
 from .faults import FaultConfig
 from .quota import QuotaConfig
 from .seed import SeedError, load_seed
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    try:
-        data = json.loads(raw) if raw else {}
-    except ValueError as exc:
-        raise web.HTTPBadRequest(text=f"invalid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise web.HTTPBadRequest(text="a JSON object is expected")
-    return data
-
-
-async def stats(request: web.Request) -> web.Response:
-    return web.json_response(request.app[EMULATOR].stats.to_json())
-
-
-async def reset(request: web.Request) -> web.Response:
-    em = request.app[EMULATOR]
+def reset(app: web.Application) -> None:
+    em = app[EMULATOR]
     em.stats.reset()
     em.quota.reset()
     em.faults.clear()
-    return web.json_response({"reset": True})
-
-
-async def get_faults(request: web.Request) -> web.Response:
-    return web.json_response(request.app[EMULATOR].faults.config.to_json())
-
-
-async def put_faults(request: web.Request) -> web.Response:
-    try:
-        config = FaultConfig().updated(await _json_object(request))
-    except (TypeError, ValueError) as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from exc
-    request.app[EMULATOR].faults.configure(config)
-    return web.json_response(config.to_json())
-
-
-async def clear_faults(request: web.Request) -> web.Response:
-    request.app[EMULATOR].faults.clear()
-    return web.json_response(FaultConfig().to_json())
-
-
-async def get_quota(request: web.Request) -> web.Response:
-    return web.json_response(request.app[EMULATOR].quota.config.to_json())
-
-
-async def put_quota(request: web.Request) -> web.Response:
-    try:
-        config = QuotaConfig().updated(await _json_object(request))
-    except (TypeError, ValueError) as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from exc
-    request.app[EMULATOR].quota.configure(config)
-    return web.json_response(config.to_json())
 
 
 async def seed(request: web.Request) -> web.Response:
     try:
-        load_seed(request.app[EMULATOR].workspace, await _json_object(request))
+        load_seed(request.app[EMULATOR].workspace, await json_object(request))
     except SeedError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from exc
     return await workspace_summary(request)
 
 
 async def put_edition(request: web.Request) -> web.Response:
-    edition = (await _json_object(request)).get("edition")
+    edition = (await json_object(request)).get("edition")
     try:
         request.app[EMULATOR].workspace.set_edition(str(edition))
     except ValueError as exc:
@@ -121,13 +72,10 @@ async def workspace_summary(request: web.Request) -> web.Response:
 
 def control_routes() -> list[web.RouteDef]:
     return [
-        web.get("/_control/stats", stats),
-        web.post("/_control/reset", reset),
-        web.get("/_control/faults", get_faults),
-        web.put("/_control/faults", put_faults),
-        web.delete("/_control/faults", clear_faults),
-        web.get("/_control/quota", get_quota),
-        web.put("/_control/quota", put_quota),
+        stats_route(lambda app: app[EMULATOR].stats),
+        reset_route(reset),
+        *fault_routes(lambda app: app[EMULATOR].faults, FaultConfig),
+        *settings_routes("quota", lambda app: app[EMULATOR].quota, QuotaConfig),
         web.post("/_control/seed", seed),
         web.put("/_control/edition", put_edition),
         web.post("/_control/tokens/revoke", revoke_tokens),

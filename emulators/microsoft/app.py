@@ -9,10 +9,9 @@ URL layout (all on one loopback port):
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
+from ..common import request_counter
 from .control import control_routes
 from .emulator import EMULATOR, GraphOptions, MicrosoftEmulator
 from .faults import FaultConfig, Faults
@@ -21,14 +20,7 @@ from .login import login_routes
 from .tenant import Tenant
 from .throttle import Throttle, ThrottleConfig
 
-
-@web.middleware
-async def count_requests(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    if not request.path.startswith("/_control/"):
-        request.app[EMULATOR].stats.http_requests += 1
-    return await handler(request)
+count_requests = request_counter(lambda app: app[EMULATOR].stats)
 
 
 def create_app(

@@ -14,77 +14,26 @@ GET    /_control/tenant         tenant id, domain, object counts
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from aiohttp import web
 
+from ..common import fault_routes, json_object, reset_route, settings_routes, stats_route
 from .emulator import EMULATOR
 from .faults import FaultConfig
 from .seed import SeedError, load_seed
 from .throttle import ThrottleConfig
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    try:
-        data = json.loads(raw) if raw else {}
-    except ValueError as exc:
-        raise web.HTTPBadRequest(text=f"invalid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise web.HTTPBadRequest(text="a JSON object is expected")
-    return data
-
-
-async def stats(request: web.Request) -> web.Response:
-    return web.json_response(request.app[EMULATOR].stats.to_json())
-
-
-async def reset(request: web.Request) -> web.Response:
-    em = request.app[EMULATOR]
+def reset(app: web.Application) -> None:
+    em = app[EMULATOR]
     em.stats.reset()
     em.throttle.reset()
     em.faults.clear()
-    return web.json_response({"reset": True})
-
-
-async def get_faults(request: web.Request) -> web.Response:
-    return web.json_response(request.app[EMULATOR].faults.config.to_json())
-
-
-async def put_faults(request: web.Request) -> web.Response:
-    em = request.app[EMULATOR]
-    try:
-        config = FaultConfig().updated(await _json_object(request))
-    except (TypeError, ValueError) as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from exc
-    em.faults.configure(config)
-    return web.json_response(config.to_json())
-
-
-async def clear_faults(request: web.Request) -> web.Response:
-    request.app[EMULATOR].faults.clear()
-    return web.json_response(FaultConfig().to_json())
-
-
-async def get_throttle(request: web.Request) -> web.Response:
-    return web.json_response(request.app[EMULATOR].throttle.config.to_json())
-
-
-async def put_throttle(request: web.Request) -> web.Response:
-    em = request.app[EMULATOR]
-    try:
-        config = ThrottleConfig().updated(await _json_object(request))
-    except (TypeError, ValueError) as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from exc
-    em.throttle.configure(config)
-    return web.json_response(config.to_json())
 
 
 async def seed(request: web.Request) -> web.Response:
     em = request.app[EMULATOR]
     try:
-        load_seed(em.tenant, await _json_object(request))
+        load_seed(em.tenant, await json_object(request))
     except (SeedError, TypeError) as exc:
         raise web.HTTPBadRequest(text=str(exc)) from exc
     return await tenant_summary(request)
@@ -111,13 +60,10 @@ async def tenant_summary(request: web.Request) -> web.Response:
 
 def control_routes() -> list[web.RouteDef]:
     return [
-        web.get("/_control/stats", stats),
-        web.post("/_control/reset", reset),
-        web.get("/_control/faults", get_faults),
-        web.put("/_control/faults", put_faults),
-        web.delete("/_control/faults", clear_faults),
-        web.get("/_control/throttle", get_throttle),
-        web.put("/_control/throttle", put_throttle),
+        stats_route(lambda app: app[EMULATOR].stats),
+        reset_route(reset),
+        *fault_routes(lambda app: app[EMULATOR].faults, FaultConfig),
+        *settings_routes("throttle", lambda app: app[EMULATOR].throttle, ThrottleConfig),
         web.post("/_control/seed", seed),
         web.post("/_control/delta/expire", expire_delta),
         web.get("/_control/tenant", tenant_summary),
