@@ -193,6 +193,7 @@ class SettingsLike(Protocol):
 
 
 SettingsT = TypeVar("SettingsT", bound=SettingsLike)
+LimitT = TypeVar("LimitT", bound=SettingsLike)
 
 
 class Configurable(Protocol[SettingsT]):
@@ -260,4 +261,40 @@ def fault_routes(
     return [
         *settings_routes("faults", faults_of, defaults),
         web.delete(f"{CONTROL_PREFIX}faults", clear_faults),
+    ]
+
+
+class Limit(Configurable[SettingsT], Protocol[SettingsT]):
+    def reset(self) -> None: ...
+
+
+class CountedEmulator(Protocol[SettingsT]):
+    @property
+    def stats(self) -> RequestCounts: ...
+    @property
+    def faults(self) -> Clearable[SettingsT]: ...
+
+
+def emulator_routes(
+    emulator_of: Callable[[web.Application], CountedEmulator[SettingsT]],
+    fault_defaults: Callable[[], SettingsT],
+    limit_name: str,
+    limit_of: Callable[[web.Application], Limit[LimitT]],
+    limit_defaults: Callable[[], LimitT],
+) -> list[web.RouteDef]:
+    """The control routes an API emulator with request counts, faults and a rate limit has:
+    /_control/stats, /_control/reset (zero the counts, refill the limit, clear faults),
+    /_control/faults and /_control/{limit_name} (the limit's settings)."""
+
+    def reset(app: web.Application) -> None:
+        emulator = emulator_of(app)
+        emulator.stats.reset()
+        limit_of(app).reset()
+        emulator.faults.clear()
+
+    return [
+        stats_route(lambda app: emulator_of(app).stats),
+        reset_route(reset),
+        *fault_routes(lambda app: emulator_of(app).faults, fault_defaults),
+        *settings_routes(limit_name, limit_of, limit_defaults),
     ]

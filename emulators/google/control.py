@@ -17,18 +17,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..common import fault_routes, json_object, reset_route, settings_routes, stats_route
-from .emulator import EMULATOR
+from ..common import emulator_routes, json_object
+from .emulator import EMULATOR, emulator_of
 from .faults import FaultConfig
 from .quota import QuotaConfig
 from .seed import SeedError, load_seed
-
-
-def reset(app: web.Application) -> None:
-    em = app[EMULATOR]
-    em.stats.reset()
-    em.quota.reset()
-    em.faults.clear()
 
 
 async def seed(request: web.Request) -> web.Response:
@@ -72,10 +65,9 @@ async def workspace_summary(request: web.Request) -> web.Response:
 
 def control_routes() -> list[web.RouteDef]:
     return [
-        stats_route(lambda app: app[EMULATOR].stats),
-        reset_route(reset),
-        *fault_routes(lambda app: app[EMULATOR].faults, FaultConfig),
-        *settings_routes("quota", lambda app: app[EMULATOR].quota, QuotaConfig),
+        *emulator_routes(
+            emulator_of, FaultConfig, "quota", lambda app: emulator_of(app).quota, QuotaConfig
+        ),
         web.post("/_control/seed", seed),
         web.put("/_control/edition", put_edition),
         web.post("/_control/tokens/revoke", revoke_tokens),

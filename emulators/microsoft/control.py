@@ -16,18 +16,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..common import fault_routes, json_object, reset_route, settings_routes, stats_route
-from .emulator import EMULATOR
+from ..common import emulator_routes, json_object
+from .emulator import EMULATOR, emulator_of
 from .faults import FaultConfig
 from .seed import SeedError, load_seed
 from .throttle import ThrottleConfig
-
-
-def reset(app: web.Application) -> None:
-    em = app[EMULATOR]
-    em.stats.reset()
-    em.throttle.reset()
-    em.faults.clear()
 
 
 async def seed(request: web.Request) -> web.Response:
@@ -60,10 +53,13 @@ async def tenant_summary(request: web.Request) -> web.Response:
 
 def control_routes() -> list[web.RouteDef]:
     return [
-        stats_route(lambda app: app[EMULATOR].stats),
-        reset_route(reset),
-        *fault_routes(lambda app: app[EMULATOR].faults, FaultConfig),
-        *settings_routes("throttle", lambda app: app[EMULATOR].throttle, ThrottleConfig),
+        *emulator_routes(
+            emulator_of,
+            FaultConfig,
+            "throttle",
+            lambda app: emulator_of(app).throttle,
+            ThrottleConfig,
+        ),
         web.post("/_control/seed", seed),
         web.post("/_control/delta/expire", expire_delta),
         web.get("/_control/tenant", tenant_summary),
