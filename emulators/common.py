@@ -1,5 +1,5 @@
-"""What the Microsoft, Google and Google Chat emulators share: their settings (fault configs),
-fault injection, request counts and the /_control/ routes that read and change them.
+"""What the Microsoft, Google and Google Chat emulators share: their settings (fault configs and
+rate limits), fault injection, request counts and the /_control/ routes that read and change them.
 
 Each emulator keeps its own specifics (which statuses it injects, what its errors look like,
 which counters it reports, its other control routes) in its own package; this module holds the
@@ -26,9 +26,10 @@ CONTROL_PREFIX = "/_control/"
 
 @dataclass(frozen=True)
 class Settings:
-    """Base of a frozen settings dataclass (a FaultConfig): its JSON form, and checked copies."""
+    """Base of a frozen settings dataclass (a FaultConfig, QuotaConfig, ThrottleConfig or
+    WriteLimitConfig): its JSON form, and checked copies. A subclass names itself and checks."""
 
-    settings_name: ClassVar[str]  # "fault": the error for an unknown field names it
+    settings_name: ClassVar[str]  # "fault", "quota"...: the error for an unknown field names it
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,6 +57,8 @@ class CountedFaultSettings(Protocol):
 
 class RandomFaultSettings(CountedFaultSettings, Protocol):
     @property
+    def error_status(self) -> int: ...
+    @property
     def error_rate(self) -> float: ...
     @property
     def drop_rate(self) -> float: ...
@@ -63,6 +66,14 @@ class RandomFaultSettings(CountedFaultSettings, Protocol):
     def latency_ms(self) -> float: ...
     @property
     def seed(self) -> int | None: ...
+
+
+def check_random_faults(config: RandomFaultSettings, injectable: tuple[int, ...]) -> None:
+    """The checks of a config for RandomFaults: a status it may inject, rates between 0 and 1."""
+    if config.error_status not in injectable:
+        raise ValueError(f"error_status must be one of {injectable}")
+    if not (0 <= config.error_rate <= 1 and 0 <= config.drop_rate <= 1):
+        raise ValueError("rates are between 0 and 1")
 
 
 CountedT = TypeVar("CountedT", bound=CountedFaultSettings)

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..common import Settings
 
 
 @dataclass(frozen=True)
-class WriteLimitConfig:
+class WriteLimitConfig(Settings):
+    settings_name: ClassVar[str] = "write limit"
+
     enabled: bool = True
     writes_per_window: int = 60
     window_seconds: float = 60.0
@@ -26,19 +30,11 @@ class WriteLimitConfig:
     def real_window_seconds(self) -> float:
         return self.window_seconds / self.time_scale
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def updated(self, changes: Mapping[str, Any]) -> WriteLimitConfig:
-        unknown = set(changes) - {f.name for f in fields(self)}
-        if unknown:
-            raise ValueError(f"unknown write limit settings: {sorted(unknown)}")
-        result = replace(self, **dict(changes))
-        if result.time_scale <= 0 or result.window_seconds <= 0:
+    def check(self) -> None:
+        if self.time_scale <= 0 or self.window_seconds <= 0:
             raise ValueError("time_scale and window_seconds must be positive")
-        if result.writes_per_window < 1:
+        if self.writes_per_window < 1:
             raise ValueError("writes_per_window must be at least 1")
-        return result
 
 
 class WriteLimit:

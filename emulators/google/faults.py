@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..common import RandomFaults, Settings
+from ..common import RandomFaults, Settings, check_random_faults
 from .errors import ApiError
 
 INJECTABLE_STATUSES = (403, 429, 500, 503)
@@ -34,10 +34,7 @@ class FaultConfig(Settings):
     seed: int | None = None
 
     def check(self) -> None:
-        if self.error_status not in INJECTABLE_STATUSES:
-            raise ValueError(f"error_status must be one of {INJECTABLE_STATUSES}")
-        if not (0 <= self.error_rate <= 1 and 0 <= self.drop_rate <= 1):
-            raise ValueError("rates are between 0 and 1")
+        check_random_faults(self, INJECTABLE_STATUSES)
 
 
 def injected_error(status: int) -> ApiError:

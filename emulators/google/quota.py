@@ -17,13 +17,17 @@ quickly; the clock is injectable so tests can also move time by hand.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..common import Settings
 
 
 @dataclass(frozen=True)
-class QuotaConfig:
+class QuotaConfig(Settings):
+    settings_name: ClassVar[str] = "quota"
+
     enabled: bool = True
     queries_per_window: int = 2400
     window_seconds: float = 60.0
@@ -39,20 +43,11 @@ class QuotaConfig:
         extra = max(0, queries - self.queries_per_window)
         return extra * self.real_window_seconds / self.queries_per_window
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def updated(self, changes: Mapping[str, Any]) -> QuotaConfig:
-        """A copy with `changes` (field names) applied; unknown names are a ValueError."""
-        unknown = set(changes) - {f.name for f in fields(self)}
-        if unknown:
-            raise ValueError(f"unknown quota settings: {sorted(unknown)}")
-        result = replace(self, **dict(changes))
-        if result.time_scale <= 0 or result.window_seconds <= 0:
+    def check(self) -> None:
+        if self.time_scale <= 0 or self.window_seconds <= 0:
             raise ValueError("time_scale and window_seconds must be positive")
-        if result.queries_per_window < 1:
+        if self.queries_per_window < 1:
             raise ValueError("queries_per_window must be at least 1")
-        return result
 
 
 @dataclass

@@ -18,12 +18,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..common import Settings
 
 
 @dataclass(frozen=True)
-class ThrottleConfig:
+class ThrottleConfig(Settings):
+    settings_name: ClassVar[str] = "throttle"
+
     enabled: bool = True
     # Resource units per window; None picks Graph's figure by tenant size.
     resource_units: int | None = None
@@ -48,19 +52,9 @@ class ThrottleConfig:
         extra = max(0, writes - self.write_quota)
         return extra * self.real_seconds(self.write_window_seconds) / self.write_quota
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def updated(self, changes: Mapping[str, Any]) -> ThrottleConfig:
-        """A copy with `changes` (JSON field names) applied; unknown names are a ValueError."""
-        known = {f.name for f in fields(self)}
-        unknown = set(changes) - known
-        if unknown:
-            raise ValueError(f"unknown throttle settings: {sorted(unknown)}")
-        result = replace(self, **dict(changes))
-        if result.time_scale <= 0 or result.write_quota < 1:
+    def check(self) -> None:
+        if self.time_scale <= 0 or self.write_quota < 1:
             raise ValueError("time_scale must be positive and write_quota at least 1")
-        return result
 
 
 class TokenBucket:
