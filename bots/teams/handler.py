@@ -93,6 +93,15 @@ def malformed(activity: Any) -> str | None:
         for members in (activity.members_added, activity.members_removed):
             if members is not None and not all(_has_id(member) for member in members):
                 return "a member without an id"
+    if activity.type in ("messageUpdate", "messageDelete") and activity.channel_data is not None:
+        # TeamsActivityHandler reads their channelData as TeamsChannelData too (found by
+        # fuzzing: a string there failed the turn).
+        if not isinstance(activity.channel_data, dict):
+            return f"{activity.type} with channelData that is not an object"
+        try:
+            TeamsChannelData().deserialize(activity.channel_data)
+        except (AttributeError, DeserializationError, TypeError, ValueError):
+            return "channelData is not Teams channel data"
     for account in (activity.from_property, activity.recipient):
         for field in ("name", "aad_object_id"):
             value = getattr(account, field, None)

@@ -579,6 +579,13 @@ TEAMS_REGRESSIONS: dict[str, tuple[str, Callable[[dict[str, Any]], None], int, b
         201,
         False,
     ),
+    "messageUpdate with channelData a string": (
+        "update",
+        _set("channelData", "0" * 1000),
+        201,
+        False,
+    ),
+    "messageDelete with channelData a list": ("delete", _set("channelData", []), 201, False),
     "installation in a conversation the connector refuses": (
         "installation",
         _set("id", "no such activity/../x"),
@@ -604,6 +611,8 @@ async def test_teams_regressions_found_by_fuzzing(
         activity = channel.message("sync status", user=ADMIN_MEMBER, conversation=where)
     else:
         activity = channel.message("sync status", user=ADMIN_MEMBER)
+        if kind in ("update", "delete"):  # an edited or deleted message: nothing to run
+            activity["type"] = {"update": "messageUpdate", "delete": "messageDelete"}[kind]
     change(activity)
 
     assert await teams.send(activity) == status
