@@ -150,13 +150,11 @@ class SqlStore:
             return records
         return [record for record in records if record.role is role]
 
-    def _read_accounts(self, conn: Connection, role: Role | None = None) -> list[AccountRecord]:
+    def _read_accounts(self, conn: Connection) -> list[AccountRecord]:
         """The rows go straight from the driver's cursor to the records: the statement is
         compiled once, and SQLAlchemy's per-row Row and type processing (most of the time
         otherwise) is skipped; the dates are converted here, as UtcDateTime would."""
         query = select(*convert.ACCOUNT_COLUMNS).order_by(ACCOUNTS.c.id)
-        if role is not None:
-            query = query.where(ACCOUNTS.c.role == role.value)
         parse = _date_reader(conn)
         with _raw_rows(conn, query) as rows:
             return convert.accounts_of_raw(rows, parse)
