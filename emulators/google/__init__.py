@@ -1,11 +1,13 @@
 """A Google Workspace emulator: Google's OAuth token endpoint for service accounts (with
 domain-wide delegation), Admin SDK Directory v1 (users, groups, members, batch) and Cloud
 Identity v1 (groups, memberships, transitive search), checked against the discovery documents
-google-api-python-client ships, with the per-user query quota, fault injection and request
-counts. Faithful enough that google-auth and google-api-python-client run against it unchanged.
+google-api-python-client ships, with the per-user query quota, fault injection, eventual
+consistency's lags (off by default) and request counts. Faithful enough that google-auth and
+google-api-python-client run against it unchanged.
 """
 
 from .app import create_app
+from .consistency import Consistency, ConsistencyConfig
 from .discovery import ApiDescription, Catalog, ValidationError, default_catalog
 from .emulator import GoogleEmulator, emulator_of
 from .errors import ApiError
@@ -32,6 +34,8 @@ __all__ = [
     "ApiDescription",
     "ApiError",
     "Catalog",
+    "Consistency",
+    "ConsistencyConfig",
     "FaultConfig",
     "Faults",
     "GoogleEmulator",

@@ -23,6 +23,7 @@ import json
 from aiohttp import web
 
 from . import cloud_identity, directory_groups, directory_members, directory_users
+from .consistency import lagging
 from .discovery import ApiDescription, Method, ValidationError
 from .emulator import EMULATOR, GoogleEmulator
 from .errors import (
@@ -40,7 +41,7 @@ from .routing import ApiCall, ApiResponse, Handler, error_response, error_style,
 from .tokens import Principal
 
 HANDLERS: dict[str, Handler] = {
-    **directory_users.HANDLERS,
+    **lagging(directory_users.HANDLERS),  # read-after-write lag, when it is on
     **directory_groups.HANDLERS,
     **directory_members.HANDLERS,
     **cloud_identity.HANDLERS,

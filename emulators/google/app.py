@@ -16,6 +16,7 @@ from aiohttp import web
 from ..common import request_counter
 from .api import api_endpoint
 from .batch import batch_endpoint
+from .consistency import ConsistencyConfig
 from .control import control_routes
 from .emulator import EMULATOR, GoogleEmulator
 from .faults import FaultConfig, Faults
@@ -32,13 +33,17 @@ def create_app(
     auth: bool = True,
     quota: QuotaConfig | Quota | None = None,
     faults: FaultConfig | None = None,
+    consistency: ConsistencyConfig | None = None,
 ) -> web.Application:
     """The emulator as an aiohttp app. `auth=False` is the `--no-auth` mode: the APIs accept
     calls without a token. `quota` takes limits, or a Quota built with an injected clock; the
-    default is Google's 2,400 queries per minute per user."""
+    default is Google's 2,400 queries per minute per user. `consistency` turns on eventual
+    consistency's lags (consistency.py); the default has none."""
     if not isinstance(quota, Quota):
         quota = Quota(quota)
-    emulator = GoogleEmulator(workspace, auth=auth, quota=quota, faults=Faults(faults))
+    emulator = GoogleEmulator(
+        workspace, auth=auth, quota=quota, faults=Faults(faults), consistency=consistency
+    )
     app = web.Application(middlewares=[count_requests], client_max_size=64 * 1024 * 1024)
     app[EMULATOR] = emulator
     app.add_routes(control_routes())

@@ -7,6 +7,9 @@ PUT    /_control/faults         set faults (fields not given take their defaults
 DELETE /_control/faults         no faults
 GET    /_control/quota          current QuotaConfig
 PUT    /_control/quota          set the quota (fields not given take their defaults); buckets refill
+GET    /_control/consistency    current ConsistencyConfig (eventual consistency's lags)
+PUT    /_control/consistency    set the lags (fields not given take their defaults, so are off)
+DELETE /_control/consistency    no lag (reset leaves the lags as they are)
 POST   /_control/seed           add a seed document's domains, org units, accounts, users, groups
 PUT    /_control/edition        {"edition": "business_standard"}: change the workspace's edition
 POST   /_control/tokens/revoke  every access token issued so far is refused from now on
@@ -17,7 +20,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..common import emulator_routes, json_object
+from ..common import emulator_routes, json_object, settings_routes
+from .consistency import ConsistencyConfig
 from .emulator import EMULATOR, emulator_of
 from .faults import FaultConfig
 from .quota import QuotaConfig
@@ -46,6 +50,12 @@ async def revoke_tokens(request: web.Request) -> web.Response:
     return web.json_response({"revoked": True})
 
 
+async def clear_consistency(request: web.Request) -> web.Response:
+    consistency = emulator_of(request.app).consistency
+    consistency.clear()
+    return web.json_response(consistency.config.to_json())
+
+
 async def workspace_summary(request: web.Request) -> web.Response:
     ws = request.app[EMULATOR].workspace
     return web.json_response(
@@ -68,6 +78,10 @@ def control_routes() -> list[web.RouteDef]:
         *emulator_routes(
             emulator_of, FaultConfig, "quota", lambda app: emulator_of(app).quota, QuotaConfig
         ),
+        *settings_routes(
+            "consistency", lambda app: emulator_of(app).consistency, ConsistencyConfig
+        ),
+        web.delete("/_control/consistency", clear_consistency),
         web.post("/_control/seed", seed),
         web.put("/_control/edition", put_edition),
         web.post("/_control/tokens/revoke", revoke_tokens),

@@ -240,10 +240,15 @@ def _listed_users(call: ApiCall) -> Sequence[User]:
     if domain and str(domain).lower() not in ws.domains:
         raise forbidden()
     deleted = str(call.params.get("showDeleted", "false")).lower() == "true"
-    users = list((ws.deleted_users if deleted else ws.users).values())
+    query = call.params.get("query")
+    if deleted:
+        users = list(ws.deleted_users.values())
+    elif query:  # a query reads the search index, which may lag (consistency.py)
+        users = list(call.emulator.consistency.searchable(ws.users))
+    else:
+        users = list(ws.users.values())
     if domain:
         users = [u for u in users if domain_of(u.primary_email) == str(domain).lower()]
-    query = call.params.get("query")
     if query:
         matches = user_filter(str(query))
         users = [u for u in users if matches(u)]

@@ -1,10 +1,11 @@
 """Everything one running Google emulator holds: the workspace, the API contract (discovery
-documents), issued tokens, the quota, faults and request counts."""
+documents), issued tokens, the quota, faults, the consistency lag and request counts."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from .consistency import Consistency, ConsistencyConfig
 from .discovery import Catalog, default_catalog
 from .faults import Faults
 from .quota import Quota
@@ -24,12 +25,15 @@ class GoogleEmulator:
         quota: Quota | None = None,
         faults: Faults | None = None,
         catalog: Catalog | None = None,
+        consistency: ConsistencyConfig | None = None,
     ) -> None:
         self.workspace = workspace
         self.auth = auth
         self.quota = quota or Quota()
         self.faults = faults or Faults()
         self.catalog = catalog or default_catalog()
+        # Lag is measured on the workspace's clock, so tests move time instead of sleeping.
+        self.consistency = Consistency(consistency, clock=lambda: self.workspace.clock())
         self.stats = RequestStats()
         self.tokens = AccessTokens()
         self.access_token_lifetime_seconds = ACCESS_TOKEN_LIFETIME_SECONDS
