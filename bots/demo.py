@@ -164,7 +164,10 @@ async def run_demo(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stopped.set)
-    async with demo_stack(demo_seed.demo_seed(), auth=not no_auth) as stack:
+    # Teams auth off: the bot replies unsigned, so the channel registers it without a password.
+    async with demo_stack(
+        demo_seed.demo_seed(), auth=not no_auth, signed_replies=teams_auth
+    ) as stack:
         credentials = stack.credentials
         credentials_file = state / "emulator-credentials.json"
         write_private(credentials_file, credentials)

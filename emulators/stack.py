@@ -4,6 +4,11 @@
 URLs and the credentials it registered (a Microsoft app with a secret, a Google service account
 with a key and domain-wide delegation for an admin, the Teams bot's app id and password on the
 Bot Framework channel, and the Google Chat app's service account and event audience).
+
+`signed_replies=False` is for a bot running with Teams auth off (`dirsync demo --teams-auth
+off`): the channel registers the bot without a password, so its connector takes the bot's
+unsigned replies and roster lookups, as Microsoft's Bot Framework Emulator does for a bot
+without an app password. Channel->bot tokens are still signed for the bot's app id.
 """
 
 from __future__ import annotations
@@ -56,7 +61,11 @@ def _key_pair() -> tuple[str, str]:
 
 @asynccontextmanager
 async def start_stack(
-    seed: Mapping[str, Any] | None = None, *, auth: bool = True, host: str = "127.0.0.1"
+    seed: Mapping[str, Any] | None = None,
+    *,
+    auth: bool = True,
+    signed_replies: bool = True,
+    host: str = "127.0.0.1",
 ) -> AsyncIterator[Stack]:
     """`seed` may hold a "microsoft" and a "google" seed document (each emulator's own format)."""
     seed = seed or {}
@@ -80,7 +89,8 @@ async def start_stack(
     )
     ms_app = microsoft.create_app(tenant, auth=auth)
     google_app = google.create_app(workspace, auth=auth)
-    bot_password = secrets.token_urlsafe(24)
+    # No password: nothing to sign with, so the connector cannot ask for a token.
+    bot_password = secrets.token_urlsafe(24) if signed_replies else ""
     bf_app = botframework.create_app(BOT_APP_ID, bot_app_password=bot_password)
     chat_app = gchat.create_app(auth=auth)
     async with AsyncExitStack() as running:

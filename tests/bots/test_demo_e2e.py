@@ -233,3 +233,10 @@ def test_the_demo_syncs_changes_made_in_the_emulators_and_posts_each_step(demo: 
     assert any("1 deleted" in t for t in texts)
     # And in the demo's own audit trail on stdout.
     assert any("[run]" in line for line in demo.lines)
+    # Signed Teams (the default): the demo's channel takes no reply without the bot's token.
+    unsigned = requests.post(
+        f"{demo.urls['botframework']}/v3/conversations/c1/activities",
+        json={"type": "message", "text": "not from the bot"},
+        timeout=10,
+    )
+    assert unsigned.status_code == 401
