@@ -29,6 +29,7 @@ from core.audit import Auditor
 from core.errors import DirectoryError, GroupRefused, UsageError
 from core.model import (
     Account,
+    AccountRecord,
     Assignment,
     DirectoryKind,
     Failure,
@@ -288,7 +289,39 @@ class Engine:
             marker = parse_marker(account.marker)
             if marker is not None and marker[0] is group.directory:
                 observed[marker[1]] = account
+        try:
+            await self._confirm(port, role, group, observed)
+        except DirectoryError:
+            return None  # no drift repair on what could not be confirmed: trust the records
         return observed
+
+    async def _confirm(
+        self, port: DirectoryPort, role: Role, group: GroupInfo, observed: dict[str, Account]
+    ) -> None:
+        """The list of our accounts may come from an index that lags writes by minutes, or
+        hours (Google documents up to 36 hours for search results), so it is never taken as
+        proof that an account is gone or altered: each remembered account that the list
+        misses, or shows otherwise than we wrote it, is read by its id, which sees what is
+        there. Only what that read confirms is repaired. In step, this costs nothing."""
+        doubtful = [
+            record
+            for record in self.store.list_accounts(role)
+            if _doubtful(record, observed.get(record.source_id))
+        ]
+        if not doubtful:
+            return
+        gate = asyncio.Semaphore(32)
+
+        async def read(record: AccountRecord) -> None:
+            async with gate:
+                account = await port.get_account(record.account_id)
+            marker = parse_marker(account.marker) if account is not None else None
+            if account is not None and marker == (group.directory, record.source_id):
+                observed[record.source_id] = account
+            elif observed.get(record.source_id) is not None:
+                observed.pop(record.source_id)  # the index still lists what is gone
+
+        await asyncio.gather(*(read(record) for record in doubtful))
 
     async def _plan(self, run: RunRecord, only_emails: frozenset[str] | None) -> RunReport:
         assignments = self.store.get_assignments()
@@ -387,6 +420,8 @@ class Engine:
             for _ in chunk:
                 tick()
         report.applied = applied
+        for role, source_id in plan.settled:
+            self.store.clear_failure(role, source_id)
         if only_emails is None:
             keep = {op.key for op in plan.held} | applied.failed_keys
             self.store.release_held(k for k in already_held if k not in keep)
@@ -442,6 +477,16 @@ class Engine:
                 self.store.save_assignment(
                     dataclasses.replace(assignment, last_member_count=count, pending=pending)
                 )
+
+
+def _doubtful(record: AccountRecord, seen: Account | None) -> bool:
+    return (
+        seen is None
+        or seen.id != record.account_id
+        or seen.display_name != record.display_name
+        or seen.given_name != record.given_name
+        or seen.family_name != record.family_name
+    )
 
 
 def _merge(total: ApplyResult, part: ApplyResult) -> None:

@@ -21,6 +21,17 @@ class NotFound(DirectoryError):
         super().__init__(message, permanent=True)
 
 
+class MadeButUnmarked(DirectoryError):
+    """A create made the account, and a later step of the same create failed (Entra: the
+    invitation made the guest, then the PATCH that writes our marker failed). `account_id`
+    names what was made: the journal keeps it, and that is the proof that lets the next try
+    claim the unmarked account instead of calling it someone else's."""
+
+    def __init__(self, message: str, *, account_id: str, retry_after: float | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.account_id = account_id
+
+
 class UnmanagedConflict(DirectoryError):
     """An account with the wanted address exists and does not carry our marker: we never
     adopt, change or delete it."""

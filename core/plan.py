@@ -83,6 +83,9 @@ class Plan:
     skipped: list[Skipped] = field(default_factory=list)
     members: dict[Role, int] = field(default_factory=dict)  # enabled primaries per group
     unchanged: int = 0
+    # Users with a recorded failure who need nothing now (in step again, or gone from the
+    # group with nothing to undo): their failure is stale and is cleared.
+    settled: list[tuple[Role, str]] = field(default_factory=list)
     known_users: Mapping[str, KnownUser] = field(default_factory=dict)  # User Sync as it should be
     # What differs from User Sync as the planner was given it: entries to save, keys to remove
     known_changed: list[KnownUser] = field(default_factory=list)

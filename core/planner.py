@@ -391,6 +391,7 @@ class _Planner:
                         continue
                     deletions.append(op)
                 plan.operations.append(op)
+        self._settled()
         threshold = data.settings.guard_threshold(self.record_count)
         if len(deletions) > threshold:
             held = {id(op) for op in deletions}
@@ -401,6 +402,27 @@ class _Planner:
                 f"{threshold} (max of {data.settings.guard_ratio:.0%} of {self.record_count} "
                 f"managed accounts and {data.settings.guard_minimum})"
             )
+
+    def _settled(self) -> None:
+        """Failures of users for whom this plan has nothing to do, in groups that were read
+        and are neither paused nor stopped: whatever failed is in step now."""
+        data, plan = self.data, self.plan
+        if not data.failures:
+            return
+        stopped = {s.role for s in plan.stopped}
+        planned = {op.key for ops in self.ops_by_role.values() for op in ops}
+        for failure in data.failures:
+            state = data.groups.get(failure.role)
+            if (
+                state is None
+                or state.assignment.paused
+                or failure.role not in self.read_ok
+                or failure.role in stopped
+                or (data.only_emails is not None and failure.email.lower() not in data.only_emails)
+            ):
+                continue
+            if (failure.role, failure.source_id) not in planned:
+                plan.settled.append((failure.role, failure.source_id))
 
 
 def _with_visibility(op: Operation, sources: Iterable[str]) -> Operation:

@@ -83,6 +83,12 @@ class DirectoryPort(Protocol):
         """Delete one of our accounts. Raises NotFound when it is already gone."""
         ...
 
+    async def get_account(self, account_id: str) -> Account | None:
+        """One account by its id, None when there is none. Unlike `list_managed_accounts`
+        (an indexed query on some directories, which lags writes), a read by key sees what
+        is there: the drift check confirms with it before calling an account missing."""
+        ...
+
     async def list_managed_accounts(self) -> list[Account]:
         """Every account here that carries our marker (full reconciliation, drift repair)."""
         ...

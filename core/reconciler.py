@@ -12,14 +12,13 @@ are journalled, so nothing is left half-recorded and the next run re-plans the r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from core.audit import Auditor
-from core.errors import DirectoryError, NotFound, UnmanagedConflict
+from core.errors import DirectoryError, MadeButUnmarked, NotFound, UnmanagedConflict
 from core.model import (
     Account,
     AccountRecord,
@@ -125,8 +124,9 @@ class Reconciler:
             else:
                 account_id = await self._ensure(op, run_id, result)
         except DirectoryError as error:
+            made = error.account_id if isinstance(error, MadeButUnmarked) else None
             self.store.finish_operation(
-                op_id, status="failed", at=self.clock.now(), error=error.message
+                op_id, status="failed", at=self.clock.now(), error=error.message, account_id=made
             )
             self._failed(op, error, run_id, result)
             return
@@ -215,16 +215,18 @@ class Reconciler:
         return account
 
     def _we_made(self, op: Operation, found: Account) -> bool:
-        """Proof that an unmarked account is ours: a create of ours for this same primary was
-        interrupted, and the account was made after that create began (with some slack for
-        the directory's clock)."""
-        if found.created_at is None:
-            return False
+        """Proof that an unmarked account is ours, from the journal of this same primary:
+        either a create of ours failed after it had made this very account (the journal
+        names it), or a create was interrupted and the account was made after that create
+        began (with some slack for the directory's clock)."""
         for earlier in self.store.operations_for(op.email, 20):
+            if earlier.kind != OpKind.CREATE.value or (earlier.role, earlier.source_id) != op.key:
+                continue
+            if earlier.status == "failed" and earlier.account_id == found.id:
+                return True
             if (
-                earlier.kind == OpKind.CREATE.value
-                and earlier.status == "interrupted"
-                and (earlier.role, earlier.source_id) == op.key
+                earlier.status == "interrupted"
+                and found.created_at is not None
                 and earlier.started_at - CLOCK_SLACK <= found.created_at
             ):
                 return True
@@ -233,9 +235,15 @@ class Reconciler:
     async def _delete(self, op: Operation, run_id: str, result: ApplyResult) -> str | None:
         target = self._target(op.role)
         if op.account_id is not None:
-            # NotFound: already gone (deleted out of band, or by a run that crashed after it)
-            with contextlib.suppress(NotFound):
+            try:
                 await target.delete_account(op.account_id)
+            except NotFound:
+                # Already gone (deleted out of band, or by a run that crashed after it). An
+                # orphan comes from a lagging index listing what is already deleted: there is
+                # nothing to do or to tell.
+                if op.reason is Reason.ORPHAN:
+                    result.steps.append(f"{op.email}: already gone")
+                    return op.account_id
         self.store.delete_account(op.role, op.source_id)
         self.store.release_held([op.key])
         result.deleted += 1

@@ -21,7 +21,8 @@ from typing import Any
 from urllib.parse import quote
 
 from core.directories.graph_http import Batcher, GraphHttp, GraphResponse
-from core.errors import DirectoryError, NotFound, UnmanagedConflict
+from core.directories.settling import Settling
+from core.errors import DirectoryError, MadeButUnmarked, NotFound, UnmanagedConflict
 from core.model import (
     Account,
     AccountSpec,
@@ -92,9 +93,12 @@ class EntraDirectory:
         invite_redirect_url: str = "https://myapplications.microsoft.com",
         marker_attribute: str = "extensionAttribute15",
         page_size: int = 999,
+        settling: Settling | None = None,
     ) -> None:
         self.http = http
         self.batch = Batcher(http)
+        # Guests we just invited can answer 404 for a while (replication lag): waited out.
+        self.settling = settling or Settling()
         self.invite_redirect_url = invite_redirect_url
         self.marker_attribute = marker_attribute
         self.page_size = page_size
@@ -294,17 +298,25 @@ class EntraDirectory:
         return MEMBER_FIELDS + ",userType,createdDateTime"
 
     async def find_account(self, spec: AccountSpec) -> Account | None:
+        """By our marker, then by address. The marker filter is an advanced query, whose index
+        lags writes (a guest marked seconds ago is not in it yet); the address is looked up
+        with a standard query first (mail, userPrincipalName), which sees writes at once, and
+        only then in otherMails, which again needs the lagging index."""
         by_marker = (
             f"onPremisesExtensionAttributes/{self.marker_attribute} eq {odata_literal(spec.marker)}"
         )
         email = odata_literal(spec.email)
-        by_email = (
-            f"mail eq {email} or userPrincipalName eq {email} or otherMails/any(x:x eq {email})"
+        lookups = (
+            (by_marker, True),
+            (f"mail eq {email} or userPrincipalName eq {email}", False),
+            (f"otherMails/any(x:x eq {email})", True),
         )
         found: list[Account] = []
-        for text in (by_marker, by_email):
-            path = f"/users?$filter={q(text)}&$count=true&$select={self._select()}"
-            response = await self.batch.call("GET", path, headers=EVENTUAL)
+        for text, advanced in lookups:
+            path = f"/users?$filter={q(text)}&$select={self._select()}"
+            if advanced:
+                path += "&$count=true"
+            response = await self.batch.call("GET", path, headers=EVENTUAL if advanced else None)
             if response.status != 200:
                 raise response.error(f"looking for the guest of {spec.email}")
             found.extend(self._account(raw) for raw in response.body.get("value", []))
@@ -334,7 +346,17 @@ class EntraDirectory:
         user_id = str((response.body.get("invitedUser") or {}).get("id") or "")
         if not user_id:
             raise DirectoryError(f"inviting {spec.email}: the reply named no user")
-        return await self._patch(user_id, spec, f"marking the guest of {spec.email}")
+        self.settling.made(user_id)
+        what = f"marking the guest of {spec.email}"
+        try:
+            return await self.settling.call(user_id, lambda: self._patch(user_id, spec, what))
+        except DirectoryError as error:
+            # The guest exists, unmarked: the journal keeps its id, the proof for a claim.
+            raise MadeButUnmarked(
+                f"{error.message} (the guest {user_id} was made; the next try claims it)",
+                account_id=user_id,
+                retry_after=error.retry_after,
+            ) from error
 
     async def _patch(self, user_id: str, spec: AccountSpec, what: str) -> Account:
         """Names and marker in one PATCH; the account is then as we wrote it."""
@@ -353,30 +375,46 @@ class EntraDirectory:
         )
 
     async def _get(self, user_id: str, what: str) -> Account:
-        response = await self.batch.call("GET", f"/users/{q(user_id)}?$select={self._select()}")
-        if response.status != 200:
-            raise response.error(what)
-        return self._account(response.body)
+        async def attempt() -> Account:
+            path = f"/users/{q(user_id)}?$select={self._select()}"
+            response = await self.batch.call("GET", path)
+            if response.status != 200:
+                raise response.error(what)
+            return self._account(response.body)
+
+        return await self.settling.call(user_id, attempt)
+
+    async def get_account(self, account_id: str) -> Account | None:
+        try:
+            return await self._get(account_id, f"reading the guest {account_id}")
+        except NotFound:
+            return None
 
     async def claim_account(self, account_id: str, spec: AccountSpec) -> Account:
         current = await self._get(account_id, f"reading the guest of {spec.email}")
         if current.marker not in (None, spec.marker):
             raise DirectoryError(f"{current.email} carries another marker", permanent=True)
-        return await self._patch(account_id, spec, f"claiming the guest of {spec.email}")
+        what = f"claiming the guest of {spec.email}"
+        return await self.settling.call(account_id, lambda: self._patch(account_id, spec, what))
 
     async def update_account(self, account_id: str, spec: AccountSpec) -> Account:
         current = await self._get(account_id, f"reading the guest of {spec.email}")
         if current.marker != spec.marker:
             raise UnmanagedConflict(f"{current.email} does not carry our marker")
-        return await self._patch(account_id, spec, f"updating the guest of {spec.email}")
+        what = f"updating the guest of {spec.email}"
+        return await self.settling.call(account_id, lambda: self._patch(account_id, spec, what))
 
     async def delete_account(self, account_id: str) -> None:
         current = await self._get(account_id, "reading the guest to delete")
         if parse_marker(current.marker) is None:
             raise UnmanagedConflict(f"{current.email} was not created by us: not deleted")
-        response = await self.batch.call("DELETE", f"/users/{q(account_id)}")
-        if response.status not in (200, 204):
-            raise response.error(f"deleting the guest {current.email}")
+
+        async def attempt() -> None:
+            response = await self.batch.call("DELETE", f"/users/{q(account_id)}")
+            if response.status not in (200, 204):
+                raise response.error(f"deleting the guest {current.email}")
+
+        await self.settling.call(account_id, attempt)
 
     async def list_managed_accounts(self) -> list[Account]:
         path = f"/users?$select={self._select()}&$top={self.page_size}"

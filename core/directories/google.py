@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from core.directories.google_api import GoogleApi
+from core.directories.settling import Settling
 from core.errors import DirectoryError, NotFound, UnmanagedConflict
 from core.model import (
     Account,
@@ -81,9 +82,14 @@ class GoogleDirectory:
     kind = DirectoryKind.GOOGLE
     creates_idempotently = True  # insert; a 409 is adopted only when the marker is ours
 
-    def __init__(self, api: GoogleApi, settings: GoogleSettings) -> None:
+    def __init__(
+        self, api: GoogleApi, settings: GoogleSettings, *, settling: Settling | None = None
+    ) -> None:
         self.api = api
         self.settings = settings
+        # A user we just inserted (or whose address a 409 just said is taken) can answer 404
+        # for a while, and updates of it can fail until it has replicated: waited out.
+        self.settling = settling or Settling()
         # By group id: the details of its members as of the last read (members only, not
         # every user of the domain).
         self._users: dict[str, dict[str, SourceUser]] = {}
@@ -270,8 +276,17 @@ class GoogleDirectory:
         )
 
     async def _get(self, key: str, what: str) -> Account:
-        raw = await self.api.batched(lambda s: s.users().get(userKey=key), what)
-        return self._account(raw)
+        async def attempt() -> Account:
+            raw = await self.api.batched(lambda s: s.users().get(userKey=key), what)
+            return self._account(raw)
+
+        return await self.settling.call(key, attempt)
+
+    async def get_account(self, account_id: str) -> Account | None:
+        try:
+            return await self._get(account_id, f"reading {account_id}")
+        except NotFound:
+            return None
 
     async def find_account(self, spec: AccountSpec) -> Account | None:
         query = f"externalId:'{spec.marker}'"
@@ -309,16 +324,24 @@ class GoogleDirectory:
         except DirectoryError as error:
             if "409" not in error.message:
                 raise
+            self.settling.made(address)  # taken, so it exists, even if a read says 404 yet
             existing = await self._get(address, f"reading {address}")
+            self.settling.made(existing.id)
             if existing.marker == spec.marker:
                 return dataclasses.replace(existing, existed=True)  # ours, from an earlier try
             raise UnmanagedConflict(f"{address} already exists and was not created by us") from None
+        self.settling.made(str(raw["id"]))
         return self._account(raw)
 
     async def _patch(self, account_id: str, spec: AccountSpec, what: str) -> Account:
         body = self._body(spec)
-        raw = await self.api.batched(lambda s: s.users().patch(userKey=account_id, body=body), what)
-        return self._account(raw)
+
+        async def attempt() -> Any:
+            return await self.api.batched(
+                lambda s: s.users().patch(userKey=account_id, body=body), what
+            )
+
+        return self._account(await self.settling.call(account_id, attempt))
 
     async def claim_account(self, account_id: str, spec: AccountSpec) -> Account:
         current = await self._get(account_id, f"reading {account_id}")
@@ -336,9 +359,12 @@ class GoogleDirectory:
         current = await self._get(account_id, f"reading {account_id}")
         if parse_marker(current.marker) is None:
             raise UnmanagedConflict(f"{current.email} was not created by us: not deleted")
-        await self.api.batched(
-            lambda s: s.users().delete(userKey=account_id), f"deleting {current.email}"
-        )
+        what = f"deleting {current.email}"
+
+        async def attempt() -> None:
+            await self.api.batched(lambda s: s.users().delete(userKey=account_id), what)
+
+        await self.settling.call(account_id, attempt)
 
     async def list_managed_accounts(self) -> list[Account]:
         query = f"orgUnitPath='{self.settings.org_unit}'" if self.settings.org_unit != "/" else None

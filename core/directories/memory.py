@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from core.errors import DirectoryError, NotFound, UnmanagedConflict
+from core.errors import DirectoryError, MadeButUnmarked, NotFound, UnmanagedConflict
 from core.model import (
     Account,
     AccountSpec,
@@ -304,8 +304,11 @@ class MemoryDirectory:
         )
         self.users[user.id] = user
         if self.two_step_create:
-            for hook in self.hooks:
-                hook("between", "create_account", spec.email)
+            try:
+                for hook in self.hooks:
+                    hook("between", "create_account", spec.email)
+            except DirectoryError as error:  # as Entra's client says it: made, not marked
+                raise MadeButUnmarked(error.message, account_id=user.id) from error
             user.marker = spec.marker
         self._leave("create_account", spec.email)
         return self._account(user)
@@ -346,6 +349,11 @@ class MemoryDirectory:
             raise UnmanagedConflict(f"account {account_id} was not created by us")
         self.remove_user(account_id)
         self._leave("delete_account", account_id)
+
+    async def get_account(self, account_id: str) -> Account | None:
+        self._enter("get_account", account_id)
+        user = self.users.get(account_id)
+        return self._account(user) if user is not None else None
 
     async def list_managed_accounts(self) -> list[Account]:
         self._enter("list_managed_accounts")

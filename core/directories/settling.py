@@ -1,0 +1,63 @@
+"""Waiting out a directory's read-after-write lag, only where it is met.
+
+Neither Graph nor Google Directory is read-your-writes consistent: right after a create, a GET,
+PATCH or DELETE of the new object can answer 404 for a few seconds while another replica already
+has it (Microsoft Q&A 947729 and 936575, msgraph-sdk-java issue 2575; for Google, the Terraform
+Google Workspace provider's "eventual consistency" retries). A 404 on an object we know exists
+(we made it moments ago, or a 409 just told us it is there) is lag, not absence: it is retried
+with exponential backoff until the object has had `patience` seconds to appear. Any other 404
+is believed at once, so nothing waits where no lag is met.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from core.errors import NotFound
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class Settling:
+    patience: float = 60.0  # seconds an object we made may stay unreadable
+    first_delay: float = 0.25
+    max_delay: float = 8.0
+    sleep: Sleep = asyncio.sleep
+    now: Callable[[], float] = time.monotonic
+    retries: int = 0  # 404s waited out: the cost of the lag, for benchmarks and metrics
+    _made: dict[str, float] = field(default_factory=dict)  # object id -> when we knew it existed
+
+    def made(self, object_id: str) -> None:
+        """`object_id` exists now (we created it, or the directory said it is taken)."""
+        now = self.now()
+        self._made[object_id] = now
+        if len(self._made) > 1024 and len(self._made) % 1024 == 0:
+            self._forget_before(now - self.patience)
+
+    def fresh(self, object_id: str) -> bool:
+        made = self._made.get(object_id)
+        return made is not None and self.now() - made < self.patience
+
+    def _forget_before(self, moment: float) -> None:
+        for key in [k for k, at in self._made.items() if at < moment]:
+            del self._made[key]
+
+    async def call(self, object_id: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """`attempt()`, with a NotFound retried while `object_id` is fresh."""
+        delay = self.first_delay
+        while True:
+            try:
+                return await attempt()
+            except NotFound:
+                made = self._made.get(object_id)
+                if made is None or self.now() + delay - made > self.patience:
+                    raise
+            self.retries += 1
+            await self.sleep(delay)
+            delay = min(delay * 2, self.max_delay)
