@@ -113,15 +113,19 @@ class Consistency:
         if not self._insert_times:
             return None
         now = self.clock()
+        self._prune_inserts(now)
+        inserted = self._insert_times.get(user.id)
+        if inserted is None:
+            return None
+        missing_for = self.config.read_after_write_seconds * (1 - self.config.missing_fields_share)
+        return Phase.MISSING if now - inserted < missing_for else Phase.PARTIAL
+
+    def _prune_inserts(self, now: float) -> None:
+        """Forget inserts whose window has passed."""
         window = self.config.read_after_write_seconds
         while self._inserts and now - self._inserts[0][0] >= window:
             _, user_id = self._inserts.popleft()
             self._insert_times.pop(user_id, None)
-        inserted = self._insert_times.get(user.id)
-        if inserted is None:
-            return None
-        missing_for = window * (1 - self.config.missing_fields_share)
-        return Phase.MISSING if now - inserted < missing_for else Phase.PARTIAL
 
     # -- the search index ----------------------------------------------------------------------
 
@@ -150,6 +154,7 @@ class Consistency:
     def inserted(self, user_id: str) -> None:
         now = self.clock()
         if self.config.read_after_write_seconds:
+            self._prune_inserts(now)
             self._insert_times[user_id] = now
             self._inserts.append((now, user_id))
         self._changed(user_id, None, now)
