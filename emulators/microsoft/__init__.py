@@ -4,6 +4,7 @@ fault injection and request counts. Faithful enough that MSAL and msgraph-sdk ru
 """
 
 from .app import create_app
+from .consistency import Consistency, ConsistencyConfig
 from .emulator import GraphOptions, MicrosoftEmulator, emulator_of
 from .faults import FaultConfig, Faults
 from .loopback import HttpsToHttpSession
@@ -14,6 +15,8 @@ from .throttle import Throttle, ThrottleConfig
 __all__ = [
     "AlreadyExists",
     "AppClient",
+    "Consistency",
+    "ConsistencyConfig",
     "FaultConfig",
     "Faults",
     "GraphOptions",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..common import request_counter
+from .consistency import ConsistencyConfig
 from .control import control_routes
 from .emulator import EMULATOR, GraphOptions, MicrosoftEmulator
 from .faults import FaultConfig, Faults
@@ -31,10 +32,12 @@ def create_app(
     faults: FaultConfig | None = None,
     options: GraphOptions | None = None,
     advertised_scheme: str = "https",
+    consistency: ConsistencyConfig | None = None,
 ) -> web.Application:
     """The emulator as an aiohttp app. `auth=False` is the `--no-auth` mode: Graph accepts
     requests without a token. `throttle` takes limits, or a Throttle built with an injected
-    clock; the default applies Graph's published limits."""
+    clock; the default applies Graph's published limits. `consistency` switches on Graph's
+    replication and advanced-query index lags (off by default; see consistency.py)."""
     if not isinstance(throttle, Throttle):
         throttle = Throttle(throttle)
     emulator = MicrosoftEmulator(
@@ -45,6 +48,8 @@ def create_app(
         options=options,
         advertised_scheme=advertised_scheme,
     )
+    if consistency is not None:
+        emulator.consistency.configure(consistency)
     app = web.Application(middlewares=[count_requests], client_max_size=16 * 1024 * 1024)
     app[EMULATOR] = emulator
     app.add_routes(login_routes())

@@ -7,6 +7,9 @@ PUT    /_control/faults         set faults (fields not given take their defaults
 DELETE /_control/faults         no faults
 GET    /_control/throttle       current ThrottleConfig
 PUT    /_control/throttle       set limits (fields not given take their defaults); buckets refill
+GET    /_control/consistency    current ConsistencyConfig (reset leaves it as it is)
+PUT    /_control/consistency    set the lags (fields not given take their defaults)
+DELETE /_control/consistency    no lag
 POST   /_control/seed           add a seed document's apps, users and groups
 POST   /_control/delta/expire   every delta token issued so far now answers 410
 GET    /_control/tenant         tenant id, domain, object counts
@@ -16,7 +19,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..common import emulator_routes, json_object
+from ..common import CONTROL_PREFIX, emulator_routes, json_object, settings_routes
+from .consistency import ConsistencyConfig
 from .emulator import EMULATOR, emulator_of
 from .faults import FaultConfig
 from .seed import SeedError, load_seed
@@ -51,6 +55,12 @@ async def tenant_summary(request: web.Request) -> web.Response:
     )
 
 
+async def clear_consistency(request: web.Request) -> web.Response:
+    consistency = request.app[EMULATOR].consistency
+    consistency.clear()
+    return web.json_response(consistency.config.to_json())
+
+
 def control_routes() -> list[web.RouteDef]:
     return [
         *emulator_routes(
@@ -60,6 +70,10 @@ def control_routes() -> list[web.RouteDef]:
             lambda app: emulator_of(app).throttle,
             ThrottleConfig,
         ),
+        *settings_routes(
+            "consistency", lambda app: emulator_of(app).consistency, ConsistencyConfig
+        ),
+        web.delete(f"{CONTROL_PREFIX}consistency", clear_consistency),
         web.post("/_control/seed", seed),
         web.post("/_control/delta/expire", expire_delta),
         web.get("/_control/tenant", tenant_summary),

@@ -1,5 +1,5 @@
 """Everything one running Microsoft emulator holds: the tenant, the throttle, faults, request
-counts, delta tokens, and the behaviour knobs that are not tenant data."""
+counts, delta tokens, the consistency lags, and the behaviour knobs that are not tenant data."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from .consistency import Consistency
 from .delta import DeltaStore
 from .faults import Faults
 from .stats import RequestStats
@@ -37,6 +38,7 @@ class MicrosoftEmulator:
         faults: Faults | None = None,
         options: GraphOptions | None = None,
         advertised_scheme: str = "https",
+        consistency: Consistency | None = None,
     ) -> None:
         self.tenant = tenant
         self.auth = auth
@@ -46,6 +48,8 @@ class MicrosoftEmulator:
         self.advertised_scheme = advertised_scheme
         self.stats = RequestStats()
         self.delta = DeltaStore()
+        # Lags are measured on the tenant's clock, so tests move time instead of sleeping.
+        self.consistency = consistency or Consistency(clock=lambda: tenant.clock())
         # Signs the access tokens we issue (HS256): they are JWTs a client may decode, and
         # checking them needs no server-side table.
         self.token_key = secrets.token_bytes(32)

@@ -69,6 +69,7 @@ def purge_deleted_item(req: GraphRequest, params: dict[str, str]) -> GraphRespon
 
 def restore_deleted_item(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     user = _deleted(req, params["id"])
+    req.emulator.consistency.restoring(user)
     try:
         req.emulator.tenant.restore_user(user.id)
     except AlreadyExists as exc:
@@ -88,7 +89,7 @@ def get_directory_object(req: GraphRequest, params: dict[str, str]) -> GraphResp
     options = req.options(allowed=frozenset({"$select"}))
     check_select(options.select, ["user", "group"])
     found = req.emulator.tenant.find_object(params["id"].lower())
-    if found is None:
+    if found is None or req.emulator.consistency.hides(found.id):
         raise not_found(params["id"])
     body = {
         "@odata.context": context_url(req, "directoryObjects", entity=True),

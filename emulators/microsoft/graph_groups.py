@@ -27,7 +27,7 @@ from .routing import (
     no_content,
     paginate,
 )
-from .tenant import AlreadyExists, Group, NotFound, Tenant, User
+from .tenant import AlreadyExists, Group, NotFound, User
 
 GROUP_FILTER = FilterSchema(
     type_name="group",
@@ -79,7 +79,7 @@ def list_groups(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
 def get_group(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     options = req.options(allowed=frozenset({"$select"}))
     check_select(options.select, ["group"])
-    group = _find(req.emulator.tenant, params["id"])
+    group = _find(req, params["id"])
     body = {"@odata.context": context_url(req, "groups", options.select, entity=True)}
     return json_response(200, {**body, **project(group, options.select)})
 
@@ -106,6 +106,7 @@ def create_group(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     group = tenant.add_group(fields.pop("display_name"), mail=mail, **fields)
     for member_id in dict.fromkeys(member_ids):
         tenant.add_member(group.id, member_id)
+    req.emulator.consistency.created(group)
     body = {"@odata.context": context_url(req, "groups", entity=True), **project(group, None)}
     return json_response(201, body, {"Location": f"{req.base_url}/groups/{group.id}"})
 
@@ -137,7 +138,7 @@ def _check_kind(fields: dict[str, Any], types: list[str]) -> None:
 
 def update_group(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     tenant = req.emulator.tenant
-    group = _find(tenant, params["id"])
+    group = _find(req, params["id"])
     fields = group_fields(req.json_object(), creating=False)
     for frozen in ("mail_enabled", "security_enabled") if "Unified" in group.group_types else ():
         fields.pop(frozen, None)
@@ -147,7 +148,7 @@ def update_group(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
 
 def delete_group(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     tenant = req.emulator.tenant
-    tenant.delete_group(_find(tenant, params["id"]).id)
+    tenant.delete_group(_find(req, params["id"]).id)
     return no_content()
 
 
@@ -164,11 +165,14 @@ def _list_members(
             "the header ConsistencyLevel: eventual and $count=true.",
         )
     check_select(options.select, [cast] if cast else ["user", "group"])
-    group = _find(em.tenant, group_id)
+    group = _find(req, group_id)
     found = em.tenant.transitive_members(group.id) if transitive else em.tenant.members_of(group.id)
     if cast is not None:
         wanted = User if cast == "user" else Group
         found = [m for m in found if isinstance(m, wanted)]
+    if options.advanced and em.consistency.index_lags():
+        # The membership is current; the users' properties come from the lagging index.
+        found = em.consistency.indexed_members(found)
     if options.filter is not None:
         schema = {"user": USER_FILTER, "group": GROUP_FILTER, None: MEMBER_FILTER}[cast]
         check_filter(options.filter, schema, advanced=True)
@@ -209,11 +213,11 @@ def _cast_route(segment: str, cast: Literal["user", "group"], transitive: bool) 
 
 def add_member_ref(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     tenant = req.emulator.tenant
-    group = _find(tenant, params["id"])
+    group = _find(req, params["id"])
     reference = req.json_object().get("@odata.id")
     member_id = _object_id(reference)
     member = tenant.find_object(member_id)
-    if member is None:
+    if member is None or req.emulator.consistency.hides(member.id):
         raise not_found(member_id)
     if group.is_dynamic:
         raise GraphError(400, "Request_BadRequest", DYNAMIC_GROUP)
@@ -235,7 +239,7 @@ def add_member_ref(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
 def remove_member_ref(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     member_id = params.get("member") or _object_id(req.query.get("$id"))
     tenant = req.emulator.tenant
-    group = _find(tenant, params["id"])
+    group = _find(req, params["id"])
     if group.is_dynamic:
         raise GraphError(400, "Request_BadRequest", DYNAMIC_GROUP)
     try:
@@ -245,11 +249,15 @@ def remove_member_ref(req: GraphRequest, params: dict[str, str]) -> GraphRespons
     return no_content()
 
 
-def _find(tenant: Tenant, group_id: str) -> Group:
+def _find(req: GraphRequest, group_id: str) -> Group:
+    """The group; 404 also while it has not reached this replica (consistency.py)."""
     try:
-        return tenant.get_group(group_id)
+        group = req.emulator.tenant.get_group(group_id)
     except NotFound as exc:
         raise not_found(group_id) from exc
+    if req.emulator.consistency.hides(group.id):
+        raise not_found(group_id)
+    return group
 
 
 def _object_id(reference: Any) -> str:

@@ -38,11 +38,15 @@ def list_users(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     em = req.emulator
     options = req.options(max_top=em.options.max_page_size)
     check_select(options.select, ["user"])
-    users = list(em.tenant.users.values())
+    # Advanced queries read an index that may lag the writes (consistency.py).
+    lagged = options.advanced and em.consistency.index_lags()
+    users = em.consistency.indexed_users(em.tenant) if lagged else list(em.tenant.users.values())
     if options.filter is not None:
         check_filter(options.filter, USER_FILTER, advanced=options.advanced)
         candidates = _candidates(em.tenant, options.filter)
         if candidates is not None:
+            if lagged:
+                candidates |= em.consistency.changed_ids()
             users = [u for u in users if u.id in candidates]
         users = [u for u in users if evaluate(options.filter, property_lookup(u))]
     page, next_link = paginate(req, users, options)
@@ -58,7 +62,7 @@ def list_users(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
 def get_user(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     options = req.options(allowed=frozenset({"$select"}))
     check_select(options.select, ["user"])
-    user = _find(req.emulator.tenant, params["id"])
+    user = _find(req, params["id"])
     body = {"@odata.context": context_url(req, "users", options.select, entity=True)}
     return json_response(200, {**body, **project(user, options.select)})
 
@@ -73,17 +77,19 @@ def create_user(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
         user = tenant.add_user(upn, fields.pop("display_name"), **fields)
     except AlreadyExists as exc:
         raise GraphError(400, "Request_BadRequest", DUPLICATE_UPN) from exc
+    req.emulator.consistency.created(user)
     body = {"@odata.context": context_url(req, "users", entity=True), **project(user, None)}
     return json_response(201, body, {"Location": f"{req.base_url}/users/{user.id}"})
 
 
 def update_user(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     tenant = req.emulator.tenant
-    user = _find(tenant, params["id"])
+    user = _find(req, params["id"])
     fields = user_fields(req.json_object(), creating=False)
     if "user_principal_name" in fields:
         _check_upn(tenant, fields["user_principal_name"])
     _check_mail_free(tenant, fields.get("mail"), user.id)
+    req.emulator.consistency.changing(user)
     try:
         tenant.update_user(user.id, **fields)
     except AlreadyExists as exc:
@@ -92,8 +98,9 @@ def update_user(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
 
 
 def delete_user(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
-    tenant = req.emulator.tenant
-    tenant.delete_user(_find(tenant, params["id"]).id)
+    user = _find(req, params["id"])
+    req.emulator.consistency.changing(user)
+    req.emulator.tenant.delete_user(user.id)
     return no_content()
 
 
@@ -113,11 +120,15 @@ def _candidates(tenant: Tenant, node: Node) -> set[str] | None:
     return None
 
 
-def _find(tenant: Tenant, key: str) -> User:
+def _find(req: GraphRequest, key: str) -> User:
+    """The user by id or UPN; 404 also while it has not reached this replica (consistency.py)."""
     try:
-        return tenant.get_user(key)
+        user = req.emulator.tenant.get_user(key)
     except NotFound as exc:
         raise not_found(key) from exc
+    if req.emulator.consistency.hides(user.id):
+        raise not_found(key)
+    return user
 
 
 def _check_upn(tenant: Tenant, upn: Any) -> None:

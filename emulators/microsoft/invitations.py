@@ -41,6 +41,7 @@ def create_invitation(req: GraphRequest, params: dict[str, str]) -> GraphRespons
         user = tenant.add_guest(email, display_name)
         if user_type != "Guest":
             tenant.update_user(user.id, user_type=user_type)
+        req.emulator.consistency.created(user)
         status = "PendingAcceptance"
     ticket = secrets.token_hex(8)
     redeem = quote(
