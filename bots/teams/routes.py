@@ -41,7 +41,26 @@ async def _log_turn_error(turn_context: TurnContext, error: Exception) -> None:
     )
 
 
+class _UndeclaredTeamsFields(logging.Filter):
+    """msrest logs a warning for every property botbuilder's models do not declare, and Teams
+    documents and sends several with ordinary activities (`channelData.teamsChannelId` and
+    `teamsTeamId` with every channel message, `value.trigger` with a card action): two
+    warnings per channel message would bury the log's real ones. Only those are dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (
+            "is not a known attribute of class" in message and "botbuilder.schema" in message
+        )
+
+
+UNDECLARED_TEAMS_FIELDS = _UndeclaredTeamsFields()
+
+
 def make_adapter(settings: TeamsSettings) -> CloudAdapter:
+    msrest_log = logging.getLogger("msrest.serialization")
+    if UNDECLARED_TEAMS_FIELDS not in msrest_log.filters:
+        msrest_log.addFilter(UNDECLARED_TEAMS_FIELDS)
     adapter = CloudAdapter(ChannelAuthentication(settings, BotCredentials(settings)))
     adapter.on_turn_error = _log_turn_error
     return adapter

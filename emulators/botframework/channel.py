@@ -8,6 +8,7 @@ behind a lock.
 
 from __future__ import annotations
 
+import html
 import secrets
 import threading
 import time
@@ -170,11 +171,23 @@ class BotFrameworkChannel:
         entities: list[dict[str, Any]] = []
         if mention:
             tag = f"<at>{self.bot_name}</at>"
+            # Teams sends the rich text too, the mention as a span; `text` is its plain copy.
+            span = (
+                '<span itemscope="" itemtype="http://schema.skype.com/Mention" itemid="0">'
+                f"{html.escape(self.bot_name)}</span>"
+            )
+            rich = f"<div><div>{span} {html.escape(text)}</div>\n</div>"
+            activity["attachments"] = [{"contentType": "text/html", "content": rich}]
             text = f"{tag} {text}"
             entities.append({"type": "mention", "text": tag, "mentioned": self.bot_account()})
-        entities.append({"type": "clientInfo", "locale": "en-US", "platform": "Web"})
+        entities.append(
+            {"type": "clientInfo", "locale": "en-US", "country": "US", "platform": "Web"}
+        )
         activity.update({"text": text, "textFormat": "plain", "entities": entities})
         activity["channelData"]["tenant"] = {"id": conversation.tenant_id}
+        if conversation.team_id:  # deprecated, still sent with every channel message
+            activity["channelData"]["teamsChannelId"] = conversation.channel_id
+            activity["channelData"]["teamsTeamId"] = conversation.team_id
         return activity
 
     def installation(
@@ -184,7 +197,14 @@ class BotFrameworkChannel:
         conversation = conversation or Conversation()
         activity = self._base_activity("installationUpdate", user, conversation)
         activity["action"] = "add"
-        activity["channelData"]["source"] = {"name": "message"}
+        activity["entities"] = [{"type": "clientInfo", "locale": "en-US"}]
+        channel_data = activity["channelData"]
+        channel_data["source"] = {"name": "message"}
+        if conversation.channel_id:  # the channel picked in the install dialog
+            channel_data["settings"] = {"selectedChannel": {"id": conversation.channel_id}}
+        if conversation.team_id:  # the team's Microsoft 365 group
+            group = uuid.uuid5(uuid.NAMESPACE_URL, conversation.team_id)
+            channel_data["team"]["aadGroupId"] = str(group)
         return activity
 
     def bot_added(self, *, user: Member, conversation: Conversation) -> dict[str, Any]:
