@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bots import config
+from bots.lag import DEMO_LAG, FORMAT, lag_argument
 from bots.say import add_say_arguments, run_say_args
 from bots.wiring import CLI_WHERE, App, build, cli_asker
 from core.commands.reply import render_text
@@ -79,6 +80,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the emulators accept any bearer token, so outside clients can use them",
     )
+    demo.add_argument(
+        "--lag",
+        type=lag_argument,
+        default=DEMO_LAG,
+        metavar=FORMAT,
+        help="the emulated directories' eventual consistency: seconds an object created "
+        f"through the API is not found, seconds searches run late, or off (default {DEMO_LAG})",
+    )
     say = sub.add_parser(
         "say", help="send a command to the running demo as a signed Teams or Google Chat message"
     )
@@ -116,6 +125,15 @@ def _parser() -> argparse.ArgumentParser:
         "--no-auth",
         action="store_true",
         help="accept any bearer token, so other clients can be pointed at them",
+    )
+    emulate.add_argument(
+        "--lag",
+        type=lag_argument,
+        default="off",
+        metavar=FORMAT,
+        help="eventual consistency in the Graph and Google Directory emulators: seconds an "
+        "object created through the API is not found, seconds searches run late, or off "
+        "(default off)",
     )
     emulate.add_argument(
         "--state",
@@ -196,7 +214,9 @@ async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.command == "emulate":
         from bots.emulate import run_emulate  # dev wiring: the only way into emulators/
 
-        return await run_emulate(args.seed, no_auth=args.no_auth, state=args.state, out=out)
+        return await run_emulate(
+            args.seed, no_auth=args.no_auth, state=args.state, out=out, lag=args.lag
+        )
     if args.command == "manifest":
         from bots.manifest import run_manifest  # only loaded when asked for
 
@@ -220,6 +240,7 @@ async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             port=args.port,
             teams_auth=args.teams_auth == "on",
             no_auth=args.no_auth,
+            lag=args.lag,
         )
     if args.command == "say":
         return await run_say_args(args, out, err)

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bots import config, demo_seed
-from bots.emulate import demo_stack, emulated_settings, write_private
+from bots.emulate import demo_stack, emulated_settings, stack_consistency, write_private
+from bots.lag import DEMO_LAG, Lag
 from bots.say import DEMO_FILE, run_say
 from bots.service.server import start_service
 from bots.wiring import App, build
@@ -126,14 +127,25 @@ class AuditFeed:
         self.out.flush()
 
 
-def guide(urls: Mapping[str, str], state: Path) -> str:
+def lag_note(lag: Lag) -> str:
+    """A guide line when the directories lag, since a change then takes longer to show."""
+    if lag.off:
+        return ""
+    return (
+        f"The emulated directories lag as the real ones do (--lag {lag}): an account made "
+        f"through their APIs\nis not found for {lag.read_after_write_seconds:g} s, searches "
+        f"see changes {lag.index_lag_seconds:g} s late.\n"
+    )
+
+
+def guide(urls: Mapping[str, str], state: Path, lag: Lag = DEMO_LAG) -> str:
     st = f" --state {state}" if state != Path("state/demo") else ""
     return f"""
 Directory Sync Bot demo: contoso.com (Entra ID, Teams) and example.com (Google Workspace, Chat),
 both emulated on loopback; the service listens at {urls["bot"]}.
 Google Chat people get Entra guests; Teams people get accounts in {demo_seed.INTEROP_DOMAIN}.
 The first import runs now; its summary appears below, as does every audited event.
-
+{lag_note(lag)}
 Talk to it as Ada Admin from another terminal:
   ./run dirsync say "sync status" --via teams{st}
   ./run dirsync say "pause google primaries" --via gchat{st}
@@ -155,6 +167,7 @@ async def run_demo(
     port: int = 3978,
     teams_auth: bool = True,
     no_auth: bool = False,
+    lag: Lag = DEMO_LAG,
     env: Mapping[str, str] | None = None,
 ) -> int:
     env = os.environ if env is None else env
@@ -166,7 +179,10 @@ async def run_demo(
             loop.add_signal_handler(sig, stopped.set)
     # Teams auth off: the bot replies unsigned, so the channel registers it without a password.
     async with demo_stack(
-        demo_seed.demo_seed(), auth=not no_auth, signed_replies=teams_auth
+        demo_seed.demo_seed(),
+        auth=not no_auth,
+        signed_replies=teams_auth,
+        consistency=stack_consistency(lag),
     ) as stack:
         credentials = stack.credentials
         credentials_file = state / "emulator-credentials.json"
@@ -207,7 +223,7 @@ async def run_demo(
                 out.flush()
                 await _set_audit_channels(state, err)
                 interval = f"{settings.interval_seconds:g}"
-                out.write(guide(urls, state).replace("{interval}", interval))
+                out.write(guide(urls, state, lag).replace("{interval}", interval))
                 out.flush()
                 feed = AuditFeed(app, out)
                 while not stopped.is_set():

@@ -3,7 +3,7 @@
 The first stdout line is one JSON object with their URLs (keys: login, graph, google,
 cloudidentity, google_token, chat, botframework, botframework_openid) and `credentials`, the
 path of a file (mode 0600) with the secrets and keys the emulators were set up to accept.
-Secrets are never printed.
+Secrets are never printed. `--lag` switches on the directories' eventual consistency.
 """
 
 from __future__ import annotations
@@ -17,9 +17,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from emulators.stack import load_seed, start_stack
+from bots.lag import OFF, Lag
+from emulators.stack import StackConsistency, load_seed, start_stack
 
 demo_stack = start_stack  # `dirsync demo` starts the same stack, in its own process
+
+
+def stack_consistency(lag: Lag) -> StackConsistency:
+    """`--lag` as the Graph and Google Directory emulators' consistency settings."""
+    return StackConsistency.lags(lag.read_after_write_seconds, lag.index_lag_seconds)
 
 
 def write_private(path: Path, data: object) -> None:
@@ -65,14 +71,16 @@ def emulated_settings(
     }
 
 
-async def run_emulate(seed: Path | None, *, no_auth: bool, state: Path, out: TextIO) -> int:
+async def run_emulate(
+    seed: Path | None, *, no_auth: bool, state: Path, out: TextIO, lag: Lag = OFF
+) -> int:
     data = load_seed(seed.read_text()) if seed is not None else None  # noqa: ASYNC240
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stopped.set)
-    async with start_stack(data, auth=not no_auth) as stack:
+    async with start_stack(data, auth=not no_auth, consistency=stack_consistency(lag)) as stack:
         credentials = state / "emulator-credentials.json"
         write_private(credentials, stack.credentials)
         out.write(json.dumps({**stack.urls, "credentials": str(credentials)}) + "\n")

@@ -9,6 +9,9 @@ Bot Framework channel, and the Google Chat app's service account and event audie
 off`): the channel registers the bot without a password, so its connector takes the bot's
 unsigned replies and roster lookups, as Microsoft's Bot Framework Emulator does for a bot
 without an app password. Channel->bot tokens are still signed for the bot's app id.
+
+`consistency` switches on the directory emulators' eventual consistency (each one's
+`ConsistencyConfig`; `StackConsistency.lags` sets the same two lags in both). Off by default.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from . import botframework, gchat, google, microsoft
+from .google import ConsistencyConfig as DirectoryConsistency
+from .microsoft import ConsistencyConfig as GraphConsistency
 from .runner import run_emulator
 
 GOOGLE_SCOPES = (
@@ -46,6 +51,23 @@ class Stack:
     apps: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StackConsistency:
+    """The eventual-consistency settings of the Graph and the Google Directory emulators."""
+
+    microsoft: GraphConsistency = field(default_factory=GraphConsistency)
+    google: DirectoryConsistency = field(default_factory=DirectoryConsistency)
+
+    @classmethod
+    def lags(cls, read_after_write_seconds: float, index_lag_seconds: float) -> StackConsistency:
+        """The same two lags in both directories (0: that lag is off); ValueError if negative."""
+        lags = {
+            "read_after_write_seconds": read_after_write_seconds,
+            "index_lag_seconds": index_lag_seconds,
+        }
+        return cls(GraphConsistency().updated(lags), DirectoryConsistency().updated(lags))
+
+
 def _key_pair() -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private = key.private_bytes(
@@ -65,6 +87,7 @@ async def start_stack(
     *,
     auth: bool = True,
     signed_replies: bool = True,
+    consistency: StackConsistency | None = None,
     host: str = "127.0.0.1",
 ) -> AsyncIterator[Stack]:
     """`seed` may hold a "microsoft" and a "google" seed document (each emulator's own format)."""
@@ -87,8 +110,9 @@ async def start_stack(
     workspace.add_service_account(
         SERVICE_ACCOUNT, public_pem, key_id="emulated", delegated_scopes=GOOGLE_SCOPES
     )
-    ms_app = microsoft.create_app(tenant, auth=auth)
-    google_app = google.create_app(workspace, auth=auth)
+    consistency = consistency or StackConsistency()
+    ms_app = microsoft.create_app(tenant, auth=auth, consistency=consistency.microsoft)
+    google_app = google.create_app(workspace, auth=auth, consistency=consistency.google)
     # No password: nothing to sign with, so the connector cannot ask for a token.
     bot_password = secrets.token_urlsafe(24) if signed_replies else ""
     bf_app = botframework.create_app(BOT_APP_ID, bot_app_password=bot_password)

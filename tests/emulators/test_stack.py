@@ -1,13 +1,15 @@
 """The emulator stack (`dirsync emulate`, `dirsync demo`): whether the Teams channel's connector
-takes the bot's unsigned replies depends on how the bot runs, and by default it never does."""
+takes the bot's unsigned replies depends on how the bot runs, and by default it never does; the
+directories' eventual consistency is what the stack is given."""
 
 from __future__ import annotations
 
 import aiohttp
 import jwt
+import pytest
 
 from emulators.botframework import channel_of
-from emulators.stack import BOT_APP_ID, start_stack
+from emulators.stack import BOT_APP_ID, StackConsistency, start_stack
 
 REPLY = {"type": "message", "text": "hello"}
 
@@ -50,3 +52,14 @@ async def test_for_a_bot_with_teams_auth_off_the_channel_takes_unsigned_replies(
             token = (await response.json())["token"]
         key = jwt.PyJWK(channel.key.jwk(), "RS256")
         assert jwt.decode(token, key, algorithms=["RS256"], audience=BOT_APP_ID)
+
+
+async def test_consistency_sets_both_directories_lags() -> None:
+    lags = StackConsistency.lags(2, 5)
+    async with start_stack(consistency=lags) as stack, aiohttp.ClientSession() as http:
+        for base in (stack.urls["login"], stack.urls["google"].rstrip("/")):  # Graph, Google
+            async with http.get(f"{base}/_control/consistency") as response:
+                found = await response.json()
+            assert (found["read_after_write_seconds"], found["index_lag_seconds"]) == (2, 5)
+    with pytest.raises(ValueError, match="0 or more"):
+        StackConsistency.lags(-1, 5)

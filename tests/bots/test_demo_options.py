@@ -1,7 +1,9 @@
-"""`dirsync demo --teams-auth off` as a new user tries it: an unsigned Teams activity posted to
-the bot is answered, and the answer reaches the demo's own channel emulator, as do the start-up
-"set audit channel here" reply and the audit posts (the bot has no password to sign with, and
-the demo's channel registers it without one)."""
+"""`dirsync demo`'s options as a new user tries them, the demo in a subprocess.
+
+`--teams-auth off`: an unsigned Teams activity posted to the bot is answered, and the answer
+reaches the demo's own channel emulator, as do the start-up "set audit channel here" reply and
+the audit posts (the bot has no password to sign with, and the demo's channel registers it
+without one). `--lag`: both directory emulators run with those eventual-consistency lags."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +25,13 @@ from bots.say import TEAMS_PATH, teams_activity
 from tests.bots.test_demo_e2e import DIRSYNC, Demo, eventually, free_port
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> Iterator[Demo]:
+@contextmanager
+def running_demo(tmp_path: Path, *options: str) -> Iterator[Demo]:
     state = tmp_path / "demo"
     log = (tmp_path / "demo.log").open("w")
     command = [*DIRSYNC, "demo", "--state", str(state), "--port", str(free_port())]
     process = subprocess.Popen(
-        [*command, "--teams-auth", "off", "--no-auth"],
+        [*command, *options],
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
@@ -54,6 +57,12 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
             if process.poll() is None:
                 process.kill()
             log.close()
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Demo]:
+    with running_demo(tmp_path, "--teams-auth", "off", "--no-auth") as started:
+        yield started
     assert "could not set the teams audit channel" not in (tmp_path / "demo.log").read_text()
 
 
@@ -108,3 +117,14 @@ def test_unsigned_teams_activities_are_answered_in_the_demos_channel(demo: Demo)
         lambda: [p for p in teams_posts(demo) if "created" in p["activity"].get("text", "")],
         "the first import's summary in the Teams channel",
     )
+
+
+def test_the_demo_with_lag_runs_both_directories_with_those_lags(tmp_path: Path) -> None:
+    with running_demo(tmp_path, "--lag", "2,5") as demo:
+        wanted = {"read_after_write_seconds": 2.0, "index_lag_seconds": 5.0}
+        for base in (demo.urls["login"], demo.urls["google"].rstrip("/")):  # Graph, Google
+            found = requests.get(f"{base}/_control/consistency", timeout=10).json()
+            assert {k: found[k] for k in wanted} == wanted
+        eventually(
+            lambda: any("(--lag 2,5)" in line for line in demo.lines), "the guide's lag note"
+        )
