@@ -14,7 +14,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-APP_USER = {"name": "users/app", "displayName": "dirsync", "type": "BOT"}
+APP_USER = {
+    "name": "users/app",
+    "displayName": "dirsync",
+    "avatarUrl": "https://lh3.googleusercontent.com/a/app-avatar",
+    "type": "BOT",
+}
 
 
 @dataclass(frozen=True)
@@ -24,11 +29,13 @@ class ChatUser:
     email: str
     type: str = "HUMAN"  # or BOT
     domain_id: str = "c0ffee"
+    avatar_url: str = "https://lh3.googleusercontent.com/a/default-user"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "displayName": self.display_name,
+            "avatarUrl": self.avatar_url,
             "email": self.email,
             "type": self.type,
             "domainId": self.domain_id,
