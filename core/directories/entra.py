@@ -349,7 +349,13 @@ class EntraDirectory:
         self.settling.made(user_id)
         what = f"marking the guest of {spec.email}"
         try:
-            return await self.settling.call(user_id, lambda: self._patch(user_id, spec, what))
+            try:
+                return await self._patch(user_id, spec, what)
+            except NotFound:
+                # Not replicated yet: wait for it with reads (a PATCH that 404s still costs a
+                # write of Graph's quota), then mark it.
+                await self._get(user_id, what)
+                return await self.settling.call(user_id, lambda: self._patch(user_id, spec, what))
         except DirectoryError as error:
             # The guest exists, unmarked: the journal keeps its id, the proof for a claim.
             raise MadeButUnmarked(

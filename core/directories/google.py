@@ -278,6 +278,10 @@ class GoogleDirectory:
     async def _get(self, key: str, what: str) -> Account:
         async def attempt() -> Account:
             raw = await self.api.batched(lambda s: s.users().get(userKey=key), what)
+            if "name" not in raw and self.settling.fresh(key):
+                # Names are required, so a user without them is one still replicating (the
+                # Terraform Google Workspace provider met the same): as good as not there yet.
+                raise NotFound(f"{what}: {key} has not replicated yet")
             return self._account(raw)
 
         return await self.settling.call(key, attempt)

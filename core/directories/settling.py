@@ -27,7 +27,7 @@ Sleep = Callable[[float], Awaitable[None]]
 class Settling:
     patience: float = 60.0  # seconds an object we made may stay unreadable
     first_delay: float = 0.25
-    max_delay: float = 8.0
+    max_delay: float = 2.0  # lags are seconds: a long step would only overshoot them
     sleep: Sleep = asyncio.sleep
     now: Callable[[], float] = time.monotonic
     retries: int = 0  # 404s waited out: the cost of the lag, for benchmarks and metrics
