@@ -36,7 +36,7 @@ async def test_a_404_on_an_object_we_made_is_retried_until_it_appears() -> None:
     settle = settling(clock)
     settle.made("guest-1")
     assert await settle.call("guest-1", appears_after(clock, 5.0)) == "found"
-    assert clock.slept == [0.25, 0.5, 1.0, 2.0, 2.0]  # backing off to at most 2 s a step  # backing off, no fixed wait
+    assert clock.slept == [0.25, 0.5, 1.0, 2.0, 2.0]  # backing off, at most 2 s a step
     assert settle.retries == 5
 
 
