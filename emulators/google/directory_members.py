@@ -95,6 +95,9 @@ def list_members(call: ApiCall) -> ApiResponse:
         members = [m for m, _, _ in ws.transitive_members(group.id)]
     else:
         members = list(group.members.values())
+    # "All members are returned in the alphabetical order of the members' email addresses"
+    # (the members guide), nested ones too.
+    members.sort(key=lambda m: ws.member_email(m).casefold())
     roles = call.params.get("roles")
     if roles:
         wanted = {r.strip().upper() for r in str(roles).split(",") if r.strip()}

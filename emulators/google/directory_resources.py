@@ -64,6 +64,8 @@ def user_json(
     }
     if user.suspended:
         body["suspensionReason"] = "ADMIN"
+    if user.hash_function:
+        body["hashFunction"] = user.hash_function  # as the users guide's users.get shows it
     if user.external_ids:
         body["externalIds"] = [dict(e) for e in user.external_ids]
     if user.aliases:

@@ -60,6 +60,23 @@ def _get_user(call: ApiCall) -> User:
     return user
 
 
+def _check_precondition(call: ApiCall, user: User) -> None:
+    """If-Match on a write: 412 `conditionNotMet` unless it names the user's current ETag (of
+    the basic or the full projection) or is `*`, in the shape Google documents for 412."""
+    wanted = call.headers.get("If-Match")
+    if wanted is None or wanted.strip() == "*":
+        return
+    current = {user_json(call.workspace, user, projection=p)["etag"] for p in ("basic", "full")}
+    if wanted.strip() not in current:
+        raise ApiError(
+            412,
+            "Precondition Failed",
+            "conditionNotMet",
+            location="If-Match",
+            location_type="header",
+        )
+
+
 def _check_name(name: Any, *, creating: bool) -> dict[str, str]:
     """The given and family names to set, or Google's "Invalid Given/Family Name" error."""
     name = name or {}
@@ -135,7 +152,7 @@ def _extra_fields(call: ApiCall, user: User | None, body: dict[str, Any]) -> dic
     for key, value in body.items():
         if key in skipped:
             continue
-        if value is None:
+        if value is None or value == []:  # an empty list clears, and is then left out
             extra.pop(key, None)
         else:
             extra[key] = value
@@ -186,6 +203,7 @@ def get(call: ApiCall) -> ApiResponse:
 def update(call: ApiCall) -> ApiResponse:
     ws = call.workspace
     user = _get_user(call)
+    _check_precondition(call, user)
     body = call.json_object()
     fields = _common_fields(call, body)
     fields.update(_check_name(body.get("name"), creating=False))
@@ -209,6 +227,7 @@ def update(call: ApiCall) -> ApiResponse:
 
 def delete(call: ApiCall) -> ApiResponse:
     user = _get_user(call)
+    _check_precondition(call, user)
     call.workspace.delete_user(user.id)
     return no_content()
 
@@ -233,7 +252,9 @@ def _listed_users(call: ApiCall) -> Sequence[User]:
     ws = call.workspace
     customer = call.params.get("customer")
     domain = call.params.get("domain")
-    if not customer and not domain:
+    # A domain given as `customer`, or a customer id as `domain`, is a 400 (the reseller guide's
+    # "Troubleshoot Directory API issues"); another customer or domain is not ours: 403.
+    if (not customer and not domain) or "." in str(customer or "") or "." not in str(domain or "."):
         raise bad_request()
     if customer and customer not in ("my_customer", ws.customer_id):
         raise forbidden()
@@ -252,9 +273,9 @@ def _listed_users(call: ApiCall) -> Sequence[User]:
     if query:
         matches = user_filter(str(query))
         users = [u for u in users if matches(u)]
-    order = call.params.get("orderBy")
-    if order:
-        users.sort(key=_ORDER_KEYS[order], reverse=call.params.get("sortOrder") == "DESCENDING")
+    # Without orderBy, Google lists users in the alphabetical order of their address.
+    order = str(call.params.get("orderBy") or "email")
+    users.sort(key=_ORDER_KEYS[order], reverse=call.params.get("sortOrder") == "DESCENDING")
     return users
 
 

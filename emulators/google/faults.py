@@ -5,7 +5,7 @@ the next N API calls fail for sure, which is what most tests want. Injected erro
 and batch parts alike, never the batch envelope itself (its parts fail instead) nor the token
 endpoint. Like Google, injected errors carry no Retry-After: clients back off on their own.
 
-    503 backendError        "Backend Error"               (legacy shape; UNAVAILABLE in rpc)
+    503 backendError        "Service unavailable. Please try again"  (UNAVAILABLE in rpc)
     500 backendError        "Backend Error"               (INTERNAL in rpc)
     403 rateLimitExceeded   "Rate Limit Exceeded"         (domain usageLimits)
     429 rateLimitExceeded   "Rate Limit Exceeded"         (RESOURCE_EXHAUSTED in rpc)
@@ -40,6 +40,9 @@ class FaultConfig(Settings):
 def injected_error(status: int) -> ApiError:
     if status in (403, 429):
         return ApiError(status, "Rate Limit Exceeded", "rateLimitExceeded", domain="usageLimits")
+    if status == 503:
+        # The Directory API's documented 503 body (its "Troubleshoot error codes" guide).
+        return ApiError(status, "Service unavailable. Please try again", "backendError")
     return ApiError(status, "Backend Error", "backendError")
 
 

@@ -2,13 +2,13 @@
 
     email:alice@example.com        exact address, primary or alias, any case (`=` works too)
     email:ali*                     address prefix
-    name:'Jane Smith'              every word is the start of a word of the full name
+    name:'Jane Smith'              the full name holds these whole words, in this order
     name='Jane Smith'              the full name, any case (also givenName, familyName)
-    givenName:Ja*                  prefix of the given name
+    givenName:Ja*                  the given name starts with "Ja" ("Jane Ann", not "Sarah Jane")
     externalId:abc-123             an externalIds value, exactly (`=` works too)
     orgUnitPath=/Interop           users in that org unit or below it (only `=`, as Google)
-    isSuspended=true               also isAdmin, isDelegatedAdmin, isEnrolledIn2Sv,
-                                   isEnforcedIn2Sv (only `=`, true or false)
+    isSuspended=true               also isAdmin, isDelegatedAdmin, isArchived, isGuest,
+                                   isEnrolledIn2Sv, isEnforcedIn2Sv (only `=`, true or false)
 
 Clauses separated by spaces must all hold. Values with spaces are quoted, 'single' or "double".
 Any other field or form is refused with 400 rather than silently matching nothing, so a client
@@ -40,6 +40,8 @@ _FLAG_FIELDS: dict[str, Callable[[User], bool]] = {
     "isAdmin": lambda u: u.is_admin,
     "isDelegatedAdmin": lambda u: False,
     "isSuspended": lambda u: u.suspended,
+    "isArchived": lambda u: u.archived,
+    "isGuest": lambda u: u.is_guest_user,
     "isEnrolledIn2Sv": lambda u: False,
     "isEnforcedIn2Sv": lambda u: False,
 }
@@ -64,7 +66,10 @@ def parse_clauses(query: str) -> list[Clause]:
     while position < len(text):
         matched = _CLAUSE.match(text, position)
         if matched is None:
-            raise _refuse(f"cannot read the query at {text[position:]!r}")
+            raise _refuse(
+                f"cannot read the query at {text[position:]!r} (the emulator supports "
+                f"{', '.join(SUPPORTED_FIELDS)} with ':' or '=')"
+            )
         value = next(v for v in matched.group("single", "double", "bare") if v is not None)
         clauses.append(Clause(matched["field"], matched["op"], value))
         position = matched.end()
@@ -79,8 +84,11 @@ def _text_matches(actual: str, op: str, wanted: str) -> bool:
         return actual.startswith(wanted[:-1])
     if op == "=":
         return actual == wanted
-    words = actual.split()
-    return all(any(w.startswith(part) for w in words) for part in wanted.split())
+    # ':' holds when the value's whole words appear in the field, in order: givenName:Jane
+    # matches "Jane Ann" but not "Janet"; 'givenName:Mary Ann' matches "Sarah Mary Ann" but
+    # not "Ann Mary" (the search guide's examples).
+    words, parts = actual.split(), wanted.split()
+    return any(words[i : i + len(parts)] == parts for i in range(len(words) - len(parts) + 1))
 
 
 def _predicate(clause: Clause) -> Predicate:

@@ -43,7 +43,7 @@ async def test_reset_zeroes_counts_and_clears_faults(google: Api) -> None:
 @pytest.mark.parametrize(
     ("status", "reason", "domain", "message"),
     [
-        (503, "backendError", "global", "Backend Error"),
+        (503, "backendError", "global", "Service unavailable. Please try again"),
         (500, "backendError", "global", "Backend Error"),
         (403, "rateLimitExceeded", "usageLimits", "Rate Limit Exceeded"),
         (429, "rateLimitExceeded", "usageLimits", "Rate Limit Exceeded"),
@@ -76,7 +76,11 @@ async def test_injected_errors_in_cloud_identity_take_its_shape(google: Api) -> 
 
     assert reply.status == 503
     assert reply.body == {
-        "error": {"code": 503, "message": "Backend Error", "status": "UNAVAILABLE"}
+        "error": {
+            "code": 503,
+            "message": "Service unavailable. Please try again",
+            "status": "UNAVAILABLE",
+        }
     }
 
 

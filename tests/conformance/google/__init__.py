@@ -1,0 +1,1 @@
+"""Google Directory and Cloud Identity: Google's documented examples against the emulator."""
