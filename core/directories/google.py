@@ -20,7 +20,7 @@ import dataclasses
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from core.directories.google_api import GoogleApi
@@ -75,7 +75,12 @@ def _created(raw: dict[str, Any]) -> datetime | None:
     text = raw.get("creationTime")
     if not isinstance(text, str) or not text:
         return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if text.isdigit():  # epoch milliseconds, as the users guide's own examples show it
+        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None  # an unreadable time is no reason to fail a whole listing
 
 
 class GoogleDirectory:
