@@ -32,9 +32,9 @@ class Lag:
 
 
 OFF = Lag()
-# The demo's lag when --lag is not given. Off until the product converges under lag; then
-# this one line becomes e.g. `DEMO_LAG = Lag(2.0, 5.0)`.
-DEMO_LAG = OFF
+# The demo's lag when --lag is not given: the real directories lag, so the demo does too (a few
+# seconds, so that each step of the guide still shows within one sync interval).
+DEMO_LAG = Lag(2.0, 5.0)
 
 
 def parse_lag(text: str) -> Lag:

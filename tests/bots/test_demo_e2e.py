@@ -192,6 +192,11 @@ def test_the_demo_syncs_changes_made_in_the_emulators_and_posts_each_step(demo: 
     )
     assert json.loads((demo.state / "demo.json").read_text())["bot"] == demo.urls["bot"]
     eventually(lambda: any("Talk to it as Ada" in line for line in demo.lines), "the guide")
+    # The directories lag as the real ones do (bots/lag.py DEMO_LAG), and every step below
+    # still shows: the sync converges through the lag.
+    for base in (demo.urls["login"].rstrip("/"), demo.urls["google"].rstrip("/")):
+        lag = requests.get(f"{base}/_control/consistency", timeout=10).json()
+        assert lag["read_after_write_seconds"] > 0 and lag["index_lag_seconds"] > 0, lag
     # The first import gives every Google primary an Entra guest (the suspended one excepted).
     eventually(lambda: "jon@example.com" in demo.guests(), "the first import", timeout=60)
     assert "rita@example.com" not in demo.guests()
