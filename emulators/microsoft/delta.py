@@ -9,11 +9,14 @@ Choices where Graph leaves room:
 - An unknown or expired token (7 days, or `expire_all`) answers **410 Gone** with a `Location`
   header holding a fresh initial delta URL (same `$select`/`$filter` when known) and an OData
   error whose code is `syncStateNotFound`: clients keyed on either signal start a full resync.
-- `members@delta` appears only when `members` is selected, and a large group's members are split
-  over several entries of the same group (`delta_members_per_entry`): clients must merge.
+- `members@delta` appears when `members` is selected, when nothing is selected, or with
+  `$expand=members` (as Graph's group delta and delta-query-groups pages show), and a large
+  group's members are split over several entries of the same group (`delta_members_per_entry`):
+  clients must merge.
 - A deleted user is reported by /users/delta only; the group delta does not list its removal
   from groups (Graph does not reliably either).
-- `$top`, `$expand`, `$orderby`, `$count` and `$search` are refused with 400; `$filter` accepts
+- `$top`, `$orderby`, `$count`, `$search` and any `$expand` but groups' `members` are refused
+  with 400; `$filter` accepts
   only `id eq '...'` clauses joined by `or`, at most 50. `Prefer: return=minimal` is ignored:
   changed objects come back with all their selected properties.
 """
@@ -98,7 +101,8 @@ def _delta(req: GraphRequest, kind: ObjectKind) -> GraphResponse:
     store, tenant = em.delta, em.tenant
     now = tenant.clock()
     for name in req.query:
-        if name.startswith("$") and name not in _ALLOWED:
+        expanding_members = kind == "group" and name == "$expand" and req.query[name] == "members"
+        if name.startswith("$") and name not in _ALLOWED and not expanding_members:
             raise GraphError(
                 400,
                 "Request_UnsupportedQuery",
@@ -119,21 +123,31 @@ def _delta(req: GraphRequest, kind: ObjectKind) -> GraphResponse:
             raise _gone(req, kind, state)
         items = _changes(tenant, em.options, state)
         next_state = replace(state, seq=tenant.seq, issued_at=now)
+        shown: list[str] | None = None
     else:
-        select = _read_select(req, kind)
+        select = shown = _read_select(req, kind)
+        if select is not None and "$expand" in req.query:
+            select = [*select, "members"]  # $expand=members: membership is tracked too
         ids = _read_ids(req)
         next_state = DeltaState(kind, tenant.seq, select, ids, now)
         items = [] if requested == LATEST else _initial(tenant, em.options, next_state)
     round_ = _Round(next_state, items)
-    return _page(req, kind, store.start_round(round_), round_, 0)
+    return _page(req, kind, store.start_round(round_), round_, 0, shown)
 
 
 def _page(
-    req: GraphRequest, kind: ObjectKind, key: str, round_: _Round, offset: int
+    req: GraphRequest,
+    kind: ObjectKind,
+    key: str,
+    round_: _Round,
+    offset: int,
+    select: list[str] | None = None,
 ) -> GraphResponse:
+    """One page of a round. The first page of an initial round names its `$select` in the
+    context URL; later pages do not (as in Graph's delta-query-users and -groups pages)."""
     size = req.emulator.options.delta_page_size
     items = round_.items[offset : offset + size]
-    body: dict[str, Any] = {"@odata.context": context_url(req, f"{kind}s")}
+    body: dict[str, Any] = {"@odata.context": context_url(req, f"{kind}s", select)}
     path = f"/{kind}s/delta"
     if offset + size < len(round_.items):
         token = _make_skiptoken(key, offset + size)
@@ -155,7 +169,7 @@ def _initial(tenant: Tenant, options: GraphOptions, state: DeltaState) -> list[d
     for group in tenant.groups.values():
         if _in_scope(group.id, state):
             members = [_member_entry(mid, kind, False) for mid, kind in group.members.items()]
-            items += _group_items(group, state.select, members, options, initial=True)
+            items += _group_items(group, state.select, members, options)
     return items
 
 
@@ -189,7 +203,7 @@ def _changes(tenant: Tenant, options: GraphOptions, state: DeltaState) -> list[d
             items.append({"id": object_id, "@removed": {"reason": "deleted"}})
             continue
         members = list(member_changes.get(object_id, {}).values())
-        items += _group_items(group, state.select, members, options, initial=False)
+        items += _group_items(group, state.select, members, options)
     return items
 
 
@@ -203,18 +217,16 @@ def _group_items(
     select: list[str] | None,
     members: list[dict[str, Any]],
     options: GraphOptions,
-    *,
-    initial: bool,
 ) -> list[dict[str, Any]]:
     """One entry for the group, or several when its members@delta is long."""
-    with_members = select is not None and "members" in select
+    with_members = select is None or "members" in select
     properties = None if select is None else [s for s in select if s != "members"]
     base = project(group, properties)
     base.setdefault("id", group.id)
-    if not with_members or (not members and not initial):
-        return [base]
+    if not with_members or not members:
+        return [base]  # a group without members carries no members@delta at all
     chunk = options.delta_members_per_entry
-    slices = [members[i : i + chunk] for i in range(0, len(members), chunk)] or [[]]
+    slices = [members[i : i + chunk] for i in range(0, len(members), chunk)]
     return [{**base, "members@delta": part} for part in slices]
 
 

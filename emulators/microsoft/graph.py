@@ -13,7 +13,7 @@ import uuid
 
 from aiohttp import web
 
-from . import delta, graph_directory, graph_groups, graph_users, invitations
+from . import delta, graph_count, graph_directory, graph_groups, graph_users, invitations
 from .access_tokens import authenticate
 from .batch import make_batch_route
 from .emulator import EMULATOR
@@ -83,14 +83,19 @@ def _run(req: GraphRequest, route: Route, params: dict[str, str]) -> GraphRespon
         headers = {
             **units,
             "Retry-After": str(decision.retry_after),
-            "x-ms-throttle-scope": f"Tenant_Application/ReadWrite/{tenant_id}/{req.app_id}",
+            # <Scope>/<Limit>/<ApplicationId>/<TenantId>, as Graph's throttling page spells it.
+            "x-ms-throttle-scope": f"Tenant_Application/ReadWrite/{req.app_id}/{tenant_id}",
             "x-ms-throttle-information": decision.reason,
         }
         message = (
             "Your request is throttled temporarily. "
             f"Please try after {decision.retry_after} seconds."
         )
-        return error_response(req, GraphError(429, "TooManyRequests", message, headers))
+        throttled = error_response(req, GraphError(429, "TooManyRequests", message, headers))
+        # Graph's sample 429 carries these in innerError too (throttling.md, "Sample response").
+        inner = throttled.body["error"]["innerError"]
+        inner.update({"code": "429", "message": "Please retry after", "status": "429"})
+        return throttled
     response = _handle(req, route, params)
     response.headers.update(units)
     if decision.used_fraction >= 0.8:
@@ -106,6 +111,7 @@ def _handle(req: GraphRequest, route: Route, params: dict[str, str]) -> GraphRes
 
 
 ROUTES: list[Route] = [
+    *graph_count.ROUTES,  # before users/{id}: '$count' is not an id
     *delta.ROUTES,
     *graph_users.ROUTES,
     *graph_groups.ROUTES,

@@ -30,7 +30,7 @@ def list_deleted_users(req: GraphRequest, params: dict[str, str]) -> GraphRespon
     return collection(
         req,
         [project(u, options.select or _DELETED_DEFAULT) for u in page],
-        context=context_url(req, "directory/deletedItems/microsoft.graph.user", options.select),
+        context=context_url(req, "users", options.select),  # as Graph: a cast names its type
         next_link=next_link,
         count=len(users) if options.count else None,
     )
@@ -39,7 +39,7 @@ def list_deleted_users(req: GraphRequest, params: dict[str, str]) -> GraphRespon
 def list_deleted_groups(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     """Always empty: deleted groups are gone for good in this emulator."""
     req.options(max_top=req.emulator.options.max_page_size)
-    context = context_url(req, "directory/deletedItems/microsoft.graph.group")
+    context = context_url(req, "groups")
     return collection(req, [], context=context)
 
 
@@ -55,7 +55,7 @@ def get_deleted_item(req: GraphRequest, params: dict[str, str]) -> GraphResponse
     check_select(options.select, ["user"])
     user = _deleted(req, params["id"])
     body = {
-        "@odata.context": context_url(req, "directory/deletedItems", entity=True),
+        "@odata.context": context_url(req, "directoryObjects", entity=True),
         **directory_object(user, options.select or _DELETED_DEFAULT),
     }
     return json_response(200, body)

@@ -53,6 +53,7 @@ DYNAMIC_GROUP = (
     "Insufficient privileges to complete the operation: the membership of a group with dynamic "
     "membership is managed by its rule and cannot be changed manually."
 )
+MAX_BINDS = 20  # "up to 20 members can be added in a single request" (group-post-members.md)
 _OBJECT_ID = re.compile(r"/([0-9a-fA-F-]{36})(?:/[^/]*)?$")
 
 Cast = Literal["user", "group"] | None
@@ -103,6 +104,10 @@ def create_group(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
                 "Request_BadRequest",
                 "Another object with the same value for property proxyAddresses already exists.",
             )
+    if "Unified" in types:
+        # "If visibility is not specified during group creation, the group is created as
+        # Public by default" (group resource); the example in group-post-groups.md shows it.
+        fields.setdefault("visibility", "Public")
     group = tenant.add_group(fields.pop("display_name"), mail=mail, **fields)
     for member_id in dict.fromkeys(member_ids):
         tenant.add_member(group.id, member_id)
@@ -139,10 +144,22 @@ def _check_kind(fields: dict[str, Any], types: list[str]) -> None:
 def update_group(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     tenant = req.emulator.tenant
     group = _find(req, params["id"])
-    fields = group_fields(req.json_object(), creating=False)
+    body = req.json_object()
+    fields = group_fields(body, creating=False)
     for frozen in ("mail_enabled", "security_enabled") if "Unified" in group.group_types else ():
         fields.pop(frozen, None)
+    # members@odata.bind adds up to 20 members at once; any bad reference adds none of them.
+    member_ids = list(dict.fromkeys(_object_id(r) for r in _bind_list(body, "members@odata.bind")))
+    for member_id in member_ids:
+        if tenant.find_object(member_id) is None:
+            raise not_found(member_id)
+        if member_id in group.members:
+            raise GraphError(400, "Request_BadRequest", ALREADY_MEMBER)
+    if member_ids and group.is_dynamic:
+        raise GraphError(400, "Request_BadRequest", DYNAMIC_GROUP)
     tenant.update_group(group.id, **fields)
+    for member_id in member_ids:
+        tenant.add_member(group.id, member_id)
     return no_content()
 
 
@@ -277,6 +294,12 @@ def _bind_list(body: dict[str, Any], name: str) -> list[Any]:
     if not isinstance(value, list):
         raise GraphError(
             400, "Request_BadRequest", f"Invalid value specified for property '{name}'."
+        )
+    if len(value) > MAX_BINDS:
+        raise GraphError(
+            400,
+            "Request_BadRequest",
+            f"At most {MAX_BINDS} objects can be added through '{name}' in one request.",
         )
     return value
 

@@ -7,7 +7,14 @@ from typing import Any
 
 from .errors import GraphError, not_found
 from .odata_filter import AnyOf, Compare, FilterSchema, Logical, Node, check_filter, evaluate
-from .resources import USER_PROPERTIES, check_select, project, property_lookup, user_fields
+from .resources import (
+    UNMODELLED_FILTERABLE,
+    USER_PROPERTIES,
+    check_select,
+    project,
+    property_lookup,
+    user_fields,
+)
 from .routing import (
     GraphRequest,
     GraphResponse,
@@ -22,7 +29,7 @@ from .tenant import EXTENSION_ATTRIBUTES, AlreadyExists, NotFound, Tenant, User
 
 USER_FILTER = FilterSchema(
     type_name="user",
-    scalars=frozenset(USER_PROPERTIES)
+    scalars=(frozenset(USER_PROPERTIES) | UNMODELLED_FILTERABLE)
     - {"businessPhones", "otherMails", "onPremisesExtensionAttributes"},
     collections=frozenset({"businessPhones", "otherMails"}),
     nested={"onPremisesExtensionAttributes": frozenset(EXTENSION_ATTRIBUTES)},

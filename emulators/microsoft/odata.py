@@ -1,5 +1,9 @@
-"""Graph's OData query options (`$select`, `$filter`, `$top`, `$count`, `$skiptoken`) and the
-advanced-query rule: ConsistencyLevel: eventual together with $count=true."""
+"""Graph's OData query options (`$select`, `$filter`, `$top`, `$count`, `$orderby`, `$skiptoken`)
+and the advanced-query rule: ConsistencyLevel: eventual together with $count=true.
+
+Option names arrive in lower case (GraphRequest.query: Graph's own examples write `$orderBy`).
+`$count=true` without the ConsistencyLevel header is silently ignored, as Graph's advanced-queries
+page documents: no `@odata.count`, and no advanced query mode."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from dataclasses import dataclass
 
 from .errors import GraphError
 from .odata_filter import Node, parse_filter
+from .odata_order import OrderBy, parse_orderby
 
 CONSISTENCY_HEADER = "ConsistencyLevel"
 
@@ -19,6 +24,7 @@ class QueryOptions:
     top: int | None = None
     count: bool = False
     skiptoken: str | None = None
+    orderby: OrderBy | None = None
     # ConsistencyLevel: eventual together with $count=true: Graph's "advanced query" mode.
     advanced: bool = False
 
@@ -28,7 +34,9 @@ def parse_query(
     headers: Mapping[str, str],
     *,
     max_top: int = 999,
-    allowed: frozenset[str] = frozenset({"$select", "$filter", "$top", "$count", "$skiptoken"}),
+    allowed: frozenset[str] = frozenset(
+        {"$select", "$filter", "$top", "$count", "$orderby", "$skiptoken"}
+    ),
 ) -> QueryOptions:
     """Read the `$` options a route supports; any other `$` option is a 400."""
     for name in query:
@@ -43,10 +51,8 @@ def parse_query(
     count = query.get("$count", "").strip().lower()
     if count not in ("", "true", "false"):
         raise GraphError(400, "BadRequest", f"Invalid value '{count}' for $count.")
-    options.count = count == "true"
-    if options.count and not eventual:
-        raise GraphError(400, "Request_BadRequest", "$count is not currently supported.")
-    options.advanced = eventual and options.count
+    options.count = count == "true" and eventual
+    options.advanced = options.count
     if "$select" in query:
         options.select = [s.strip() for s in query["$select"].split(",") if s.strip()]
     if "$top" in query:
@@ -63,5 +69,9 @@ def parse_query(
         options.top = top
     if "$filter" in query:
         options.filter = parse_filter(query["$filter"])
+    if "$orderby" in query:
+        options.orderby = parse_orderby(
+            query["$orderby"], advanced=options.advanced, filtered=options.filter is not None
+        )
     options.skiptoken = query.get("$skiptoken")
     return options

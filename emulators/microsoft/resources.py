@@ -48,6 +48,39 @@ USER_PROPERTIES: dict[str, str] = {
     "onPremisesExtensionAttributes": "extension_attributes",
 }
 
+# Documented user properties the emulator keeps no data for (resources/user.md, "JSON
+# representation"): `$select` may name them, as on Graph, and they come back empty.
+_USER_LISTS = (
+    "assignedLicenses assignedPlans identities imAddresses interests licenseAssignmentStates "
+    "onPremisesProvisioningErrors pastProjects provisionedPlans proxyAddresses responsibilities "
+    "schools skills"
+)
+_USER_SCALARS = (
+    "aboutMe ageGroup birthday city consentProvidedForMinor country employeeHireDate employeeId "
+    "employeeOrgData employeeType faxNumber hireDate isResourceAccount "
+    "legalAgeGroupClassification lastPasswordChangeDateTime mailboxSettings mySite "
+    "onPremisesDistinguishedName onPremisesDomainName onPremisesImmutableId "
+    "onPremisesLastSyncDateTime onPremisesSamAccountName onPremisesSecurityIdentifier "
+    "onPremisesUserPrincipalName passwordPolicies passwordProfile postalCode "
+    "preferredDataLocation preferredName showInAddressList signInSessionsValidFromDateTime state "
+    "streetAddress"
+)
+USER_UNMODELLED: dict[str, Any] = {
+    **{name: [] for name in _USER_LISTS.split()},
+    **{name: None for name in _USER_SCALARS.split()},
+}
+# Of those, the ones clients filter on in Graph's examples (always null here, so `eq null`
+# matches everyone): json-batching.md's batch filters `city eq null`.
+UNMODELLED_FILTERABLE = frozenset({"city"})
+# Likewise for groups: the Microsoft 365 group settings returned only on `$select`
+# (group-get.md, example 2).
+GROUP_UNMODELLED: dict[str, Any] = {
+    "allowExternalSenders": False,
+    "autoSubscribeNewMembers": False,
+    "isSubscribedByMail": False,
+    "unseenCount": 0,
+}
+
 USER_DEFAULT_SELECT = (
     "businessPhones",
     "displayName",
@@ -206,7 +239,16 @@ def project(obj: User | Group, select: Sequence[str] | None) -> dict[str, Any]:
     collection may mix users and groups)."""
     full = full_json(obj)
     names = select if select is not None else default_select(obj)
-    return {name: full[name] for name in names if name in full}
+    empty = USER_UNMODELLED if isinstance(obj, User) else GROUP_UNMODELLED
+    return {
+        name: full[name] if name in full else _copy(empty[name])
+        for name in names
+        if name in full or name in empty
+    }
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
 
 
 def directory_object(obj: User | Group, select: Sequence[str] | None) -> dict[str, Any]:
@@ -222,7 +264,10 @@ def check_select(select: Sequence[str] | None, types: Iterable[str]) -> None:
     known: set[str] = set()
     type_names = list(types)
     for kind in type_names:
-        known |= set(USER_PROPERTIES) if kind == "user" else set(GROUP_ALL)
+        if kind == "user":
+            known |= set(USER_PROPERTIES) | set(USER_UNMODELLED)
+        else:
+            known |= set(GROUP_ALL) | set(GROUP_UNMODELLED)
     for name in select:
         if name not in known:
             raise GraphError(

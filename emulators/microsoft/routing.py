@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote, urlencode
 
 from .errors import GraphError, error_body
 from .odata import QueryOptions, parse_query
+from .odata_order import sort_objects
 from .tenant import iso_utc
 
 if TYPE_CHECKING:
@@ -49,9 +50,11 @@ class GraphRequest:
 
     @cached_property
     def query(self) -> dict[str, str]:
+        """First value of each option; `$` option names in lower case, since Graph matches them
+        without regard to case (its own examples write `$orderBy` and `$deltaToken`)."""
         found: dict[str, str] = {}
         for name, value in self.query_items:
-            found.setdefault(name, value)
+            found.setdefault(name.lower() if name.startswith("$") else name, value)
         return found
 
     @cached_property
@@ -202,7 +205,10 @@ def _fingerprint(req: GraphRequest) -> str:
 def paginate(
     req: GraphRequest, items: Sequence[T], options: QueryOptions
 ) -> tuple[Sequence[T], str | None]:
-    """One page of `items` and the absolute nextLink to the rest (None on the last page)."""
+    """One page of `items` (in `$orderby` order when asked) and the absolute nextLink to the
+    rest (None on the last page)."""
+    if options.orderby:
+        items = sort_objects(items, options.orderby)
     size = options.top or req.emulator.options.page_size
     offset = 0
     if options.skiptoken is not None:
