@@ -38,7 +38,7 @@ def load(name: str) -> dict[str, Any]:
 
 
 def user_properties() -> frozenset[str]:
-    """The user resource's documented properties (resources/user.md), and three that newer
+    """The user resource's documented properties (resources/user.md), and two that newer
     versions of that page document (the stored copy predates them)."""
     documented = set(load("resource-user")["representation"])
     return frozenset(documented | {"externalUserState", "externalUserStateChangeDateTime"})
