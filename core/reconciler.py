@@ -12,8 +12,9 @@ are journalled, so nothing is left half-recorded and the next run re-plans the r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -30,6 +31,7 @@ from core.model import (
 )
 from core.plan import Operation, OpKind, Reason
 from core.ports import Clock, DirectoryPort, Store
+from core.settling import IDLE
 
 CLOCK_SLACK = timedelta(minutes=5)  # how far a directory's clock may lag ours
 
@@ -57,6 +59,16 @@ class ApplyResult:
     failed_keys: set[tuple[Role, str]] = field(default_factory=set)
     done_keys: set[tuple[Role, str]] = field(default_factory=set)
     not_started: int = 0  # operations skipped because a stop was requested
+
+
+@contextlib.asynccontextmanager
+async def _lent(gate: asyncio.Semaphore) -> AsyncIterator[None]:
+    """An operation's slot, given back while it waits out a directory's lag."""
+    gate.release()
+    try:
+        yield
+    finally:
+        await gate.acquire()
 
 
 class Reconciler:
@@ -98,7 +110,11 @@ class Reconciler:
         async def guarded(op: Operation) -> None:
             gate = gates.setdefault(op.role.secondary_platform, asyncio.Semaphore(self.concurrency))
             async with gate:
-                await self._one(op, run_id, result)
+                lent = IDLE.set(lambda: _lent(gate))
+                try:
+                    await self._one(op, run_id, result)
+                finally:
+                    IDLE.reset(lent)
 
         async with asyncio.TaskGroup() as tasks:
             for op in operations:

@@ -21,7 +21,6 @@ from typing import Any
 from urllib.parse import quote
 
 from core.directories.graph_http import Batcher, GraphHttp, GraphResponse
-from core.directories.settling import Settling
 from core.errors import DirectoryError, MadeButUnmarked, NotFound, UnmanagedConflict
 from core.model import (
     Account,
@@ -33,6 +32,7 @@ from core.model import (
     SourceUser,
     parse_marker,
 )
+from core.settling import Settling
 
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 MEMBER_FIELDS = (
@@ -421,6 +421,7 @@ class EntraDirectory:
                 raise response.error(f"deleting the guest {current.email}")
 
         await self.settling.call(account_id, attempt)
+        self.settling.gone(account_id)
 
     async def list_managed_accounts(self) -> list[Account]:
         path = f"/users?$select={self._select()}&$top={self.page_size}"

@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.directories.google_api import GoogleApi
-from core.directories.settling import Settling
 from core.errors import DirectoryError, NotFound, UnmanagedConflict
 from core.model import (
     Account,
@@ -36,6 +35,7 @@ from core.model import (
     SourceUser,
     parse_marker,
 )
+from core.settling import Settling
 
 MARKER_TYPE = "dirsync"
 DYNAMIC_LABEL = "cloudidentity.googleapis.com/groups.dynamic"
@@ -374,6 +374,8 @@ class GoogleDirectory:
             await self.api.batched(lambda s: s.users().delete(userKey=account_id), what)
 
         await self.settling.call(account_id, attempt)
+        self.settling.gone(account_id)
+        self.settling.gone(current.email)
 
     async def list_managed_accounts(self) -> list[Account]:
         query = f"orgUnitPath='{self.settings.org_unit}'" if self.settings.org_unit != "/" else None

@@ -4,12 +4,14 @@ same cases against the emulators' lag modes are in tests/directories/test_lag_co
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from core.directories.memory import MemoryDirectory
 from core.engine import EngineSettings
-from core.errors import DirectoryError
-from core.model import Account, DirectoryKind, Failure
+from core.errors import DirectoryError, NotFound
+from core.model import Account, AccountSpec, DirectoryKind, Failure
+from core.settling import Settling
 from tests.core.world import GG, MS, World
 
 
@@ -184,3 +186,55 @@ async def test_a_stale_failure_is_cleared_once_the_user_is_in_step() -> None:
     assert world.store.list_failures() == []
     assert world.state()["google"] == ["bob@teams.example.com"]
     assert world.store.get_account(MS, ann) is None
+
+
+class LaggingCreates(MemoryDirectory):
+    """Each new account answers 404 once before it can be marked, as a guest does right after
+    its invitation; counts how many creates are working (not waiting) and waiting at once."""
+
+    def __init__(self) -> None:
+        super().__init__(DirectoryKind.GOOGLE, interop_domain="teams.example.com")
+        self.settling = Settling(first_delay=0.05)
+        self.working = self.waiting = self.most_working = self.most_waiting = 0
+
+    async def create_account(self, spec: AccountSpec) -> Account:
+        account = await super().create_account(spec)
+        self.settling.made(account.id)
+        seen: set[str] = set()
+
+        async def mark() -> Account:
+            if account.id not in seen:
+                seen.add(account.id)
+                self.waiting += 1
+                self.most_waiting = max(self.most_waiting, self.waiting)
+                raise NotFound("not replicated yet")
+            self.waiting -= 1
+            return account
+
+        self.working += 1
+        self.most_working = max(self.most_working, self.working)
+        try:
+            await asyncio.sleep(0)
+            self.working -= 1
+            result = await self.settling.call(account.id, mark)
+            self.working += 1
+            return result
+        finally:
+            self.working -= 1
+
+
+async def test_operations_waiting_out_a_lag_give_their_slot_to_others() -> None:
+    """With 2 slots and 12 creates that each meet the lag, all 12 wait at once (the import takes
+    about one lag, not six), while no more than 2 are ever at work."""
+    world = World(google=LaggingCreates(), settings=EngineSettings(concurrency=2))
+    google = world.google
+    assert isinstance(google, LaggingCreates)
+    engine = world.engine()
+    for i in range(12):
+        world.ms_user(f"m{i}@contoso.com")
+    await world.assign_both(engine)
+    report = await engine.run("import")
+    assert (report.run.created, report.run.failed) == (12, 0)
+    assert google.most_waiting == 12
+    assert google.most_working <= 2
+    assert google.settling.retries == 12

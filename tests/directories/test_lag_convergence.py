@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 from core.clock import FixedClock
 from core.directories.memory import MemoryDirectory
-from core.directories.settling import Settling
 from core.engine import Engine, EngineSettings
 from core.memory_store import MemoryStore
 from core.model import DirectoryKind, Role, marker_for
+from core.settling import Settling
 from emulators.google import ConsistencyConfig as GoogleLag
 from emulators.microsoft import ConsistencyConfig as GraphLag
 from emulators.microsoft import Tenant

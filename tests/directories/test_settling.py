@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.directories.settling import Settling
 from core.errors import NotFound
+from core.settling import Settling
 
 
 class FakeTime:
@@ -62,4 +62,14 @@ async def test_nothing_is_waited_when_the_first_try_succeeds() -> None:
     settle = settling(clock)
     settle.made("guest-1")
     assert await settle.call("guest-1", appears_after(clock, 0.0)) == "found"
+    assert clock.slept == []
+
+
+async def test_an_object_we_deleted_is_believed_gone_at_once() -> None:
+    clock = FakeTime()
+    settle = settling(clock)
+    settle.made("guest-1")
+    settle.gone("guest-1")
+    with pytest.raises(NotFound):
+        await settle.call("guest-1", appears_after(clock, 3.0))
     assert clock.slept == []

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -21,6 +23,13 @@ from core.errors import NotFound
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
+
+# What a caller lends while a call sleeps out a lag: the reconciler sets it to give its
+# operation's slot back for the sleep (and take one again after), so that operations waiting
+# for a directory to catch up do not keep others from starting. None: nothing to lend.
+IDLE: ContextVar[Callable[[], AbstractAsyncContextManager[None]] | None] = ContextVar(
+    "settling_idle", default=None
+)
 
 
 @dataclass
@@ -39,6 +48,10 @@ class Settling:
         self._made[object_id] = now
         if len(self._made) > 1024 and len(self._made) % 1024 == 0:
             self._forget_before(now - self.patience)
+
+    def gone(self, object_id: str) -> None:
+        """We deleted `object_id`: a 404 for it from now on is the truth, not lag."""
+        self._made.pop(object_id, None)
 
     def fresh(self, object_id: str) -> bool:
         made = self._made.get(object_id)
@@ -59,5 +72,10 @@ class Settling:
                 if made is None or self.now() + delay - made > self.patience:
                     raise
             self.retries += 1
-            await self.sleep(delay)
+            idle = IDLE.get()
+            if idle is None:
+                await self.sleep(delay)
+            else:
+                async with idle():
+                    await self.sleep(delay)
             delay = min(delay * 2, self.max_delay)
