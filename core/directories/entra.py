@@ -349,13 +349,11 @@ class EntraDirectory:
         self.settling.made(user_id)
         what = f"marking the guest of {spec.email}"
         try:
-            try:
-                return await self._patch(user_id, spec, what)
-            except NotFound:
-                # Not replicated yet: wait for it with reads (a PATCH that 404s still costs a
-                # write of Graph's quota), then mark it.
-                await self._get(user_id, what)
-                return await self.settling.call(user_id, lambda: self._patch(user_id, spec, what))
+            # A new guest is often not replicated yet: read until it is (reads cost one
+            # resource unit; a PATCH that answers 404 would still spend one of the scarce
+            # writes), then mark it once.
+            await self._get(user_id, what)
+            return await self.settling.call(user_id, lambda: self._patch(user_id, spec, what))
         except DirectoryError as error:
             # The guest exists, unmarked: the journal keeps its id, the proof for a claim.
             raise MadeButUnmarked(

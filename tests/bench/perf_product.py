@@ -227,6 +227,8 @@ async def import_run(w: Wiring) -> dict[str, Any]:
         "graph_retried_items": app.graph_http.counters.retried_items,
         "graph_retry_margin": app.graph_http.counters.retry_margin,
         "google_retried": app.google.api.counters.retried,
+        "lag_retries": [app.entra.settling.retries, app.google.settling.retries],
+        "adopted": report.run.adopted,
     }
 
 

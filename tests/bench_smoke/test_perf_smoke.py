@@ -65,6 +65,24 @@ def test_the_no_change_cycle_reads_pages_only_and_writes_nothing() -> None:
     assert figures["peak_rss_mb"] is None or 10 < figures["peak_rss_mb"] < 2000
 
 
+def test_import_under_lag_creates_exactly_n_accounts_a_side_and_counts_the_waits(
+    tmp_path: Path,
+) -> None:
+    out = io.StringIO()
+    lag = perf.Lag(1.0, 3.0)
+    figures = perf.scenario_import(N, perf.Limits(scale=100), out, lag=lag)
+    assert figures["created"] == 2 * N and figures["failed"] == 0 and figures["adopted"] == 0
+    assert figures["guests_in_tenant"] == N and figures["interop_accounts_in_workspace"] == N
+    assert figures["lag"] == [1.0, 3.0]
+    entra_waits, _ = figures["lag_retries"]
+    assert entra_waits >= N  # every guest's marker PATCH met the lag and waited it out
+    calls = figures["calls"]
+    assert calls["graph invitations.create"] == N and calls["graph users.update"] == N
+    perf.write_docs({f"import-lag:{N}": figures, "machine": perf.machine()}, tmp_path)
+    text = (tmp_path / "PERFORMANCE.md").read_text()
+    assert "1b. import under lag (1 s read-after-write, 3 s index)" in text
+
+
 def test_delay_and_chat_scenarios_and_the_docs(tmp_path: Path) -> None:
     out = io.StringIO()
     delay = perf.scenario_delay(interval=1.0, changes=1, resyncs=1, extra=0, out=out)
