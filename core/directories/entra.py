@@ -322,6 +322,8 @@ class EntraDirectory:
             found.extend(self._account(raw) for raw in response.body.get("value", []))
             if found:
                 break
+        for account in found:
+            self.settling.made(account.id)  # listed, so it exists: a 404 on it now is lag
         ours = [a for a in found if a.marker == spec.marker]
         return ours[0] if ours else (found[0] if found else None)
 

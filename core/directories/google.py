@@ -305,6 +305,7 @@ class GoogleDirectory:
         )
         for raw in page.get("users") or []:
             if marker_of(raw) == spec.marker:
+                self.settling.made(str(raw["id"]))  # listed, so it exists: a 404 now is lag
                 return self._account(raw)
         try:
             return await self._get(self.address_for(spec), f"reading {self.address_for(spec)}")
