@@ -5,6 +5,9 @@ one, so two services in one process, as in tests, never share counts).
   report, as the loop finishes it;
 - dirsync_api_calls_total{service} and dirsync_api_throttled_total{service}: read at scrape
   time from the directory clients' own counters (GraphHttp.counters, GoogleApi.counters);
+- dirsync_api_lag_waits_total{service}: 404s on objects just made that were waited out as the
+  directory's replication lag (the clients' `settling.retries`): a rising count is the
+  directory being slow to replicate, not an error;
 - dirsync_command_seconds{frontend}: how long chat commands take to answer, per front-end;
 - dirsync_is_leader: 1 while this replica holds the reconciliation lease;
 - dirsync_requests_refused_total{frontend,reason}: chat requests refused for their token (the
@@ -70,8 +73,18 @@ class ApiCallsCollector(Collector):
             service = SERVICES.get(kind, kind.value)
             calls.add_metric([service], counts[0])
             throttled.add_metric([service], counts[1])
+        lag = CounterMetricFamily(
+            "dirsync_api_lag_waits",
+            "404s on objects just made, waited out as the directory's replication lag",
+            labels=["service"],
+        )
+        for kind, directory in self.directories().items():
+            settling = getattr(directory, "settling", None)
+            if settling is not None:
+                lag.add_metric([SERVICES.get(kind, kind.value)], int(settling.retries))
         yield calls
         yield throttled
+        yield lag
 
 
 class Metrics:

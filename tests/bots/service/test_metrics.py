@@ -13,11 +13,13 @@ from core.engine import RunReport
 from core.model import DirectoryKind, RunRecord
 from core.plan import Plan
 from core.reconciler import ApplyResult
+from core.settling import Settling
 
 
 class FakeGraph:
     def __init__(self) -> None:
         self.http = type("Http", (), {"counters": Counters(http_requests=7, throttled=2)})()
+        self.settling = Settling()
 
 
 def report(kind: str, status: str, *, created: int = 0, failed: int = 0) -> RunReport:
@@ -47,6 +49,9 @@ def test_runs_and_operations_are_counted_and_api_counters_read_at_scrape() -> No
     graph.http.counters.http_requests = 9  # read again at the next scrape
     assert samples(metrics)[("dirsync_api_calls_total", (("service", "graph"),))] == 9
     assert samples(metrics)[("dirsync_api_throttled_total", (("service", "graph"),))] == 2
+    assert samples(metrics)[("dirsync_api_lag_waits_total", (("service", "graph"),))] == 0
+    graph.settling.retries = 4  # four 404s on new guests waited out as replication lag
+    assert samples(metrics)[("dirsync_api_lag_waits_total", (("service", "graph"),))] == 4
 
 
 def test_each_service_has_its_own_registry() -> None:
