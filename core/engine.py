@@ -408,17 +408,7 @@ class Engine:
             if progress is not None:
                 progress(done, total)
 
-        applied = ApplyResult()
-        operations = by_turns(plan.operations)
-        for chunk_start in range(0, total, 500):
-            if self.reconciler.stop_requested:
-                applied.not_started += total - chunk_start
-                break
-            chunk = operations[chunk_start : chunk_start + 500]
-            part = await self.reconciler.apply(chunk, run.id)
-            _merge(applied, part)
-            for _ in chunk:
-                tick()
+        applied = await self.reconciler.apply(by_turns(plan.operations), run.id, done=tick)
         report.applied = applied
         for role, source_id in plan.settled:
             self.store.clear_failure(role, source_id)
@@ -487,19 +477,6 @@ def _doubtful(record: AccountRecord, seen: Account | None) -> bool:
         or seen.given_name != record.given_name
         or seen.family_name != record.family_name
     )
-
-
-def _merge(total: ApplyResult, part: ApplyResult) -> None:
-    total.created += part.created
-    total.adopted += part.adopted
-    total.updated += part.updated
-    total.deleted += part.deleted
-    total.failed += part.failed
-    total.quarantined += part.quarantined
-    total.steps.extend(part.steps)
-    total.failed_keys |= part.failed_keys
-    total.done_keys |= part.done_keys
-    total.not_started += part.not_started
 
 
 @contextlib.contextmanager

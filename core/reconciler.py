@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -34,6 +34,11 @@ from core.ports import Clock, DirectoryPort, Store
 from core.settling import IDLE
 
 CLOCK_SLACK = timedelta(minutes=5)  # how far a directory's clock may lag ours
+# Operations alive at once (started, or waiting for a slot): a window over the plan, so an
+# import of 100,000 never holds 200,000 tasks, and never waits for a whole batch to finish
+# before the next starts (a batch is as slow as its slowest operation: one that waits out a
+# directory's lag held up the rest).
+LIVE_OPERATIONS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,27 +102,48 @@ class Reconciler:
     def _target(self, role: Role) -> DirectoryPort:
         return self.directories[role.secondary_platform.directory]
 
-    async def apply(self, operations: list[Operation], run_id: str) -> ApplyResult:
+    async def apply(
+        self,
+        operations: Sequence[Operation],
+        run_id: str,
+        *,
+        done: Callable[[], None] | None = None,
+    ) -> ApplyResult:
+        """Carry out `operations`; `done()` is called as each one ends (progress)."""
         result = ApplyResult()
         if self.concurrency == 1:
             for op in operations:
                 await self._one(op, run_id, result)
+                if done is not None:
+                    done()
             return result
         # One gate per target directory: each has its own quota, so a directory that is
         # waiting on its quota never holds the other's slots (both sides' writes overlap).
         gates: dict[Platform, asyncio.Semaphore] = {}
+        live = asyncio.Semaphore(max(LIVE_OPERATIONS, 2 * self.concurrency))
 
         async def guarded(op: Operation) -> None:
-            gate = gates.setdefault(op.role.secondary_platform, asyncio.Semaphore(self.concurrency))
-            async with gate:
-                lent = IDLE.set(lambda: _lent(gate))
-                try:
-                    await self._one(op, run_id, result)
-                finally:
-                    IDLE.reset(lent)
+            try:
+                platform = op.role.secondary_platform
+                gate = gates.setdefault(platform, asyncio.Semaphore(self.concurrency))
+                async with gate:
+                    lent = IDLE.set(lambda: _lent(gate))
+                    try:
+                        await self._one(op, run_id, result)
+                    finally:
+                        IDLE.reset(lent)
+            finally:
+                live.release()
+                if done is not None:
+                    done()
 
         async with asyncio.TaskGroup() as tasks:
-            for op in operations:
+            for index, op in enumerate(operations):
+                await live.acquire()
+                if self.stop_requested:
+                    live.release()
+                    result.not_started += len(operations) - index
+                    break
                 tasks.create_task(guarded(op))
         return result
 

@@ -238,3 +238,40 @@ async def test_operations_waiting_out_a_lag_give_their_slot_to_others() -> None:
     assert google.most_waiting == 12
     assert google.most_working <= 2
     assert google.settling.retries == 12
+
+
+class OneSlowCreate(MemoryDirectory):
+    """The first account made waits (as if the directory were slow to replicate it) until
+    `release_after` other accounts have been made."""
+
+    def __init__(self, release_after: int) -> None:
+        super().__init__(DirectoryKind.GOOGLE, interop_domain="teams.example.com")
+        self.release_after = release_after
+        self.made = 0
+        self.others_done = asyncio.Event()
+        self.slow: str | None = None
+
+    async def create_account(self, spec: AccountSpec) -> Account:
+        if self.slow is None:
+            self.slow = spec.email
+            await self.others_done.wait()
+        account = await super().create_account(spec)
+        self.made += 1
+        if self.made >= self.release_after:
+            self.others_done.set()
+        return account
+
+
+async def test_one_slow_operation_does_not_hold_back_the_rest_of_the_plan() -> None:
+    """Operations flow through a window, not in batches that wait for their slowest: the
+    first create of 1,200 is still waiting when 1,000 others are done (in batches of 500 it
+    would have held its batch back, and this import would never end)."""
+    google = OneSlowCreate(release_after=1000)
+    world = World(google=google, settings=EngineSettings(concurrency=8))
+    engine = world.engine()
+    for i in range(1200):
+        world.ms_user(f"m{i:04d}@contoso.com")
+    await world.assign_both(engine)
+    report = await asyncio.wait_for(engine.run("import"), 30)
+    assert (report.run.created, report.run.failed) == (1200, 0)
+    assert google.slow is not None
