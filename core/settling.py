@@ -41,6 +41,17 @@ class Settling:
     now: Callable[[], float] = time.monotonic
     retries: int = 0  # 404s waited out: the cost of the lag, for benchmarks and metrics
     _made: dict[str, float] = field(default_factory=dict)  # object id -> when we knew it existed
+    _lag_met_at: float | None = None  # when a 404 on a fresh object was last met
+
+    def met_lag(self) -> None:
+        """A fresh object answered 404: the directory is lagging now."""
+        self._lag_met_at = self.now()
+
+    def lagging(self) -> bool:
+        """Whether a fresh object answered 404 in the last `patience` seconds: a caller may
+        then wait for new objects with reads before it writes to them."""
+        met = self._lag_met_at
+        return met is not None and self.now() - met < self.patience
 
     def made(self, object_id: str) -> None:
         """`object_id` exists now (we created it, or the directory said it is taken)."""
@@ -72,6 +83,7 @@ class Settling:
                 if made is None or self.now() + delay - made > self.patience:
                     raise
             self.retries += 1
+            self._lag_met_at = self.now()
             idle = IDLE.get()
             if idle is None:
                 await self.sleep(delay)

@@ -298,19 +298,19 @@ class EntraDirectory:
         return MEMBER_FIELDS + ",userType,createdDateTime"
 
     async def find_account(self, spec: AccountSpec) -> Account | None:
-        """By our marker, then by address. The marker filter is an advanced query, whose index
-        lags writes (a guest marked seconds ago is not in it yet); the address is looked up
-        with a standard query first (mail, userPrincipalName), which sees writes at once, and
-        only then in otherMails, which again needs the lagging index."""
-        by_marker = (
-            f"onPremisesExtensionAttributes/{self.marker_attribute} eq {odata_literal(spec.marker)}"
-        )
+        """By our marker or the address, in one advanced query; when that finds nothing, by
+        the address again in a standard query. An advanced query reads an index that lags
+        writes (a guest made or marked seconds ago is not in it yet); a standard query on
+        mail and userPrincipalName sees writes at once, so a guest we made a moment ago (an
+        interrupted or failed create) is found. Two queries when nobody is there, as before
+        the lag was known."""
         email = odata_literal(spec.email)
-        lookups = (
-            (by_marker, True),
-            (f"mail eq {email} or userPrincipalName eq {email}", False),
-            (f"otherMails/any(x:x eq {email})", True),
+        by_address = f"mail eq {email} or userPrincipalName eq {email}"
+        anywhere = (
+            f"onPremisesExtensionAttributes/{self.marker_attribute} eq {odata_literal(spec.marker)}"
+            f" or {by_address} or otherMails/any(x:x eq {email})"
         )
+        lookups = ((anywhere, True), (by_address, False))
         found: list[Account] = []
         for text, advanced in lookups:
             path = f"/users?$filter={q(text)}&$select={self._select()}"
@@ -351,9 +351,14 @@ class EntraDirectory:
         self.settling.made(user_id)
         what = f"marking the guest of {spec.email}"
         try:
-            # A new guest is often not replicated yet: read until it is (reads cost one
-            # resource unit; a PATCH that answers 404 would still spend one of the scarce
-            # writes), then mark it once.
+            if not self.settling.lagging():
+                try:
+                    return await self._patch(user_id, spec, what)
+                except NotFound:
+                    self.settling.met_lag()
+            # Not replicated yet: read until it is (a read costs one resource unit, while a
+            # PATCH answered 404 still spends one of the scarce writes), then mark it once.
+            # While the directory keeps lagging, new guests go this way at once.
             await self._get(user_id, what)
             return await self.settling.call(user_id, lambda: self._patch(user_id, spec, what))
         except DirectoryError as error:

@@ -77,7 +77,10 @@ def test_import_under_lag_creates_exactly_n_accounts_a_side_and_counts_the_waits
     entra_waits, _ = figures["lag_retries"]
     assert entra_waits >= N  # every guest's marker PATCH met the lag and waited it out
     calls = figures["calls"]
-    assert calls["graph invitations.create"] == N and calls["graph users.update"] == N
+    assert calls["graph invitations.create"] == N
+    # Only the first wave's marker PATCHes meet the lag (and are written again): once it is
+    # met, new guests are read until they have replicated, then marked once.
+    assert N <= calls["graph users.update"] <= N + 40
     perf.write_docs({f"import-lag:{N}": figures, "machine": perf.machine()}, tmp_path)
     text = (tmp_path / "PERFORMANCE.md").read_text()
     assert "1b. import under lag (1 s read-after-write, 3 s index)" in text

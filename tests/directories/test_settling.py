@@ -73,3 +73,14 @@ async def test_an_object_we_deleted_is_believed_gone_at_once() -> None:
     with pytest.raises(NotFound):
         await settle.call("guest-1", appears_after(clock, 3.0))
     assert clock.slept == []
+
+
+async def test_a_lag_met_is_remembered_for_the_patience_then_forgotten() -> None:
+    clock = FakeTime()
+    settle = settling(clock, patience=10.0)
+    assert not settle.lagging()  # until a lag is met, writes go first
+    settle.made("guest-1")
+    await settle.call("guest-1", appears_after(clock, 1.0))
+    assert settle.lagging()
+    clock.now += 10.0
+    assert not settle.lagging()
