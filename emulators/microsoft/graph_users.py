@@ -113,8 +113,9 @@ def delete_user(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
 
 def _candidates(tenant: Tenant, node: Node) -> set[str] | None:
     """Ids of the only users that can match a filter made of `or`-ed equalities on id, mail,
-    userPrincipalName or otherMails (the existing-user lookup), found through the tenant's
-    indexes; None for any other filter, which is then checked against every user."""
+    userPrincipalName, otherMails or an extension attribute (the existing-user lookup, a sync
+    tool's marker), found through the tenant's indexes; None for any other filter, which is
+    then checked against every user."""
     if isinstance(node, Logical) and node.op == "or":
         left, right = _candidates(tenant, node.left), _candidates(tenant, node.right)
         return None if left is None or right is None else left | right
@@ -124,6 +125,9 @@ def _candidates(tenant: Tenant, node: Node) -> set[str] | None:
         return {node.value.lower()}
     if node.path in (("mail",), ("userPrincipalName",), ("otherMails",)):
         return {u.id for u in tenant.users_by_email(node.value)}
+    if isinstance(node, Compare) and len(node.path) == 2:
+        if node.path[0] == "onPremisesExtensionAttributes":
+            return {u.id for u in tenant.users_by_extension(node.path[1], node.value)}
     return None
 
 

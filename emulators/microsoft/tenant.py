@@ -146,6 +146,9 @@ class Tenant:
         self.changes: list[Change] = []
         # Casefolded mail, UPN and otherMails -> ids of active users (insertion ordered).
         self._by_email: dict[str, dict[str, None]] = {}
+        # (extension attribute, value casefolded) -> user ids: Graph answers a filter on an
+        # extension attribute (a sync tool's marker) from an index, not by reading every user
+        self._by_extension: dict[tuple[str, str], dict[str, None]] = {}
         # Every invitation POSTed, as Graph answered it (tests check what clients asked for).
         self.invitations: list[dict[str, object]] = []
 
@@ -435,9 +438,18 @@ class Tenant:
         change = Change(self.seq + 1, kind, object_id, member_id, member_kind, removed)
         self.changes.append(change)
 
+    def users_by_extension(self, attribute: str, value: str) -> list[User]:
+        """Users whose extension attribute has this value (any case)."""
+        ids = self._by_extension.get((attribute, value.casefold()), ())
+        return [self.users[i] for i in ids]
+
     def _index(self, user: User) -> None:
         for email in user.emails():
             self._by_email.setdefault(email.casefold(), {})[user.id] = None
+        for attribute, value in user.extension_attributes.items():
+            if value:
+                key = (attribute, value.casefold())
+                self._by_extension.setdefault(key, {})[user.id] = None
 
     def _unindex(self, user: User) -> None:
         for email in user.emails():
@@ -446,6 +458,14 @@ class Tenant:
                 ids.pop(user.id, None)
                 if not ids:
                     del self._by_email[email.casefold()]
+        for attribute, value in user.extension_attributes.items():
+            if value:
+                key = (attribute, value.casefold())
+                found = self._by_extension.get(key)
+                if found is not None:
+                    found.pop(user.id, None)
+                    if not found:
+                        del self._by_extension[key]
 
     @staticmethod
     def _set_user_fields(user: User, fields: dict[str, object]) -> None:

@@ -209,3 +209,20 @@ async def test_serve_forever_reports_its_url_and_stops_when_cancelled(tenant: Te
         await task
 
     assert status == 200
+
+
+def test_the_extension_attribute_index_follows_writes_deletes_and_restores() -> None:
+    """A filter on an extension attribute (our marker) is answered from an index, as Graph's
+    own is: it must follow every change the tenant makes."""
+    tenant = Tenant()
+    ann = tenant.add_user("ann@contoso.onmicrosoft.com", "Ann")
+    assert tenant.users_by_extension("extensionAttribute15", "dirsync:google:1") == []
+    tenant.update_user(ann.id, extension_attributes={"extensionAttribute15": "dirsync:google:1"})
+    assert tenant.users_by_extension("extensionAttribute15", "DIRSYNC:google:1") == [ann]
+    tenant.update_user(ann.id, extension_attributes={"extensionAttribute15": "dirsync:google:2"})
+    assert tenant.users_by_extension("extensionAttribute15", "dirsync:google:1") == []
+    assert tenant.users_by_extension("extensionAttribute15", "dirsync:google:2") == [ann]
+    tenant.delete_user(ann.id)
+    assert tenant.users_by_extension("extensionAttribute15", "dirsync:google:2") == []
+    tenant.restore_user(ann.id)
+    assert tenant.users_by_extension("extensionAttribute15", "dirsync:google:2") == [ann]
