@@ -125,9 +125,12 @@ def _candidates(tenant: Tenant, node: Node) -> set[str] | None:
         return {node.value.lower()}
     if node.path in (("mail",), ("userPrincipalName",), ("otherMails",)):
         return {u.id for u in tenant.users_by_email(node.value)}
-    if isinstance(node, Compare) and len(node.path) == 2:
-        if node.path[0] == "onPremisesExtensionAttributes":
-            return {u.id for u in tenant.users_by_extension(node.path[1], node.value)}
+    if (
+        isinstance(node, Compare)
+        and len(node.path) == 2
+        and node.path[0] == "onPremisesExtensionAttributes"
+    ):
+        return {u.id for u in tenant.users_by_extension(node.path[1], node.value)}
     return None
 
 
