@@ -1,9 +1,11 @@
-"""Admin SDK Directory v1: users (insert, get, list, update, patch, delete, makeAdmin).
+"""Admin SDK Directory v1: users (insert, get, list, update, patch, delete, undelete,
+makeAdmin).
 
 The body's field names were already checked against the User schema (discovery.py); this
 module checks what the schema cannot say, with the messages Google answers: the required fields
-of an insert, names of at most 60 characters, passwords of 8 to 100 ASCII characters (unless a
-hashFunction says the password is a hash), the address's domain, the org unit, uniqueness.
+of an insert, Google's rules for usernames and names (user_rules.py), passwords of 8 to 100
+ASCII characters (unless a hashFunction says the password is a hash), the address's domain, the
+org unit, uniqueness. users.undelete brings back a user deleted less than 20 days ago.
 
 users.update has patch semantics in the Admin SDK, as its reference says: fields left out are
 kept, fields sent as null are cleared. So update and patch share one handler.
@@ -19,9 +21,16 @@ from .errors import ApiError, bad_request, duplicate, forbidden, invalid, not_fo
 from .paging import page
 from .routing import ApiCall, ApiResponse, Handler, json_response, no_content
 from .user_query import user_filter
-from .workspace import HASH_FUNCTIONS, AlreadyExists, User, Workspace, domain_of
+from .user_rules import name_problem, username_problem
+from .workspace import (
+    HASH_FUNCTIONS,
+    AlreadyExists,
+    NotFound,
+    User,
+    Workspace,
+    domain_of,
+)
 
-MAX_NAME_LENGTH = 60
 PASSWORD_LENGTHS = (8, 100)
 # User fields the routes model; every other writable field is kept verbatim in User.extra.
 _MODELLED = frozenset(
@@ -88,9 +97,9 @@ def _check_name(name: Any, *, creating: bool) -> dict[str, str]:
         if key not in name and not creating:
             continue
         value = name.get(key)
-        if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME_LENGTH:
+        if name_problem(value) is not None:
             raise invalid(f"Invalid Given/Family Name: {label}")
-        fields[attribute] = value
+        fields[attribute] = str(value)
     return fields
 
 
@@ -107,7 +116,9 @@ def _check_password(password: Any, hash_function: Any) -> None:
 
 
 def _check_address(ws: Workspace, address: Any) -> str:
-    if not isinstance(address, str) or "@" not in address or address.startswith("@"):
+    if not isinstance(address, str) or "@" not in address:
+        raise invalid("Invalid Input: primary_user_email")
+    if username_problem(address.rsplit("@", 1)[0]) is not None:
         raise invalid("Invalid Input: primary_user_email")
     if domain_of(address) not in ws.domains:
         raise ApiError(400, "Domain not found.", "notFound")
@@ -232,6 +243,23 @@ def delete(call: ApiCall) -> ApiResponse:
     return no_content()
 
 
+def undelete(call: ApiCall) -> ApiResponse:
+    """users.undelete: the key is the deleted user's id. A user deleted longer ago than the
+    restore window (20 days) is gone for good: 404 as for any unknown key. An address taken
+    meanwhile by another user, group or alias: 409 `duplicate`."""
+    ws = call.workspace
+    path = call.json_object().get("orgUnitPath")
+    if path is not None:
+        _check_org_unit(ws, path)
+    try:
+        ws.undelete_user(call.path_params["userKey"], path)
+    except AlreadyExists:
+        raise duplicate() from None
+    except NotFound:
+        raise not_found("userKey") from None
+    return no_content()
+
+
 def make_admin(call: ApiCall) -> ApiResponse:
     user = _get_user(call)
     status = call.json_object().get("status")
@@ -263,6 +291,7 @@ def _listed_users(call: ApiCall) -> Sequence[User]:
     deleted = str(call.params.get("showDeleted", "false")).lower() == "true"
     query = call.params.get("query")
     if deleted:
+        ws.forget_expired_deletions()  # past the restore window they are gone for good
         users = list(ws.deleted_users.values())
     elif query:  # a query reads the search index, which may lag (consistency.py)
         users = list(call.emulator.consistency.searchable(ws.users))
@@ -306,4 +335,5 @@ HANDLERS: dict[str, Handler] = {
     "directory.users.patch": update,
     "directory.users.delete": delete,
     "directory.users.makeAdmin": make_admin,
+    "directory.users.undelete": undelete,
 }

@@ -26,6 +26,9 @@ from typing import Any, Literal
 MemberKind = Literal["user", "group", "external"]
 ROLES = ("OWNER", "MANAGER", "MEMBER")
 HASH_FUNCTIONS = ("MD5", "SHA-1", "crypt")
+# A deleted user can be restored for 20 days, then it is gone for good ("Restore a recently
+# deleted user", https://support.google.com/a/answer/1397578).
+RESTORE_WINDOW_SECONDS = 20 * 24 * 3600
 
 # Editions by the name the Admin console shows, lower-cased with underscores. Cloud Identity's
 # transitive membership search needs one of the editions marked True.
@@ -384,6 +387,35 @@ class Workspace:
             group.members.pop(user.id, None)
         user.deletion_time = self.clock()
         self.deleted_users[user.id] = user
+        return user
+
+    def forget_expired_deletions(self) -> None:
+        """Users deleted longer ago than the restore window are gone for good: no longer listed
+        with showDeleted=true, and no longer restorable."""
+        cutoff = self.clock() - RESTORE_WINDOW_SECONDS
+        for user_id, user in list(self.deleted_users.items()):
+            if user.deletion_time is not None and user.deletion_time < cutoff:
+                del self.deleted_users[user_id]
+
+    def undelete_user(self, user_id: str, org_unit_path: str | None = None) -> User:
+        """Bring back a deleted user (by id) with its addresses, in `org_unit_path` or else the
+        top unit (deleted users lose their unit, the restore page says); not its group
+        memberships. NotFound once the restore window has passed, AlreadyExists when one of its
+        addresses was taken meanwhile."""
+        self.forget_expired_deletions()
+        user = self.deleted_users.get(user_id)
+        if user is None:
+            raise NotFound(user_id)
+        if org_unit_path is not None:
+            self._check_org_unit(org_unit_path)
+        if any(a.casefold() in self._addresses for a in user.addresses()):
+            raise AlreadyExists(user.primary_email)
+        del self.deleted_users[user_id]
+        user.deletion_time = None
+        user.org_unit_path = org_unit_path or "/"
+        self.users[user.id] = user
+        for address in user.addresses():
+            self._index(address, "user", user.id)
         return user
 
     # -- groups -------------------------------------------------------------------------------

@@ -89,6 +89,7 @@ class DeltaStore:
 
 
 def users_delta(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
+    req.emulator.tenant.purge_expired_deletions()  # 30 days on, `@removed: deleted`
     return _delta(req, "user")
 
 

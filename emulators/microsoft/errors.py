@@ -11,32 +11,44 @@ from .tenant import iso_utc
 
 
 class GraphError(Exception):
-    """An OData error response: status, Graph's error code and message, extra headers."""
+    """An OData error response: status, Graph's error code and message, extra headers, and the
+    `details` Graph adds to some (e.g. `{"code": "InvalidValue", "target": "<property>"}`)."""
 
     def __init__(
-        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        details: list[dict[str, str]] | None = None,
     ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
+        self.details = list(details or [])
 
 
 def error_body(
-    code: str, message: str, *, date: str, request_id: str, client_request_id: str
+    code: str,
+    message: str,
+    *,
+    date: str,
+    request_id: str,
+    client_request_id: str,
+    details: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    return {
-        "error": {
-            "code": code,
-            "message": message,
-            "innerError": {
-                "date": date,
-                "request-id": request_id,
-                "client-request-id": client_request_id,
-            },
-        }
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    error["innerError"] = {
+        "date": date,
+        "request-id": request_id,
+        "client-request-id": client_request_id,
     }
+    return {"error": error}
 
 
 def not_found(key: str) -> GraphError:

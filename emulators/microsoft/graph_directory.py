@@ -1,4 +1,5 @@
-"""`/directory/deletedItems` (soft-deleted users: list, get, restore, purge) and
+"""`/directory/deletedItems` (soft-deleted users: list, get, restore, purge; purged for good
+30 days after their deletion, as Graph purges them) and
 `/directoryObjects/{id}` (the target of the `@odata.id` references clients send)."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def list_deleted_users(req: GraphRequest, params: dict[str, str]) -> GraphRespon
     em = req.emulator
     options = req.options(max_top=em.options.max_page_size)
     check_select(options.select, ["user"])
+    em.tenant.purge_expired_deletions()
     users = list(em.tenant.deleted_users.values())
     page, next_link = paginate(req, users, options)
     return collection(
@@ -44,6 +46,9 @@ def list_deleted_groups(req: GraphRequest, params: dict[str, str]) -> GraphRespo
 
 
 def _deleted(req: GraphRequest, object_id: str) -> User:
+    """A deleted user still restorable: one deleted more than 30 days ago (the tenant's clock)
+    has been purged, as Graph purges it, so it is a 404 like any unknown id."""
+    req.emulator.tenant.purge_expired_deletions()
     user = req.emulator.tenant.deleted_users.get(object_id.lower())
     if user is None:
         raise not_found(object_id)

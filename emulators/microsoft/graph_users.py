@@ -1,5 +1,6 @@
 """`/users`: create, get (by id or userPrincipalName), list with `$filter`/`$select`/`$top`/
-`$count` and paging, update, and soft delete."""
+`$count` and paging, update (both checked against Microsoft's published limits, user_rules.py),
+and soft delete."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from .routing import (
     paginate,
 )
 from .tenant import EXTENSION_ATTRIBUTES, AlreadyExists, NotFound, Tenant, User
+from .user_rules import check_user_values
 
 USER_FILTER = FilterSchema(
     type_name="user",
@@ -76,7 +78,9 @@ def get_user(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
 
 def create_user(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     tenant = req.emulator.tenant
-    fields = user_fields(req.json_object(), creating=True)
+    body = req.json_object()
+    fields = user_fields(body, creating=True)
+    check_user_values(body)
     upn = fields.pop("user_principal_name")
     _check_upn(tenant, upn)
     _check_mail_free(tenant, fields.get("mail"), None)
@@ -92,7 +96,9 @@ def create_user(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
 def update_user(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     tenant = req.emulator.tenant
     user = _find(req, params["id"])
-    fields = user_fields(req.json_object(), creating=False)
+    body = req.json_object()
+    fields = user_fields(body, creating=False)
+    check_user_values(body)
     if "user_principal_name" in fields:
         _check_upn(tenant, fields["user_principal_name"])
     _check_mail_free(tenant, fields.get("mail"), user.id)

@@ -148,6 +148,7 @@ def error_response(req: GraphRequest, error: GraphError) -> GraphResponse:
         date=iso_utc(req.emulator.tenant.clock()),
         request_id=request_id,
         client_request_id=client_request_id,
+        details=error.details,
     )
     headers = {
         "Content-Type": JSON_CONTENT_TYPE,

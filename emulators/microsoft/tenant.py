@@ -19,6 +19,11 @@ from datetime import UTC, datetime
 from typing import Literal
 
 EXTENSION_ATTRIBUTES = tuple(f"extensionAttribute{i}" for i in range(1, 16))
+# Entra keeps a deleted user restorable for 30 days, then deletes it for good: "Deleted items
+# will remain available to restore for up to 30 days. After 30 days, the items are permanently
+# deleted." (directory resource type, https://learn.microsoft.com/graph/api/resources/directory;
+# also https://learn.microsoft.com/entra/fundamentals/users-restore).
+RESTORE_WINDOW_SECONDS = 30 * 24 * 3600
 
 ObjectKind = Literal["user", "group"]
 
@@ -42,6 +47,10 @@ def new_id() -> str:
 def iso_utc(epoch: float) -> str:
     """Graph's timestamp format: second precision, a literal Z."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _epoch(stamp: str) -> float:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
 @dataclass
@@ -304,6 +313,15 @@ class Tenant:
                 self.add_member(group_id, user.id)
         user.deleted_memberships = []
         return user
+
+    def purge_expired_deletions(self) -> None:
+        """Users deleted longer ago than the restore window (the tenant's clock) are purged,
+        as Entra does; delta then reports them `@removed: deleted`."""
+        cutoff = self.clock() - RESTORE_WINDOW_SECONDS
+        for user_id, user in list(self.deleted_users.items()):
+            deleted = user.deleted_date_time
+            if deleted is not None and _epoch(deleted) < cutoff:
+                self.purge_user(user_id)
 
     def purge_user(self, user_id: str) -> None:
         """Hard delete from deletedItems; delta then reports `@removed: {reason: deleted}`."""
