@@ -19,6 +19,7 @@ class OpKind(StrEnum):
 class Reason(StrEnum):
     NEW_PRIMARY = "new primary"
     NAME_CHANGED = "name changed"
+    RENAMED = "primary email changed"
     REPAIR_MISSING = "repair: deleted out of band"
     REPAIR_ALTERED = "repair: changed out of band"
     FOUND_OURS = "found our account"

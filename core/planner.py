@@ -212,7 +212,8 @@ class _Planner:
             if observed is not None and seen is None:
                 kind, reason = OpKind.CREATE, Reason.REPAIR_MISSING
             elif _differs(wanted, record):
-                reason = Reason.NAME_CHANGED
+                renamed = wanted.email.lower() != record.email.lower()
+                reason = Reason.RENAMED if renamed else Reason.NAME_CHANGED
             elif seen is not None and _account_differs(wanted, seen):
                 reason = Reason.REPAIR_ALTERED
             else:

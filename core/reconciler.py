@@ -190,7 +190,10 @@ class Reconciler:
                 account = await self._find_or_create(op, spec, target, run_id, result, repair=True)
             else:
                 result.updated += 1
-                self._audit_account(op, "updated", account, run_id, result)
+                if op.reason is Reason.RENAMED:
+                    self._audit_rename(op, account, run_id, result)
+                else:
+                    self._audit_account(op, "updated", account, run_id, result)
         else:
             repair = op.reason is Reason.REPAIR_MISSING
             account = await self._find_or_create(op, spec, target, run_id, result, repair=repair)
@@ -325,6 +328,26 @@ class Reconciler:
         )
         result.steps.append(step)
         self.auditor.record("account", verb, target=op.email, detail=step, run_id=run_id)
+
+    def _audit_rename(
+        self, op: Operation, account: Account, run_id: str, result: ApplyResult
+    ) -> None:
+        """A renamed primary: "renamed <old> -> <new>", and where the account's address went."""
+        before = self.store.get_account(op.role, op.source_id)
+        old = before.email if before is not None else "?"
+        was = before.account_email if before is not None else ""
+        if not was:
+            moved = f"; its address is {account.email}"
+        elif was.lower() != account.email.lower():
+            moved = f"; its address {was} -> {account.email}"
+        else:
+            moved = f"; its address stays {account.email}"
+        step = (
+            f"renamed {old} -> {op.email}: {op.role.secondary_platform.brand} account names "
+            f"updated{moved}"
+        )
+        result.steps.append(step)
+        self.auditor.record("account", "renamed", target=op.email, detail=step, run_id=run_id)
 
     def _failed(
         self, op: Operation, error: DirectoryError, run_id: str, result: ApplyResult

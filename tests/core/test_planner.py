@@ -261,7 +261,7 @@ CASES = [
     Case(
         "7 updates: matched by object id, so a renamed email is an update, not delete+create",
         {MS: group(MS, user("ann.new@contoso.com", "Ann", uid="id-ann"))},
-        {"ops": {("update", "ann.new@contoso.com", "name changed")}},
+        {"ops": {("update", "ann.new@contoso.com", "primary email changed")}},
         records=[rec(MS, ANN, "Ann")],
     ),
     Case(
