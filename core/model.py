@@ -68,17 +68,53 @@ class GroupInfo:
     dynamic: bool = False
 
 
+PRIMARY_RULE = (
+    "a primary group in Entra ID must be a security group (securityEnabled, not mail-enabled, "
+    "not Microsoft 365)"
+)
+
+
+def group_kind(group: GroupInfo) -> str:
+    """A group's kind as replies name it: `security`, `dynamic security`, `Microsoft 365`,
+    `distribution list`, `mail-enabled security`, `Google group`, `dynamic Google group`."""
+    return f"dynamic {group.type.value}" if group.dynamic else group.type.value
+
+
 def refusal_reason(group: GroupInfo) -> str | None:
     """Why a group cannot be a primary group (rule 1), or None when it can."""
     if group.directory is DirectoryKind.GOOGLE:
         return None
     if group.type is GroupType.SECURITY:
         return None
-    kind = "dynamic " if group.dynamic else ""
-    return (
-        f"'{group.name}' is a {kind}{group.type.value} group; a primary group in Entra ID must be "
-        "a security group (securityEnabled, not mail-enabled, not Microsoft 365)"
+    return f"'{group.name}' is a {group_kind(group)} group; {PRIMARY_RULE}"
+
+
+def search_matches(group: GroupInfo, text: str) -> bool:
+    """Does a group search for `text` find this group? Its name or address starts with the text,
+    in any case: what both directories' group searches can do (Graph's `startswith`, Google's
+    `name:`/`email:` prefix queries); neither searches inside a name."""
+    folded = text.strip().casefold()
+    return bool(folded) and (
+        group.name.casefold().startswith(folded) or group.email.casefold().startswith(folded)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FoundGroup:
+    """A group a search found, with how many direct members it has (users and nested groups;
+    None when the directory would not say)."""
+
+    group: GroupInfo
+    members: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSearch:
+    """What a directory's group search found: at most the limit asked for, by name; `more`
+    when other groups match too."""
+
+    found: tuple[FoundGroup, ...] = ()
+    more: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from core.model import (
     DirectoryKind,
     Failure,
     GroupInfo,
+    GroupSearch,
     HeldDeletion,
     KnownUser,
     Lease,
@@ -51,6 +52,15 @@ class DirectoryPort(Protocol):
 
     async def get_group(self, key: str) -> GroupInfo:
         """Look a group up by id or email. Raises NotFound."""
+        ...
+
+    async def find_groups(self, text: str, limit: int) -> GroupSearch:
+        """Groups whose name or address starts with `text`, in any case (`search_matches`),
+        at most `limit` of them by name, each with its direct member count (`groups find`)."""
+        ...
+
+    async def groups_named(self, name: str) -> list[GroupInfo]:
+        """Every group whose display name is `name`, in any case (`assign` by name)."""
         ...
 
     async def read_members(self, group: GroupInfo, *, full: bool = False) -> SourceRead:

@@ -4,15 +4,17 @@ and the audit channel. Each reply says what happened and what the admin can do n
 from __future__ import annotations
 
 from core.commands.context import Context, Outcome
+from core.commands.discovery import not_found, resolve_group
 from core.commands.parser import Command
 from core.commands.reply import Reply, Table, first, when
 from core.commands.status import group_label
-from core.errors import GroupRefused, UsageError
+from core.errors import GroupRefused, NotFound, UsageError
 from core.model import Assignment, ConversationRef, Platform, Role
 from core.plan import Operation, OpKind
 
 _NO_GROUPS = (
-    "no group is assigned yet: `assign <microsoft|google> primaries <entra|google> <group>`"
+    "no group is assigned yet: `assign <microsoft|google> primaries <entra|google> <group>` "
+    "(`groups find <text>` lists candidates)"
 )
 
 
@@ -118,8 +120,13 @@ async def assign(ctx: Context, cmd: Command) -> Outcome:
     if cmd.directory is None or not cmd.group:
         raise UsageError("say which directory (`entra` or `google`) and which group")
     previous = ctx.store.get_assignments().get(role)
+    key = await resolve_group(ctx, cmd.directory, cmd.group)
+    if isinstance(key, Reply):
+        return Outcome(key, target=role.label)
     try:
-        assignment = await ctx.engine.assign(role, cmd.directory, cmd.group, by=ctx.asker.id)
+        assignment = await ctx.engine.assign(role, cmd.directory, key, by=ctx.asker.id)
+    except NotFound:
+        return Outcome(not_found(cmd.directory, cmd.group), target=role.label)
     except GroupRefused as refused:
         lines = [refused.message, "Assign a security group (static or dynamic) instead."]
         return Outcome(

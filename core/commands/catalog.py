@@ -3,8 +3,9 @@ it. The parser, `help`, the access filter and the tests all read this one table,
 cannot exist without help text and an access level (the errbot / bolt way).
 
 Grammar of a form: plain words must be typed as they are (any case); `<role>` is `microsoft` or
-`google`, `<directory>` is `entra` or `google`, `<email>` an email address, `<group>` a group id
-or email, `<n>` a number from 1 to 200, `<topic>` the rest of the line; `[...]` is optional.
+`google`, `<directory>` is `entra` or `google`, `<email>` an email address, `<n>` a number from
+1 to 200; `<group>` (a group id, address or display name), `<text>` and `<topic>` take the rest
+of the line; `[...]` is optional.
 Pure: no I/O library is imported here.
 """
 
@@ -110,11 +111,26 @@ COMMANDS: tuple[CommandSpec, ...] = (
         access="read",
     ),
     CommandSpec(
+        name="groups find",
+        forms=("groups find <text>", "find groups <text>", "find group <text>"),
+        usage="groups find <text>",
+        help="lists the groups in Entra ID and in Google whose name or address starts with the "
+        "text (any case, 20 at most a directory): kind, direct members, id and address, and "
+        "whether it can be a primary group (and if not, why)",
+        access="read",
+        also=("find groups <text>",),
+    ),
+    CommandSpec(
         name="assign",
         forms=("assign <role> [primaries] [to] <directory> [group] <group>",),
-        usage="assign <microsoft|google> primaries <entra|google> <group id or email>",
-        help="sets the group of one role, e.g. `assign google primaries entra "
-        "chat-users@contoso.com`; an Entra group must be a security group",
+        usage="assign <microsoft|google> primaries <entra|google> <group id, address or name>",
+        help="sets the group of one role. The first word is the role, whose primaries the "
+        "group's members are: `microsoft` (their home is Teams) or `google` (Google Chat); "
+        "the second is the directory the group is in: `entra` or `google`. So `assign google "
+        "primaries entra chat-users@contoso.com` makes the members of that Entra group Google "
+        "primaries. The group is its id, its address or its display name (quotes optional; a "
+        "name must be unique in that directory: `groups find <text>` lists candidates); an "
+        "Entra group must be a security group",
         access="admin",
     ),
     CommandSpec(

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import uuid
 
-from core.commands import actions, guide, people, status
+from core.commands import actions, discovery, guide, people, status
 from core.commands.access import AccessPolicy, Asker
 from core.commands.catalog import BY_NAME, CommandSpec
 from core.commands.context import Context, Handler, InlineRunner, NextRun, Outcome, Runner, Where
@@ -37,6 +37,7 @@ HANDLERS: dict[str, Handler] = {
     "resync user": people.resync_user,
     "user": people.explain_user,
     "groups": status.groups,
+    "groups find": discovery.find_groups,
     "assign": actions.assign,
     "approve deletions": actions.approve_deletions,
     "discard deletions": actions.discard_deletions,

@@ -36,8 +36,11 @@ _MISSING = {
     "role": "which platform (`microsoft` or `google`)",
     "directory": "which directory (`entra` or `google`)",
     "email": "an email address",
-    "group": "the group id or email",
+    "group": "the group (its id, address or name)",
+    "text": "what to look for (the start of a group's name or address)",
 }
+_REST = frozenset({"topic", "group", "text"})  # placeholders that take the rest of the line
+_QUOTES = "\"'“”‘’«»"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,7 @@ class Command:
     group: str | None = None
     count: int | None = None
     topic: str | None = None
+    query: str | None = None  # `groups find`: what to look for
 
     @property
     def spec(self) -> CommandSpec:
@@ -72,7 +76,7 @@ class ParseError:
 # ---- the grammar, compiled once from the catalog ---------------------------------------------
 @dataclass(frozen=True, slots=True)
 class _Slot:
-    kind: str  # "word" or a placeholder: role, directory, email, group, n, topic
+    kind: str  # "word" or a placeholder: role, directory, email, group, n, topic, text
     word: str = ""
     optional: bool = False
 
@@ -130,10 +134,13 @@ def _take(slot: _Slot, word: str) -> Value | _Miss:
         return _Miss(0, f"`{_show(word)}` is not a directory: say `entra` or `google`")
     if slot.kind == "email":
         return _email_or_miss(word)
-    if slot.kind == "group":
-        if len(word) > MAX_ARGUMENT:
-            return _Miss(0, "that group id is too long")
-        return word
+    if slot.kind in ("group", "text"):
+        value = unquote(word)
+        if len(value) > MAX_ARGUMENT:
+            return _Miss(0, f"that is too long (at most {MAX_ARGUMENT} characters)")
+        if not value:
+            return _Miss(0, f"missing {_MISSING[slot.kind]}")
+        return value
     if slot.kind == "n":
         if not word.isascii() or not word.isdigit() or not 1 <= int(word) <= AUDIT_MAX:
             return _Miss(0, f"`{_show(word)}` is not a number from 1 to {AUDIT_MAX}")
@@ -158,10 +165,16 @@ def _match(
             return found
         return _Miss(at, f"I did not expect `{_show(words[at])}` there")
     slot, rest = slots[0], slots[1:]
-    if slot.kind == "topic":
-        if at < len(words):
-            return _match(rest, words, len(words), {**found, "topic": " ".join(words[at:])})
-        return _match(rest, words, at, found) if slot.optional else _Miss(at, "missing topic")
+    if slot.kind in _REST:
+        if at >= len(words):
+            if slot.optional:
+                return _match(rest, words, at, found)
+            return _Miss(at, f"missing {_MISSING.get(slot.kind, slot.kind)}")
+        line = " ".join(words[at:])
+        value = line if slot.kind == "topic" else _take(slot, line)
+        if isinstance(value, _Miss):
+            return _Miss(at, value.message)
+        return _match(rest, words, len(words), {**found, slot.kind: value})
     misses: list[_Miss] = []
     if at < len(words):
         value = _take(slot, words[at])
@@ -185,11 +198,12 @@ def _match(
 
 def _command(spec: CommandSpec, found: dict[str, Value], text: str) -> Command:
     role, directory = found.get("role"), found.get("directory")
-    email, group, count, topic = (
+    email, group, count, topic, query = (
         found.get("email"),
         found.get("group"),
         found.get("n"),
         found.get("topic"),
+        found.get("text"),
     )
     return Command(
         name=spec.name,
@@ -200,6 +214,7 @@ def _command(spec: CommandSpec, found: dict[str, Value], text: str) -> Command:
         group=group if isinstance(group, str) else None,
         count=count if isinstance(count, int) else None,
         topic=topic if isinstance(topic, str) else None,
+        query=query if isinstance(query, str) else None,
     )
 
 
@@ -217,6 +232,15 @@ def clean(text: str) -> str:
         kept.append(" " if category in ("Cc", "Cs", "Zs", "Zl", "Zp") else char)
     text = " ".join("".join(kept).split())
     return text.lstrip("/").rstrip("?!.").strip()
+
+
+def unquote(text: str) -> str:
+    """A name as typed, without the quotes around it (straight or curly, as phones type
+    them): `"Chat users"` -> `Chat users`."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
+        text = text[1:-1].strip()
+    return text
 
 
 def _show(text: str, limit: int = 40) -> str:

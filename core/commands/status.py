@@ -15,7 +15,7 @@ from core.model import (
     RunRecord,
 )
 
-_ASSIGN = "assign {role} primaries <entra|google> <group id or email>"
+_ASSIGN = "assign {role} primaries <entra|google> <group id, address or name>"
 
 
 def group_label(assignment: Assignment) -> str:
@@ -157,8 +157,9 @@ async def groups(ctx: Context, _: Command) -> Outcome:
         rows.append([role.label, *where, pause_state(a), assigned])
     lines = [
         "Change one with "
-        "`assign <microsoft|google> primaries <entra|google> <group id or email>`; "
-        "an Entra group must be a security group (static or dynamic)."
+        "`assign <microsoft|google> primaries <entra|google> <group id, address or name>`; "
+        "an Entra group must be a security group (static or dynamic). `groups find <text>` "
+        "lists candidates."
     ]
     columns = ["role", "directory", "group", "id or email", "type", "state", "assigned by"]
     return Outcome(Reply("Group assignments", lines, [Table("", columns, rows)]))

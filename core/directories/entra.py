@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,7 +27,9 @@ from core.model import (
     Account,
     AccountSpec,
     DirectoryKind,
+    FoundGroup,
     GroupInfo,
+    GroupSearch,
     GroupType,
     SourceRead,
     SourceUser,
@@ -40,6 +43,8 @@ MEMBER_FIELDS = (
     "onPremisesExtensionAttributes"
 )
 GROUP_FIELDS = "id,displayName,mail,mailEnabled,securityEnabled,groupTypes,membershipRule"
+OBJECT_ID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+EXAMPLE_ID = "02bd9fd6-8f93-4758-87c3-1fb73740a315"
 
 
 def odata_literal(value: str) -> str:
@@ -122,12 +127,59 @@ class EntraDirectory:
                 raise NotFound(f"no Entra group has the address {key}")
             raw = found[0]
         else:
-            path = f"/groups/{q(key)}?$select={GROUP_FIELDS}"
+            if not OBJECT_ID.fullmatch(key.strip()):
+                # Entra object ids are GUIDs; Graph answers anything else with a 400.
+                raise NotFound(
+                    f"no Entra group has the id {key} (Entra ids look like {EXAMPLE_ID})"
+                )
+            path = f"/groups/{q(key.strip())}?$select={GROUP_FIELDS}"
             response = await self.http.request("GET", path, what=f"group {key}")
             if response.status != 200:
                 raise response.error(f"reading group {key}")
             raw = response.body
         return classify(raw)
+
+    async def find_groups(self, text: str, limit: int) -> GroupSearch:
+        """A standard query (it sees a group made a moment ago, unlike advanced queries) for
+        names and addresses starting with the text (Graph's startswith ignores case), then each
+        group's direct member count: `/members/$count`, an advanced query, one per group."""
+        literal = odata_literal(text.strip())
+        wanted = f"startswith(displayName,{literal}) or startswith(mail,{literal})"
+        path = f"/groups?$filter={q(wanted)}&$select={GROUP_FIELDS}&$top={limit + 1}"
+        response = await self.http.request("GET", path, what=f"groups starting with {text}")
+        if response.status != 200:
+            raise response.error(f"searching groups for {text}")
+        raw = response.body.get("value") or []
+        more = len(raw) > limit or bool(response.body.get("@odata.nextLink"))
+        groups = sorted((classify(r) for r in raw), key=lambda g: (g.name.casefold(), g.id))
+        counts = await asyncio.gather(*(self._member_count(g.id) for g in groups[:limit]))
+        found = tuple(FoundGroup(g, n) for g, n in zip(groups, counts, strict=False))
+        return GroupSearch(found, more)
+
+    async def _member_count(self, group_id: str) -> int | None:
+        """Direct members (users, groups, devices...), or None when Graph will not say: a
+        count is only shown, so it never fails the search. Not through $batch, whose answer
+        to a text/plain body is not specified as plain JSON."""
+        try:
+            response = await self.http.request(
+                "GET", f"/groups/{q(group_id)}/members/$count", headers=EVENTUAL, what="count"
+            )
+        except DirectoryError:
+            return None
+        if response.status != 200:
+            return None
+        try:
+            return int(response.body)
+        except (TypeError, ValueError):
+            return None
+
+    async def groups_named(self, name: str) -> list[GroupInfo]:
+        wanted = f"displayName eq {odata_literal(name.strip())}"
+        path = f"/groups?$filter={q(wanted)}&$select={GROUP_FIELDS}&$top=999"
+        response = await self.http.request("GET", path, what=f"groups named {name}")
+        if response.status != 200:
+            raise response.error(f"looking up groups named {name}")
+        return [classify(raw) for raw in response.body.get("value") or []]
 
     # ---- members ---------------------------------------------------------------------------
     async def _pages(self, path: str, what: str, headers: dict[str, str] | None = None) -> Any:

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,11 +30,14 @@ from core.model import (
     Account,
     AccountSpec,
     DirectoryKind,
+    FoundGroup,
     GroupInfo,
+    GroupSearch,
     GroupType,
     SourceRead,
     SourceUser,
     parse_marker,
+    search_matches,
 )
 from core.settling import Settling
 
@@ -44,6 +48,10 @@ MEMBER_PAGE_FIELDS = "nextPageToken,members(id,type,status)"
 USER_FIELDS = "id,primaryEmail,name(givenName,familyName,fullName),suspended,archived,externalIds"
 USER_PAGE_FIELDS = f"nextPageToken,users({USER_FIELDS})"
 ACCOUNT_PAGE_FIELDS = f"nextPageToken,users({USER_FIELDS},creationTime)"
+GROUP_PAGE_FIELDS = "nextPageToken,groups(id,email,name,directMembersCount)"
+GROUP_SEARCH_PAGES = 5  # 1,000 groups starting with the same word: enough to show 20
+# The start of a search text that goes into a query bare: no spaces, quotes or operators.
+_QUERY_WORD = re.compile(r"[\w.@+&-]+")
 _DISABLED = frozenset({"SUSPENDED", "ARCHIVED"})
 _STATUSES: dict[Any, str] = {
     status: status for status in ("ACTIVE", "SUSPENDED", "ARCHIVED", "UNDEFINED")
@@ -69,6 +77,25 @@ def marker_of(raw: dict[str, Any]) -> str | None:
             value = external.get("value")
             return str(value) if value else None
     return None
+
+
+def _group(raw: dict[str, Any], dynamic: bool) -> GroupInfo:
+    return GroupInfo(
+        DirectoryKind.GOOGLE,
+        str(raw["id"]),
+        str(raw.get("name") or raw["email"]),
+        str(raw["email"]),
+        GroupType.GOOGLE,
+        dynamic,
+    )
+
+
+def _count(value: Any) -> int | None:
+    """directMembersCount: an int64, so a string in JSON."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _created(raw: dict[str, Any]) -> datetime | None:
@@ -109,29 +136,98 @@ class GoogleDirectory:
         )
         dynamic = False
         try:
-            found = await self.api.call(
-                lambda s: s.groups().lookup(groupKey_id=raw["email"]),
-                f"looking up {key} in Cloud Identity",
-                api="cloudidentity",
-            )
-            name = str(found["name"])
-            group = await self.api.call(
-                lambda s: s.groups().get(name=name), f"reading {name}", api="cloudidentity"
-            )
-            dynamic = DYNAMIC_LABEL in (group.get("labels") or {})
+            dynamic = await self._dynamic(str(raw["email"]))
         except DirectoryError as error:
             if isinstance(error, NotFound) or error.permanent is False:
                 raise
             # Cloud Identity not granted to us: the group is usable, we just cannot tell if
             # it is dynamic (it only matters for display).
-        return GroupInfo(
-            DirectoryKind.GOOGLE,
-            str(raw["id"]),
-            str(raw.get("name") or raw["email"]),
-            str(raw["email"]),
-            GroupType.GOOGLE,
-            dynamic,
+        return _group(raw, dynamic)
+
+    async def _dynamic(self, email: str) -> bool:
+        """Cloud Identity's `groups.dynamic` label: the Directory API does not tell."""
+        found = await self.api.call(
+            lambda s: s.groups().lookup(groupKey_id=email),
+            f"looking up {email} in Cloud Identity",
+            api="cloudidentity",
         )
+        name = str(found["name"])
+        group = await self.api.call(
+            lambda s: s.groups().get(name=name), f"reading {name}", api="cloudidentity"
+        )
+        return DYNAMIC_LABEL in (group.get("labels") or {})
+
+    async def _groups(
+        self, query: str, what: str, keep: Callable[[dict[str, Any]], bool], want: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """groups.list with a `query` (Google's "Search for groups" grammar), 200 a page, until
+        `want` groups that `keep` accepts are found or GROUP_SEARCH_PAGES pages are read.
+        True with them when more may match."""
+        kept: list[dict[str, Any]] = []
+        token: str | None = None
+        for _ in range(GROUP_SEARCH_PAGES):
+            page = await self.api.call(
+                lambda s, t=token: s.groups().list(  # type: ignore[misc]
+                    customer=self.settings.customer,
+                    query=query,
+                    maxResults=200,
+                    pageToken=t,
+                    fields=GROUP_PAGE_FIELDS,
+                ),
+                what,
+            )
+            kept += [raw for raw in page.get("groups") or [] if keep(raw)]
+            token = page.get("nextPageToken")
+            if not token or len(kept) >= want:
+                break
+        return kept, bool(token)
+
+    async def find_groups(self, text: str, limit: int) -> GroupSearch:
+        """Two prefix queries, `name:x*` and `email:x*` (the clauses of one query must all
+        hold), for the text's first word; what they find is then matched against the whole
+        text here, so spaces and quotes never have to cross Google's query grammar. Google's
+        group search reads an index that can lag a new group (the guide says up to 36
+        hours). Then Cloud Identity for the dynamic label, two calls a group."""
+        prefix = _QUERY_WORD.match(text.strip())
+        if prefix is None:
+            return GroupSearch()
+        found: dict[str, dict[str, Any]] = {}
+        more = False
+        for field in ("name", "email"):
+            raws, others = await self._groups(
+                f"{field}:{prefix.group(0)}*",
+                f"searching Google groups for {text}",
+                lambda raw: search_matches(_group(raw, False), text),
+                limit + 1,
+            )
+            found.update((str(raw["id"]), raw) for raw in raws)
+            more = more or others
+        ordered = sorted(
+            found.values(), key=lambda r: (str(r.get("name") or "").casefold(), r["id"])
+        )
+        more = more or len(ordered) > limit
+        shown = ordered[:limit]
+        dynamic = await asyncio.gather(
+            *(self._dynamic(str(raw["email"])) for raw in shown), return_exceptions=True
+        )
+        return GroupSearch(
+            tuple(
+                FoundGroup(_group(raw, flag is True), _count(raw.get("directMembersCount")))
+                for raw, flag in zip(shown, dynamic, strict=True)
+            ),
+            more,
+        )
+
+    async def groups_named(self, name: str) -> list[GroupInfo]:
+        wanted = name.strip()
+        quoted = wanted.replace("\\", "\\\\").replace("'", "\\'")
+        raws, _ = await self._groups(
+            f"name='{quoted}'",
+            f"looking up Google groups named {name}",
+            lambda raw: str(raw.get("name") or "").casefold() == wanted.casefold(),
+            GROUP_SEARCH_PAGES * 200,
+        )
+        return [_group(raw, False) for raw in raws]
 
     # ---- members ---------------------------------------------------------------------------
     def _user(self, raw: dict[str, Any]) -> SourceUser:

@@ -20,11 +20,14 @@ from core.model import (
     Account,
     AccountSpec,
     DirectoryKind,
+    FoundGroup,
     GroupInfo,
+    GroupSearch,
     GroupType,
     SourceRead,
     SourceUser,
     parse_marker,
+    search_matches,
 )
 
 Hook = Callable[[str, str, str], None]
@@ -224,6 +227,20 @@ class MemoryDirectory:
             if key in (group.info.id, group.info.email) and key:
                 return group.info
         raise NotFound(f"group {key} not found")
+
+    async def find_groups(self, text: str, limit: int) -> GroupSearch:
+        self._enter("find_groups", text)
+        matching = sorted(
+            (g for g in self.groups.values() if search_matches(g.info, text)),
+            key=lambda g: (g.info.name.casefold(), g.info.id),
+        )
+        found = tuple(FoundGroup(g.info, len(g.members)) for g in matching[:limit])
+        return GroupSearch(found, more=len(matching) > limit)
+
+    async def groups_named(self, name: str) -> list[GroupInfo]:
+        self._enter("groups_named", name)
+        wanted = name.strip().casefold()
+        return [g.info for g in self.groups.values() if g.info.name.casefold() == wanted]
 
     async def read_members(self, group: GroupInfo, *, full: bool = False) -> SourceRead:
         self._enter("read_members", group.id)

@@ -12,6 +12,7 @@ from typing import Any
 
 from .directory_resources import group_json
 from .errors import ApiError, bad_request, duplicate, forbidden, invalid, not_found
+from .group_query import group_filter
 from .paging import page
 from .routing import ApiCall, ApiResponse, Handler, json_response, no_content
 from .workspace import AlreadyExists, Group, domain_of
@@ -106,9 +107,10 @@ def list_groups(call: ApiCall) -> ApiResponse:
         raise forbidden()
     if domain and str(domain).lower() not in ws.domains:
         raise forbidden()
-    if call.params.get("query"):
-        raise invalid("Invalid Input: the emulator does not search groups by query")
     groups = list(ws.groups.values())
+    if call.params.get("query"):
+        wanted = group_filter(ws, str(call.params["query"]))
+        groups = [g for g in groups if wanted(g)]
     if domain:
         groups = [g for g in groups if domain_of(g.email) == str(domain).lower()]
     if user_key:

@@ -36,6 +36,7 @@ SAMPLES: dict[str, str] = {
     "resync user": "resync user ann@contoso.com",
     "user": "user ann@contoso.com",
     "groups": "groups",
+    "groups find": "groups find teams",
     "assign": "assign microsoft primaries entra teams-users@contoso.com",
     "approve deletions": "approve deletions",
     "discard deletions": "discard deletions",

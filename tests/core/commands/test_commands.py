@@ -32,7 +32,9 @@ def audited(bot: Bot, action: str, result: str = "ok") -> None:
 async def test_help_on_one_command_shows_its_usage_and_who_may_use_it(bot: Bot) -> None:
     reply = await bot.say("help assign")
     assert reply.kind == "help"
-    assert "`assign <microsoft|google> primaries <entra|google> <group id or email>`" in reply.text
+    usage = "`assign <microsoft|google> primaries <entra|google> <group id, address or name>`"
+    assert usage in reply.text
+    assert "The first word is the role" in reply.text  # which word is which, spelled out
     assert "admins only" in reply.text
     reply = await bot.say("help discard")
     assert "held again by a later run" in reply.text  # the caveat is in the help text
@@ -115,7 +117,7 @@ async def test_sync_status_says_how_to_assign_a_missing_group() -> None:
     assert row(table(reply), "group") == ["group", "not assigned", "not assigned"]
     assert (
         "Google primaries: no group yet; "
-        "`assign google primaries <entra|google> <group id or email>`" in reply.lines
+        "`assign google primaries <entra|google> <group id, address or name>`" in reply.lines
     )
 
 
@@ -337,7 +339,9 @@ async def test_assign_refuses_a_microsoft_365_group_and_names_its_type(bot: Bot)
 
 async def test_assign_an_unknown_group(bot: Bot) -> None:
     reply = await bot.say("assign google primaries google nope@example.com")
-    assert reply.kind == "error" and "group nope@example.com not found" in reply.text
+    assert reply.kind == "error" and reply.title == "No such group"
+    assert "No Google Workspace group has the id, address or name 'nope@example.com'" in reply.text
+    assert "`groups find nope@example.com`" in reply.text
 
 
 # ---- held deletions ---------------------------------------------------------------------------
