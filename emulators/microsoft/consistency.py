@@ -132,11 +132,18 @@ class Consistency:
         tenant's live email index could miss)."""
         return set(self._history)
 
-    def indexed_users(self, tenant: Tenant) -> list[User]:
+    def indexed_users(self, tenant: Tenant, only: set[str] | None = None) -> list[User]:
         """The active users as the index has them: current users as they were `index_lag_seconds`
-        ago, without those created since, and with those deleted since."""
+        ago, without those created since, and with those deleted since. `only`: just these ids
+        (a lookup the tenant's indexes narrowed down), in id order."""
         horizon = self._horizon()
         result: list[User] = []
+        if only is not None:
+            for user_id in sorted(only):
+                state = self._state(user_id, horizon, tenant.users.get(user_id))
+                if state is not None:
+                    result.append(state)
+            return result
         for user in tenant.users.values():
             state = self._state(user.id, horizon, user)
             if state is not None:

@@ -49,14 +49,20 @@ def list_users(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     check_select(options.select, ["user"])
     # Advanced queries read an index that may lag the writes (consistency.py).
     lagged = options.advanced and em.consistency.index_lags()
-    users = em.consistency.indexed_users(em.tenant) if lagged else list(em.tenant.users.values())
+    candidates: set[str] | None = None
     if options.filter is not None:
         check_filter(options.filter, USER_FILTER, advanced=options.advanced)
         candidates = _candidates(em.tenant, options.filter)
-        if candidates is not None:
-            if lagged:
-                candidates |= em.consistency.changed_ids()
-            users = [u for u in users if u.id in candidates]
+    if lagged:
+        if candidates is not None:  # users changed within the lag may have matched before
+            candidates |= em.consistency.changed_ids()
+        users = em.consistency.indexed_users(em.tenant, only=candidates)
+    elif candidates is not None:
+        users = [em.tenant.users[i] for i in candidates if i in em.tenant.users]
+        users.sort(key=lambda u: u.id)
+    else:
+        users = list(em.tenant.users.values())
+    if options.filter is not None:
         users = [u for u in users if evaluate(options.filter, property_lookup(u))]
     page, next_link = paginate(req, users, options)
     return collection(
