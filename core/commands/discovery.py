@@ -33,6 +33,12 @@ ASSIGN_HOW = (
 _COLUMNS = ["group", "kind", "direct members", "id", "address", "can be primary"]
 
 
+def _shown(text: str) -> str:
+    """Typed text echoed in a reply: short, and unable to open or close markdown code."""
+    text = text.replace("`", "'")
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
 def _port(ctx: Context, directory: DirectoryKind) -> DirectoryPort | None:
     return ctx.engine.directories.get(directory)
 
@@ -71,7 +77,7 @@ async def find_groups(ctx: Context, cmd: Command) -> Outcome:
         raise UsageError("say what to look for: `groups find <start of a name or address>`")
     directories = list(DirectoryKind)
     results = await asyncio.gather(*(_search(ctx, d, text) for d in directories))
-    lines = [f"Groups whose name or address starts with '{text}' (any case)."]
+    lines = [f"Groups whose name or address starts with '{_shown(text)}' (any case)."]
     tables: list[Table] = []
     total = 0
     for directory, result in zip(directories, results, strict=True):
@@ -111,7 +117,7 @@ async def resolve_group(ctx: Context, directory: DirectoryKind, key: str) -> str
     where = DIRECTORY_NAMES[directory]
     if len(named) > 1:
         lines = [
-            f"{len(named)} {where} groups are named '{key}': say which one by its id.",
+            f"{len(named)} {where} groups are named '{_shown(key)}': say which one by its id.",
             *(f"`{g.id}`: {g.email or 'no address'}, {group_kind(g)}" for g in named[:LIMIT]),
         ]
         if len(named) > LIMIT:
@@ -123,9 +129,9 @@ async def resolve_group(ctx: Context, directory: DirectoryKind, key: str) -> str
 
 
 def not_found(directory: DirectoryKind, key: str) -> Reply:
-    first = key.split()[0].replace("`", "'")[:60]
+    first = _shown(key.split()[0])
     lines = [
-        f"No {DIRECTORY_NAMES[directory]} group has the id, address or name '{key}'.",
+        f"No {DIRECTORY_NAMES[directory]} group has the id, address or name '{_shown(key)}'.",
         f"`groups find {first}` lists the groups whose name or address starts with `{first}`.",
     ]
     return Reply("No such group", lines, kind="error")

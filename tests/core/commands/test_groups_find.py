@@ -87,8 +87,9 @@ async def test_a_failing_directory_does_not_hide_what_the_other_found(bot: Bot) 
 
 
 async def test_nothing_found_says_how_names_are_matched(bot: Bot) -> None:
-    reply = await bot.say("groups find zzz")
+    reply = await bot.say("groups find zz`z")
     assert reply.ok and all(not t.rows for t in reply.tables)
+    assert "Groups whose name or address starts with 'zz'z' (any case)." in reply.lines
     assert any("matched from their start" in line for line in reply.lines)
 
 
