@@ -43,6 +43,8 @@ MEMBER_FIELDS = (
     "onPremisesExtensionAttributes"
 )
 GROUP_FIELDS = "id,displayName,mail,mailEnabled,securityEnabled,groupTypes,membershipRule"
+# Graph's user resource: displayName at most 256 characters, givenName and surname 64.
+DISPLAY_NAME_LENGTH, NAME_LENGTH = 256, 64
 OBJECT_ID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 EXAMPLE_ID = "02bd9fd6-8f93-4758-87c3-1fb73740a315"
 
@@ -380,17 +382,18 @@ class EntraDirectory:
         return ours[0] if ours else (found[0] if found else None)
 
     def _patch_body(self, spec: AccountSpec) -> dict[str, Any]:
+        # Cut to Graph's lengths: a longer value is refused (400) on every try.
         return {
-            "displayName": spec.display_name,
-            "givenName": spec.given_name or None,
-            "surname": spec.family_name or None,
+            "displayName": spec.display_name[:DISPLAY_NAME_LENGTH],
+            "givenName": spec.given_name[:NAME_LENGTH] or None,
+            "surname": spec.family_name[:NAME_LENGTH] or None,
             "onPremisesExtensionAttributes": {self.marker_attribute: spec.marker},
         }
 
     async def create_account(self, spec: AccountSpec) -> Account:
         invitation = {
             "invitedUserEmailAddress": spec.email,
-            "invitedUserDisplayName": spec.display_name,
+            "invitedUserDisplayName": spec.display_name[:DISPLAY_NAME_LENGTH],
             "inviteRedirectUrl": self.invite_redirect_url,
             "sendInvitationMessage": False,
         }

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from core.addresses import google_username_problem
 from core.directories.google_api import GoogleApi
 from core.errors import DirectoryError, NotFound, UnmanagedConflict
 from core.model import (
@@ -53,6 +54,10 @@ GROUP_SEARCH_PAGES = 5  # 1,000 groups starting with the same word: enough to sh
 # The start of a search text that goes into a query bare: no spaces, quotes or operators.
 _QUERY_WORD = re.compile(r"[\w.@+&-]+")
 _DISABLED = frozenset({"SUSPENDED", "ARCHIVED"})
+# Google's first and last names: at most 60 characters, no angle brackets (its "Username and
+# display name guidelines", https://support.google.com/a/answer/9193374).
+GOOGLE_NAME_LENGTH = 60
+_GOOGLE_NAME_REFUSED = str.maketrans("", "", "<>")
 _STATUSES: dict[Any, str] = {
     status: status for status in ("ACTIVE", "SUSPENDED", "ARCHIVED", "UNDEFINED")
 }
@@ -96,6 +101,13 @@ def _count(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _google_name(value: str) -> str:
+    """A name Google takes: without the characters it refuses, cut to its length, "-" when
+    nothing but spaces is left (both names are required, and Google refuses a blank one)."""
+    kept = value.translate(_GOOGLE_NAME_REFUSED)[:GOOGLE_NAME_LENGTH]
+    return kept if kept.strip() else "-"
 
 
 def _created(raw: dict[str, Any]) -> datetime | None:
@@ -409,8 +421,8 @@ class GoogleDirectory:
             return None
 
     def _body(self, spec: AccountSpec) -> dict[str, Any]:
-        given = (spec.given_name or spec.display_name.split(" ")[0] or "-")[:60]
-        family = (spec.family_name or spec.display_name.partition(" ")[2] or "-")[:60]
+        given = _google_name(spec.given_name or spec.display_name.split(" ")[0])
+        family = _google_name(spec.family_name or spec.display_name.partition(" ")[2])
         return {
             "name": {"givenName": given, "familyName": family},
             "externalIds": [{"type": "custom", "customType": MARKER_TYPE, "value": spec.marker}],
@@ -418,6 +430,9 @@ class GoogleDirectory:
 
     async def create_account(self, spec: AccountSpec) -> Account:
         address = self.address_for(spec)
+        problem = google_username_problem(address.rpartition("@")[0])
+        if problem is not None:  # Google would answer a bare "Invalid Input": say which rule
+            raise DirectoryError(f"cannot create {address}: its username {problem}", permanent=True)
         body = self._body(spec) | {
             "primaryEmail": address,
             "password": secrets.token_urlsafe(24),  # nobody signs in with it
