@@ -49,3 +49,8 @@ class GroupRefused(DirectoryError):
 
 class UsageError(Exception):
     """A request that cannot be carried out as asked; the message tells the admin what to do."""
+
+
+class AddressTaken(UnmanagedConflict):
+    """The address a new account needs belongs to an account that is not ours. Reported with
+    the address and tried again with backoff, never quarantined: it may free up."""

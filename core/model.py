@@ -189,6 +189,9 @@ class AccountSpec:
     display_name: str
     given_name: str = ""
     family_name: str = ""
+    # Google only: the usernames to ask for, best first (the address policy's choice, from
+    # core/addresses.py); empty: the account keeps the address it has, or takes the default.
+    usernames: tuple[str, ...] = ()
 
     @property
     def marker(self) -> str:

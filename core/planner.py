@@ -6,12 +6,14 @@ which is what lets dry runs report exactly what a real run would do.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
 
+from core.addresses import DEFAULT_TEMPLATE, base_username, choose_username, username_of
 from core.model import (
     Account,
     AccountRecord,
@@ -19,6 +21,7 @@ from core.model import (
     Assignment,
     Failure,
     KnownUser,
+    Platform,
     ReadFailure,
     Role,
     SourceRead,
@@ -44,6 +47,7 @@ class PlanSettings:
     order: tuple[Role, Role] = DEFAULT_ORDER
     guard_ratio: float = 0.10  # deletion guard: share of managed accounts...
     guard_minimum: int = 25  # ...or this many, whichever is larger
+    address_template: str = DEFAULT_TEMPLATE  # interop usernames (core/addresses.py)
 
     def guard_threshold(self, managed: int) -> int:
         return max(math.ceil(self.guard_ratio * managed), self.guard_minimum)
@@ -85,6 +89,50 @@ def spec_for(role: Role, group: Assignment, user: SourceUser) -> AccountSpec:
         given_name=user.given_name,
         family_name=user.family_name,
     )
+
+
+class _Usernames:
+    """The address policy for one role's Google accounts: who holds which username (our
+    records, and in a full run what the directory showed), read only when a create or a rename
+    needs it, and what each new or renamed primary should ask for."""
+
+    def __init__(
+        self,
+        records: Mapping[str, AccountRecord],
+        observed: Mapping[str, Account] | None,
+        template: str,
+    ) -> None:
+        self._records = records
+        self._observed = observed
+        self._template = template
+        self._holders: dict[str, str] | None = None  # username -> source id
+
+    def _held(self) -> dict[str, str]:
+        if self._holders is None:
+            holders: dict[str, str] = {}
+            for source_id, record in self._records.items():
+                if record.account_email:
+                    holders[username_of(record.account_email)] = source_id
+            for source_id, account in (self._observed or {}).items():
+                holders.setdefault(username_of(account.email), source_id)
+            self._holders = holders
+        return self._holders
+
+    def choose(self, source_id: str, email: str) -> tuple[str, ...]:
+        """Candidates for this primary, best first: none held by another primary's account;
+        the first is then held for this one (later newcomers in this plan avoid it)."""
+        held = self._held()
+        chosen = choose_username(
+            base_username(email, self._template),
+            lambda name: held.get(name, source_id) == source_id,
+        )
+        if chosen:
+            held[chosen[0]] = source_id
+        return chosen
+
+    @staticmethod
+    def keep(address: str) -> tuple[str, ...]:
+        return (username_of(address),) if address else ()
 
 
 def _differs(user: SourceUser, record: AccountRecord) -> bool:
@@ -173,6 +221,11 @@ class _Planner:
 
         observed = self.data.observed.get(role) if self.data.observed is not None else None
         ops = self.ops_by_role[role]
+        names = (
+            _Usernames(records, observed, self.data.settings.address_template)
+            if role.secondary_platform is Platform.GOOGLE
+            else None
+        )
         matched = unchanged = 0
         for source_id, record in records.items():
             wanted = desired.get(source_id)
@@ -220,6 +273,14 @@ class _Planner:
                 unchanged += 1
                 continue
             spec = spec_for(role, state.assignment, wanted)
+            if names is not None:
+                moves = kind is OpKind.CREATE or reason is Reason.RENAMED
+                usernames = (
+                    names.choose(source_id, wanted.email)
+                    if moves
+                    else names.keep(record.account_email)
+                )
+                spec = dataclasses.replace(spec, usernames=usernames)
             ops.append(
                 Operation(
                     kind, role, source_id, wanted.email, reason, spec=spec, account_id=account_id
@@ -234,6 +295,13 @@ class _Planner:
             spec = spec_for(role, state.assignment, wanted)
             seen = observed.get(source_id) if observed is not None else None
             reason = Reason.NEW_PRIMARY if seen is None else Reason.FOUND_OURS
+            if names is not None:
+                usernames = (
+                    names.choose(source_id, wanted.email)
+                    if seen is None
+                    else names.keep(seen.email)
+                )
+                spec = dataclasses.replace(spec, usernames=usernames)
             ops.append(
                 Operation(
                     OpKind.CREATE,

@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from core.audit import Auditor
-from core.errors import DirectoryError, MadeButUnmarked, NotFound, UnmanagedConflict
+from core.errors import (
+    AddressTaken,
+    DirectoryError,
+    MadeButUnmarked,
+    NotFound,
+    UnmanagedConflict,
+)
 from core.model import (
     Account,
     AccountRecord,
@@ -227,10 +233,15 @@ class Reconciler:
                 result.adopted += 1
                 self._audit_account(op, "claimed", account, run_id, result)
                 return account
-            raise UnmanagedConflict(
-                f"{found.email} already exists on {op.role.secondary_platform.brand} and was "
-                "not created by us; it is left alone"
-            )
+            if found.marker is None:
+                raise AddressTaken(
+                    f"{found.email} already exists on {op.role.secondary_platform.brand} and "
+                    "was not created by us; it is left alone, and the create is tried again "
+                    "until the address is free"
+                )
+            if op.role.secondary_platform is not Platform.GOOGLE:
+                raise UnmanagedConflict(f"{found.email} carries the marker of another primary")
+            found = None  # ours, for another primary: the create takes the next address
         if found is not None:
             return await self._adopt(op, spec, target, found, run_id, result)
         account = await target.create_account(spec)
@@ -357,8 +368,12 @@ class Reconciler:
             (f for f in self.store.list_failures() if (f.role, f.source_id) == op.key), None
         )
         attempts = (previous.attempts if previous else 0) + 1
-        permanent_conflict = isinstance(error, UnmanagedConflict)
-        quarantined = attempts >= self.retry.quarantine_after or permanent_conflict
+        # An address taken by someone else's account may free up: retried, never quarantined.
+        waits_for_address = isinstance(error, AddressTaken)
+        permanent_conflict = isinstance(error, UnmanagedConflict) and not waits_for_address
+        quarantined = (
+            attempts >= self.retry.quarantine_after and not waits_for_address
+        ) or permanent_conflict
         delay = self.retry.delay(attempts)
         if error.retry_after is not None:
             delay = max(delay, timedelta(seconds=error.retry_after))

@@ -424,11 +424,15 @@ class EntraDirectory:
                 retry_after=error.retry_after,
             ) from error
 
-    async def _patch(self, user_id: str, spec: AccountSpec, what: str) -> Account:
-        """Names and marker in one PATCH; the account is then as we wrote it."""
-        response = await self.batch.call(
-            "PATCH", f"/users/{q(user_id)}", body=self._patch_body(spec)
-        )
+    async def _patch(
+        self, user_id: str, spec: AccountSpec, what: str, *, readdress: bool = False
+    ) -> Account:
+        """Names and marker in one PATCH; the account is then as we wrote it. `readdress`:
+        the primary was renamed, and the guest's mail and otherMails follow."""
+        body = self._patch_body(spec)
+        if readdress:
+            body |= {"mail": spec.email, "otherMails": [spec.email]}
+        response = await self.batch.call("PATCH", f"/users/{q(user_id)}", body=body)
         if response.status not in (200, 204):
             raise response.error(what)
         return Account(
@@ -468,7 +472,10 @@ class EntraDirectory:
         if current.marker != spec.marker:
             raise UnmanagedConflict(f"{current.email} does not carry our marker")
         what = f"updating the guest of {spec.email}"
-        return await self.settling.call(account_id, lambda: self._patch(account_id, spec, what))
+        readdress = current.email.lower() != spec.email.lower()
+        return await self.settling.call(
+            account_id, lambda: self._patch(account_id, spec, what, readdress=readdress)
+        )
 
     async def delete_account(self, account_id: str) -> None:
         current = await self._get(account_id, "reading the guest to delete")

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core.addresses import google_username_problem
+from core.addresses import base_username, google_username_problem
 from core.directories.google_api import GoogleApi
-from core.errors import DirectoryError, NotFound, UnmanagedConflict
+from core.errors import AddressTaken, DirectoryError, NotFound, UnmanagedConflict
 from core.model import (
     Account,
     AccountSpec,
@@ -45,7 +45,8 @@ from core.settling import Settling
 MARKER_TYPE = "dirsync"
 DYNAMIC_LABEL = "cloudidentity.googleapis.com/groups.dynamic"
 # Partial responses: only the fields we read are sent (and parsed).
-MEMBER_PAGE_FIELDS = "nextPageToken,members(id,type,status)"
+# A member's `email` is its current primary address: a rename shows there at once.
+MEMBER_PAGE_FIELDS = "nextPageToken,members(id,email,type,status)"
 USER_FIELDS = "id,primaryEmail,name(givenName,familyName,fullName),suspended,archived,externalIds"
 USER_PAGE_FIELDS = f"nextPageToken,users({USER_FIELDS})"
 ACCOUNT_PAGE_FIELDS = f"nextPageToken,users({USER_FIELDS},creationTime)"
@@ -306,12 +307,19 @@ class GoogleDirectory:
         status_of = _STATUSES.get
         ids: list[str] = []
         statuses: list[Any] = []
+        renamed: set[str] = set()  # cached members whose address changed: read them again
         async for page in self._member_pages(group):
             for member in page:
                 if member.get("type") == "USER":
                     member_id = str(member.get("id"))  # the same object when it is a str
                     user = cached_user(member_id)
-                    ids.append(user.id if user is not None else member_id)
+                    if user is not None:
+                        ids.append(user.id)
+                        email = member.get("email")
+                        if email is not None and email != user.email:
+                            renamed.add(user.id)
+                    else:
+                        ids.append(member_id)
                     status = member.get("status")
                     statuses.append(status_of(status, status))
         del cached
@@ -328,7 +336,7 @@ class GoogleDirectory:
             del wanted
         else:
             known = self._users.get(group.id) or {}
-        missing = [i for i in ids if i not in known]
+        missing = [i for i in ids if i not in known or i in renamed]
         if missing:
             known = dict(known)
             for raw in await self._get_many(missing):
@@ -374,7 +382,10 @@ class GoogleDirectory:
 
     # ---- secondary accounts (interop users) ----------------------------------------------------
     def address_for(self, spec: AccountSpec) -> str:
-        return f"{spec.email.split('@')[0]}@{self.settings.interop_domain}".lower()
+        """The address the spec asks for: the address policy's first choice (the planner's,
+        core/addresses.py), or its default for the primary's address."""
+        username = spec.usernames[0] if spec.usernames else base_username(spec.email)
+        return f"{username}@{self.settings.interop_domain}".lower()
 
     def _account(self, raw: dict[str, Any]) -> Account:
         name = raw.get("name") or {}
@@ -429,10 +440,29 @@ class GoogleDirectory:
         }
 
     async def create_account(self, spec: AccountSpec) -> Account:
-        address = self.address_for(spec)
-        problem = google_username_problem(address.rpartition("@")[0])
-        if problem is not None:  # Google would answer a bare "Invalid Input": say which rule
-            raise DirectoryError(f"cannot create {address}: its username {problem}", permanent=True)
+        """Insert the account at the first address the policy chose that is not held by an
+        account of ours for another primary (one we did not know of: a lost database, the
+        alias a rename left). An address held by an account that is not ours stops here:
+        AddressTaken names it, and the create is tried again later."""
+        usernames = spec.usernames or (base_username(spec.email),)
+        for username in usernames:
+            address = f"{username}@{self.settings.interop_domain}".lower()
+            problem = google_username_problem(username)
+            if problem is not None:  # Google would answer a bare "Invalid Input": say which
+                raise DirectoryError(
+                    f"cannot create {address}: its username {problem}", permanent=True
+                )
+            account = await self._insert(spec, address)
+            if account is not None:
+                return account
+        raise DirectoryError(
+            f"every address tried for {spec.email} ({', '.join(usernames)}) belongs to an "
+            "account of ours for another primary"
+        )
+
+    async def _insert(self, spec: AccountSpec, address: str) -> Account | None:
+        """The new account; our own from an earlier try (`existed`); None when the address
+        belongs to our account of another primary."""
         body = self._body(spec) | {
             "primaryEmail": address,
             "password": secrets.token_urlsafe(24),  # nobody signs in with it
@@ -450,12 +480,24 @@ class GoogleDirectory:
             self.settling.made(existing.id)
             if existing.marker == spec.marker:
                 return dataclasses.replace(existing, existed=True)  # ours, from an earlier try
-            raise UnmanagedConflict(f"{address} already exists and was not created by us") from None
+            if parse_marker(existing.marker) is not None:
+                return None  # ours, for someone else: the next address
+            raise AddressTaken(
+                f"{address} already exists and was not created by us (it is "
+                f"{existing.email}); it is left alone, and the create is tried again until "
+                "the address is free"
+            ) from None
         self.settling.made(str(raw["id"]))
         return self._account(raw)
 
-    async def _patch(self, account_id: str, spec: AccountSpec, what: str) -> Account:
+    async def _patch(
+        self, account_id: str, spec: AccountSpec, what: str, *, address: str | None = None
+    ) -> Account:
+        """Names and marker; with `address`, the new primary address too (Google keeps the
+        old one as an alias, so mail sent to it still arrives)."""
         body = self._body(spec)
+        if address is not None:
+            body["primaryEmail"] = address
 
         async def attempt() -> Any:
             return await self.api.batched(
@@ -474,7 +516,20 @@ class GoogleDirectory:
         current = await self._get(account_id, f"reading {account_id}")
         if current.marker != spec.marker:
             raise UnmanagedConflict(f"{current.email} does not carry our marker")
-        return await self._patch(account_id, spec, f"updating {current.email}")
+        what = f"updating {current.email}"
+        address = self.address_for(spec)
+        if not spec.usernames or current.email.lower() == address:
+            return await self._patch(account_id, spec, what)
+        try:  # the primary was renamed: the account's address follows
+            return await self._patch(account_id, spec, what, address=address)
+        except DirectoryError as error:
+            if "409" not in error.message:
+                raise
+        await self._patch(account_id, spec, what)  # the names follow at least
+        raise DirectoryError(
+            f"{current.email} cannot move to {address}: another account has that address; "
+            "its names are updated, and the move is tried again"
+        )
 
     async def delete_account(self, account_id: str) -> None:
         current = await self._get(account_id, f"reading {account_id}")

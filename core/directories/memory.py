@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from core.errors import DirectoryError, MadeButUnmarked, NotFound, UnmanagedConflict
+from core.addresses import base_username
+from core.errors import (
+    AddressTaken,
+    DirectoryError,
+    MadeButUnmarked,
+    NotFound,
+    UnmanagedConflict,
+)
 from core.model import (
     Account,
     AccountSpec,
@@ -274,8 +281,10 @@ class MemoryDirectory:
         )
 
     def address_for(self, spec: AccountSpec) -> str:
+        """As Google's client: the address policy's first choice in the interop domain; as
+        Entra's: the primary's own address."""
         if self.interop_domain:
-            local = spec.email.split("@")[0]
+            local = spec.usernames[0] if spec.usernames else base_username(spec.email)
             return f"{local}@{self.interop_domain}"
         return spec.email
 
@@ -301,15 +310,23 @@ class MemoryDirectory:
 
     async def create_account(self, spec: AccountSpec) -> Account:
         self._enter("create_account", spec.email, spec.source_id)
-        address = self.address_for(spec)
-        existing = self.by_email(address)
-        if existing is not None:
+        addresses = [self.address_for(spec)]
+        if self.interop_domain and len(spec.usernames) > 1:
+            addresses += [f"{name}@{self.interop_domain}" for name in spec.usernames[1:]]
+        for address in addresses:
+            existing = self.by_email(address)
+            if existing is None:
+                break
             if existing.marker == spec.marker and self.creates_idempotently:
                 # ours already: adopted, as Google's 409 is
                 return dataclasses.replace(self._account(existing), existed=True)
-            if existing.marker != spec.marker:
-                raise UnmanagedConflict(f"{address} already exists and was not created by us")
-            raise DirectoryError(f"{address} already exists", permanent=True)
+            if existing.marker == spec.marker:
+                raise DirectoryError(f"{address} already exists", permanent=True)
+            if parse_marker(existing.marker) is None:
+                raise AddressTaken(f"{address} already exists and was not created by us")
+            # ours, for another primary: the next address the policy chose
+        else:
+            raise DirectoryError(f"every address tried for {spec.email} is ours for another")
         user = MemoryUser(
             id=self.new_id(),
             email=address,
@@ -354,6 +371,12 @@ class MemoryDirectory:
         user.display_name = spec.display_name
         user.given_name = spec.given_name
         user.family_name = spec.family_name
+        address = self.address_for(spec)
+        if user.email.lower() != address.lower():  # renamed: the address follows
+            holder = self.by_email(address)
+            if holder is not None and holder is not user:
+                raise DirectoryError(f"{user.email} cannot move to {address}: it is taken")
+            user.email = address
         self._leave("update_account", spec.email)
         return self._account(user)
 

@@ -74,12 +74,19 @@ async def test_rule_3_and_11_unmanaged_account_with_the_same_address_is_never_to
     assert world.google.users[squatter.id].display_name == "Bob The Human"
     assert world.google.users[squatter.id].marker is None
     assert bystander.id in world.google.users
+    # Reported with the address; not quarantined: the address may free up (rule 12).
     failure = world.store.list_failures()[0]
-    assert failure.quarantined and "not created by us" in failure.last_error
-    assert any(e.alert and e.action == "quarantine" for e in world.store.list_audit(50))
+    assert "bob@teams.example.com" in failure.last_error
+    assert not failure.quarantined and "not created by us" in failure.last_error
+    assert not any(e.action == "quarantine" for e in world.store.list_audit(50))
     await engine.run("full")  # and a later full run still leaves both alone
     assert squatter.id in world.google.users and bystander.id in world.google.users
     assert world.google.calls["delete_account"] == 0
+    world.google.remove_user(squatter.id)  # the address frees up: the next try takes it
+    world.clock.advance(hours=1)
+    again = await engine.run("incremental")
+    assert again.applied.created == 1 and world.store.list_failures() == []
+    assert world.state()["google"] == ["bob@teams.example.com"]
 
 
 async def test_rule_4_removal_deletion_and_disablement_delete_the_secondary_account() -> None:

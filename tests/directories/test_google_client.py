@@ -262,7 +262,7 @@ async def test_reads_ask_only_for_the_fields_they_use_and_keep_only_members(worl
         lambda s: s.members().list(groupKey=info.id, fields=MEMBER_PAGE_FIELDS), "a page"
     )
     assert set(page) == {"members"}
-    assert all(set(m) == {"id", "type", "status"} for m in page["members"])
+    assert all(set(m) == {"id", "email", "type", "status"} for m in page["members"])
     user = await world.google.api.call(
         lambda s: s.users().get(userKey="f1@example.com", fields="id,name/givenName"), "a user"
     )

@@ -82,7 +82,7 @@ def test_members_list_with_derived_membership_reaches_nested_members(google: Goo
     assert by_email["emea_sales@example.com"]["type"] == "GROUP"
     # What the product asks for (and reads) is all that comes back.
     assert set(as_product) == {"members"} and len(as_product["members"]) == 3
-    assert all(set(m) == {"id", "type", "status"} for m in as_product["members"])
+    assert all(set(m) == {"id", "email", "type", "status"} for m in as_product["members"])
 
 
 def test_member_insert_answers_the_new_membership(google: Google) -> None:
