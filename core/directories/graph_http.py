@@ -72,6 +72,10 @@ class GraphHttp:
     concurrency: int = 4
     max_attempts: int = 8
     backoff: float = 0.5  # seconds, doubled per attempt, when the server gives no Retry-After
+    # A 429 says when to come back, and coming back then is always right: it does not use up
+    # an attempt until a request has been throttled this long (a write quota spent for
+    # minutes answers many Retry-Afters of a second or two in a row).
+    throttle_patience: float = 900.0
     sleep: Sleep = asyncio.sleep
     counters: Counters = field(default_factory=Counters)
     _session: aiohttp.ClientSession | None = None
@@ -111,7 +115,10 @@ class GraphHttp:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.concurrency)
         response = GraphResponse(0, {}, None)
-        for attempt in range(self.max_attempts):
+        born = time.monotonic()
+        attempt = -1
+        while attempt + 1 < self.max_attempts:
+            attempt += 1
             await self.wait_gate()
             all_headers = {"Authorization": f"Bearer {await self.token()}"}
             all_headers.update(headers or {})
@@ -135,6 +142,8 @@ class GraphHttp:
             wait = retry_after_of(response.headers)
             if response.status == 429:
                 self.close_gate(wait if wait is not None else self.backoff * 2**attempt)
+                if wait is not None and time.monotonic() - born < self.throttle_patience:
+                    attempt -= 1  # waited out, not counted
             elif wait is None:
                 await self.sleep(self.backoff * 2**attempt)
             else:
@@ -150,6 +159,7 @@ class _Item:
     headers: dict[str, str]
     future: asyncio.Future[GraphResponse]
     attempts: int = 0
+    born: float = field(default_factory=time.monotonic)
 
 
 class Batcher:
@@ -240,8 +250,11 @@ class Batcher:
 
     def _answer(self, item: _Item, response: GraphResponse) -> None:
         item.attempts += 1
+        wait = retry_after_of(response.headers)
+        throttled = response.status == 429 and wait is not None
+        if throttled and time.monotonic() - item.born < self.http.throttle_patience:
+            item.attempts -= 1  # Graph said when to come back: waited out, not counted
         if response.status in RETRYABLE and item.attempts < self.max_attempts:
-            wait = retry_after_of(response.headers)
             if response.status == 429:
                 self.http.close_gate(wait if wait is not None else 1.0)
             delay = wait if wait is not None else self.http.backoff * 2**item.attempts

@@ -17,7 +17,14 @@ from core.directories.graph_http import GraphHttp
 from core.directories.msal_token import Credentials, MsalTokens
 from core.errors import NotFound
 from core.model import AccountSpec, DirectoryKind, GroupType, Role, marker_for, refusal_reason
-from emulators.microsoft import MicrosoftEmulator, Tenant, ThrottleConfig, create_app, emulator_of
+from emulators.microsoft import (
+    FaultConfig,
+    MicrosoftEmulator,
+    Tenant,
+    ThrottleConfig,
+    create_app,
+    emulator_of,
+)
 from emulators.runner import run_emulator
 
 TENANT = "11111111-2222-3333-4444-555555555555"
@@ -322,3 +329,15 @@ async def test_injected_503s_are_retried_and_the_read_still_succeeds(world: Setu
     read = await world.entra.read_members(info)
     assert [u.email for u in read.users] == ["ann@contoso.com"]
     assert world.emulator.stats.injected_faults == 3
+
+
+async def test_a_write_throttled_more_times_than_the_attempts_still_goes_through() -> None:
+    """A spent write quota answers one Retry-After after another for as long as it takes to
+    refill (at 2,000 guests a side, about a minute): each is honoured, and none of them uses up
+    one of the 8 attempts a failing request has, so the guest is made and marked."""
+    async for world in connect(Tenant(tenant_id=TENANT)):
+        world.emulator.faults.configure(FaultConfig(error_status=429, retry_after=0, fail_next=12))
+        account = await world.entra.create_account(spec("tess@example.com", "g-tess"))
+        assert account.marker == marker_for(DirectoryKind.GOOGLE, "g-tess")
+        assert world.emulator.stats.by_status[429] == 12
+        assert world.http.counters.throttled >= 12

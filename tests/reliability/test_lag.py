@@ -99,7 +99,8 @@ async def lag_scenario(
                 f"{imported.run.failed} failed in {import_seconds:.1f} s; "
                 f"404s waited out (Entra, Google) {lag_retries(service)}"
             )
-            assert imported.run.status == "done" and imported.run.failed == 0, imported.run
+            failures = [f"{f.email}: {f.last_error}" for f in store.list_failures()]
+            assert imported.run.status == "done" and imported.run.failed == 0, failures
             await asyncio.to_thread(check_state, emulators, seed, expected)  # the import alone
 
             incremental = await request_run(service, "incremental", timeout=300)
