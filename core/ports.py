@@ -93,6 +93,15 @@ class DirectoryPort(Protocol):
         """Delete one of our accounts. Raises NotFound when it is already gone."""
         ...
 
+    # How long an account we deleted can still be restored (Entra 30 days, Google 20): a
+    # primary who comes back within it gets that account back instead of a new one.
+    restorable_for: timedelta
+
+    async def restore_account(self, account_id: str) -> Account:
+        """Bring back an account of ours that we deleted, as it was (marker included). Raises
+        NotFound when it can no longer be restored (purged, or its address taken since)."""
+        ...
+
     async def get_account(self, account_id: str) -> Account | None:
         """One account by its id, None when there is none. Unlike `list_managed_accounts`
         (an indexed query on some directories, which lags writes), a read by key sees what

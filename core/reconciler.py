@@ -216,6 +216,10 @@ class Reconciler:
         *,
         repair: bool,
     ) -> Account:
+        if op.account_id is None:
+            restored = await self._restore(op, spec, target, run_id, result)
+            if restored is not None:
+                return restored
         if op.account_id is None and target.creates_idempotently:
             created = await target.create_account(spec)
             if not created.existed:
@@ -248,6 +252,46 @@ class Reconciler:
         result.created += 1
         self._audit_account(op, "recreated" if repair else "created", account, run_id, result)
         return account
+
+    async def _restore(
+        self,
+        op: Operation,
+        spec: AccountSpec,
+        target: DirectoryPort,
+        run_id: str,
+        result: ApplyResult,
+    ) -> Account | None:
+        """A primary who comes back while the account we deleted for them can still be
+        restored (the journal names it) gets that account back, names brought in line,
+        instead of a new one (rule 13). None: nothing to restore, make a new one."""
+        now = self.clock.now()
+        for earlier in self.store.operations_for(op.email, 20):
+            if (earlier.role, earlier.source_id) != op.key or earlier.kind != OpKind.DELETE.value:
+                continue
+            finished = earlier.finished_at
+            if (
+                earlier.status != "done"
+                or earlier.account_id is None
+                or finished is None
+                or now - finished >= target.restorable_for
+            ):
+                return None
+            try:
+                account = await target.restore_account(earlier.account_id)
+            except NotFound:
+                return None
+            if account.marker != spec.marker:
+                return None  # not the account we deleted for them: leave it as it is
+            if (account.display_name, account.given_name, account.family_name) != (
+                spec.display_name,
+                spec.given_name,
+                spec.family_name,
+            ) or (spec.usernames and account.email.partition("@")[0] != spec.usernames[0]):
+                account = await target.update_account(account.id, spec)
+            result.adopted += 1
+            self._audit_account(op, "restored", account, run_id, result)
+            return account
+        return None
 
     async def _adopt(
         self,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -92,6 +92,7 @@ class _Snapshot:
 class EntraDirectory:
     kind = DirectoryKind.ENTRA
     creates_idempotently = False  # an invitation to a taken address answers with that user
+    restorable_for = timedelta(days=30)  # deletedItems keeps a deleted user 30 days
 
     def __init__(
         self,
@@ -453,6 +454,16 @@ class EntraDirectory:
             return self._account(response.body)
 
         return await self.settling.call(user_id, attempt)
+
+    async def restore_account(self, account_id: str) -> Account:
+        path = f"/directory/deletedItems/{q(account_id)}/restore"
+        response = await self.batch.call("POST", path)
+        if response.status == 404 or (400 <= response.status < 500 and response.status != 429):
+            raise NotFound(f"the guest {account_id} can no longer be restored: {response.status}")
+        if response.status not in (200, 201, 204):
+            raise response.error(f"restoring the guest {account_id}")
+        self.settling.made(account_id)  # back, but maybe not everywhere yet
+        return await self._get(account_id, f"reading the restored guest {account_id}")
 
     async def get_account(self, account_id: str) -> Account | None:
         try:

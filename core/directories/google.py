@@ -21,7 +21,7 @@ import re
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.addresses import base_username, google_username_problem
@@ -126,6 +126,7 @@ def _created(raw: dict[str, Any]) -> datetime | None:
 class GoogleDirectory:
     kind = DirectoryKind.GOOGLE
     creates_idempotently = True  # insert; a 409 is adopted only when the marker is ours
+    restorable_for = timedelta(days=20)  # users.undelete works for 20 days after a delete
 
     def __init__(
         self, api: GoogleApi, settings: GoogleSettings, *, settling: Settling | None = None
@@ -409,6 +410,20 @@ class GoogleDirectory:
             return self._account(raw)
 
         return await self.settling.call(key, attempt)
+
+    async def restore_account(self, account_id: str) -> Account:
+        body = {"orgUnitPath": self.settings.org_unit}
+        try:
+            await self.api.batched(
+                lambda s: s.users().undelete(userKey=account_id, body=body),
+                f"restoring {account_id}",
+            )
+        except DirectoryError as error:
+            if isinstance(error, NotFound) or "409" in error.message:
+                raise NotFound(f"{account_id} can no longer be restored: {error.message}") from None
+            raise
+        self.settling.made(account_id)  # back, but maybe not everywhere yet
+        return await self._get(account_id, f"reading the restored {account_id}")
 
     async def get_account(self, account_id: str) -> Account | None:
         try:

@@ -12,7 +12,7 @@ import itertools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.addresses import base_username
@@ -72,6 +72,7 @@ class MemoryDirectory:
     then PATCH are: the crash test stops the process between them."""
 
     creates_idempotently = False
+    restorable_for = timedelta(days=30)
 
     def __init__(
         self,
@@ -389,6 +390,15 @@ class MemoryDirectory:
             raise UnmanagedConflict(f"account {account_id} was not created by us")
         self.remove_user(account_id)
         self._leave("delete_account", account_id)
+
+    async def restore_account(self, account_id: str) -> Account:
+        self._enter("restore_account", account_id)
+        user = self.deleted.get(account_id)
+        if user is None or self.by_email(user.email) is not None:
+            raise NotFound(f"account {account_id} can no longer be restored")
+        self.users[account_id] = self.deleted.pop(account_id)
+        self._leave("restore_account", account_id)
+        return self._account(user)
 
     async def get_account(self, account_id: str) -> Account | None:
         self._enter("get_account", account_id)
