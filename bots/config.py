@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from core.addresses import TEMPLATES
 from core.model import Role
 
 
@@ -122,6 +123,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Google Workspace: the domain Microsoft primaries get their accounts in",
     ),
     Setting("google_org_unit", "/", "Google Workspace: the organisational unit of those accounts"),
+    Setting(
+        "google_address_template",
+        "{local}",
+        "the username of a Microsoft primary's Google account: `{local}` (ann@contoso.com -> "
+        "ann@<interop domain>) or `{local}.{domain}` (-> ann.contoso@...); normalised to "
+        "Google's rules, a collision gets the first free of ann2, ann3, ...",
+    ),
     Setting("google_api_url", "", "Google's API root; empty: Google's own"),
     # ---- Teams: POST /api/messages --------------------------------------------------------
     Setting("teams_app_id", "", "Teams: the bot's Microsoft App ID (unset: no Teams endpoint)"),
@@ -210,6 +218,7 @@ class Settings:
     google_admin: str = ""
     google_interop_domain: str = ""
     google_org_unit: str = "/"
+    google_address_template: str = "{local}"
     google_api_url: str = ""
     # Teams
     teams_app_id: str = ""
@@ -353,6 +362,7 @@ def load(env: Mapping[str, str] | None = None, config_file: Path | None = None) 
         google_admin=raw["google_admin"].strip(),
         google_interop_domain=raw["google_interop_domain"].strip().lower(),
         google_org_unit=raw["google_org_unit"].strip() or "/",
+        google_address_template=raw["google_address_template"].strip(),
         google_api_url=raw["google_api_url"].strip(),
         teams_app_id=raw["teams_app_id"].strip(),
         teams_app_password=Secret(raw["teams_app_password"]),
@@ -388,6 +398,7 @@ CHOICES = {
     "teams_auth": ("on", "off"),
     "log_format": ("json", "text"),
     "gchat_audience_type": ("project-number", "endpoint-url"),
+    "google_address_template": tuple(TEMPLATES),
 }
 
 

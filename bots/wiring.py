@@ -44,6 +44,7 @@ def engine_settings(settings: Settings) -> EngineSettings:
             order=settings.order,
             guard_ratio=settings.guard_ratio,
             guard_minimum=settings.guard_minimum,
+            address_template=settings.google_address_template,
         ),
         retry=RetryPolicy(
             base=timedelta(seconds=settings.retry_base_seconds),

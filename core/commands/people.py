@@ -8,6 +8,7 @@ down; `resync user` reads the directories afresh, in a "user" run that goes thro
 
 from __future__ import annotations
 
+from core.addresses import base_username, username_of
 from core.commands.context import Context, Outcome, finished_run_id
 from core.commands.parser import Command
 from core.commands.reply import Reply, when
@@ -18,6 +19,7 @@ from core.model import (
     Assignment,
     Failure,
     HeldDeletion,
+    Platform,
     Role,
     source_of_role,
 )
@@ -65,7 +67,8 @@ async def explain_user(ctx: Context, cmd: Command) -> Outcome:
             f"Conflict: in both primary groups; primary on {roles[0].platform.brand}, "
             "whose group is processed first."
         )
-    lines += [_account_line(r) for r in records] or ["Secondary account: none"]
+    template = ctx.engine.settings.plan.address_template
+    lines += [_account_line(r, template) for r in records] or ["Secondary account: none"]
     lines.append(f"State: {_state(records, failures, held, assignments, roles)}")
     if operations:
         op = operations[0]
@@ -98,13 +101,26 @@ def _groups(roles: list[Role], sources: frozenset[str], assignments: dict[Role, 
     return ", ".join(named) if named else "none at the last run"
 
 
-def _account_line(record: AccountRecord) -> str:
+def _account_line(record: AccountRecord, template: str) -> str:
     platform = record.role.secondary_platform.brand
     address = record.account_email or "(address unknown)"
-    return (
+    line = (
         f"Secondary account: {platform} account {address} (id {record.account_id}), "
         f"created {when(record.created_at)}, updated {when(record.updated_at)}"
     )
+    if record.role.secondary_platform is Platform.GOOGLE and record.account_email:
+        line += "; " + _address_reason(record, template)
+    return line
+
+
+def _address_reason(record: AccountRecord, template: str) -> str:
+    """Why the Google account has the address it has: the address policy, in words."""
+    base = base_username(record.email, template)
+    got = username_of(record.account_email)
+    policy = f"the address policy ({template}) gives {record.email} the username {base}"
+    if got == base:
+        return policy
+    return f"{policy}, which was held by another account when this one was made, so {got}"
 
 
 def _state(

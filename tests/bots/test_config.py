@@ -91,3 +91,11 @@ def test_readme_lists_every_setting_with_its_default() -> None:
     text = README.read_text()
     table = text.split("<!-- settings-table:start -->")[1].split("<!-- settings-table:end -->")[0]
     assert table.strip() == config.settings_table()
+
+
+def test_the_address_template_is_one_of_the_documented_ones() -> None:
+    assert config.load(env={}).google_address_template == "{local}"
+    chosen = config.load(env={"DIRSYNC_GOOGLE_ADDRESS_TEMPLATE": "{local}.{domain}"})
+    assert chosen.google_address_template == "{local}.{domain}"
+    with pytest.raises(config.ConfigError, match="GOOGLE_ADDRESS_TEMPLATE"):
+        config.load(env={"DIRSYNC_GOOGLE_ADDRESS_TEMPLATE": "{given}"})

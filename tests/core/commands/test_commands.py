@@ -443,3 +443,21 @@ async def test_set_audit_channel_from_the_cli_is_refused_with_where_to_go(bot: B
     assert "Run this in a Teams channel or Google Chat space" in reply.text
     assert bot.world.store.list_conversations("audit") == []
     audited(bot, "set audit channel here", "refused")
+
+
+async def test_user_says_why_a_google_account_has_its_address() -> None:
+    world = World()
+    bot = make_bot(world)
+    world.ms_user("ann@contoso.com")
+    world.ms_user("ann@fabrikam.com")
+    await world.assign_both(bot.engine)
+    await bot.say("sync now")
+    first = (await bot.say("user ann@contoso.com")).lines[2]
+    second = (await bot.say("user ann@fabrikam.com")).lines[2]
+    assert first.startswith("Secondary account: Google account ann@teams.example.com")
+    assert first.endswith("the address policy ({local}) gives ann@contoso.com the username ann")
+    assert second.startswith("Secondary account: Google account ann2@teams.example.com")
+    assert second.endswith(
+        "the address policy ({local}) gives ann@fabrikam.com the username ann, which was held "
+        "by another account when this one was made, so ann2"
+    )
