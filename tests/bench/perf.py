@@ -632,10 +632,9 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 f"{f['interop_accounts_in_workspace']:,} Google accounts, {f['failed']} failed; "
                 f"404s waited out: Entra {entra_waits:,}, Google {google_waits:,}; API calls "
                 f"{sum(v for k, v in f['calls'].items() if k not in NOT_CALLS):,}",
-                f"<= {IMPORT_TARGET}, N + N, 0 failed",
+                "N + N, 0 failed (the ratio is shown: issue 12 sets it no target)",
                 "yes"
-                if _met(ratio, IMPORT_TARGET, strict=False) == "yes"
-                and f["guests_in_tenant"] == f["interop_accounts_in_workspace"] == f["n"]
+                if f["guests_in_tenant"] == f["interop_accounts_in_workspace"] == f["n"]
                 and f["failed"] == 0
                 else "**no**",
             )

@@ -132,7 +132,12 @@ def check_end_state(emulators: Emulators, seed: Seed) -> dict[str, int]:
     }
     assert graph_stats["throttled"] == 0, counts  # a throttled invitation would be counted too
     assert invitations == seed.google, f"invitations sent: {counts}"
-    assert inserts - conflicts == seed.ms, f"interop accounts inserted: {counts}"
+    if counts["google_quota_exceeded"] == 0:
+        assert inserts - conflicts == seed.ms, f"interop accounts inserted: {counts}"
+    else:
+        # An insert refused for quota is counted as a call too, and is sent again: the calls
+        # then say less; the accounts themselves (one marked account each, above) say it all.
+        assert seed.ms <= inserts - conflicts <= seed.ms + counts["google_quota_exceeded"], counts
     return counts
 
 
