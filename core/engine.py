@@ -43,6 +43,7 @@ from core.model import (
     parse_marker,
     refusal_reason,
 )
+from core.names import as_held
 from core.plan import Operation, Plan
 from core.planner import GroupState, PlanInput, PlanSettings, make_plan
 from core.ports import Clock, DirectoryPort, Store
@@ -470,13 +471,11 @@ class Engine:
 
 
 def _doubtful(record: AccountRecord, seen: Account | None) -> bool:
-    return (
-        seen is None
-        or seen.id != record.account_id
-        or seen.display_name != record.display_name
-        or seen.given_name != record.given_name
-        or seen.family_name != record.family_name
-    )
+    if seen is None or seen.id != record.account_id:
+        return True
+    platform = record.role.secondary_platform
+    wanted = as_held(platform, record.display_name, record.given_name, record.family_name)
+    return wanted != (seen.display_name, seen.given_name, seen.family_name)
 
 
 @contextlib.contextmanager

@@ -28,6 +28,7 @@ from core.model import (
     SourceUser,
     source_of_role,
 )
+from core.names import as_held
 from core.plan import (
     Conflict,
     KnownUsersView,
@@ -144,12 +145,11 @@ def _differs(user: SourceUser, record: AccountRecord) -> bool:
     )
 
 
-def _account_differs(user: SourceUser, account: Account) -> bool:
-    return (
-        user.display_name != account.display_name
-        or user.given_name != account.given_name
-        or user.family_name != account.family_name
-    )
+def _account_differs(user: SourceUser, account: Account, platform: Platform) -> bool:
+    """Whether the account shows other names than the ones we would write, as its directory
+    keeps them (core/names.py)."""
+    wanted = as_held(platform, user.display_name, user.given_name, user.family_name)
+    return wanted != (account.display_name, account.given_name, account.family_name)
 
 
 class _Planner:
@@ -267,7 +267,7 @@ class _Planner:
             elif _differs(wanted, record):
                 renamed = wanted.email.lower() != record.email.lower()
                 reason = Reason.RENAMED if renamed else Reason.NAME_CHANGED
-            elif seen is not None and _account_differs(wanted, seen):
+            elif seen is not None and _account_differs(wanted, seen, role.secondary_platform):
                 reason = Reason.REPAIR_ALTERED
             else:
                 unchanged += 1

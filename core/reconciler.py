@@ -35,6 +35,7 @@ from core.model import (
     Platform,
     Role,
 )
+from core.names import as_held
 from core.plan import Operation, OpKind, Reason
 from core.ports import Clock, DirectoryPort, Store
 from core.settling import IDLE
@@ -80,6 +81,13 @@ async def _lent(gate: asyncio.Semaphore) -> AsyncIterator[None]:
         yield
     finally:
         await gate.acquire()
+
+
+def _names_differ(spec: AccountSpec, account: Account) -> bool:
+    """Whether the account shows other names than we would write, as its directory keeps
+    them (core/names.py)."""
+    wanted = as_held(spec.platform, spec.display_name, spec.given_name, spec.family_name)
+    return wanted != (account.display_name, account.given_name, account.family_name)
 
 
 class Reconciler:
@@ -282,11 +290,9 @@ class Reconciler:
                 return None
             if account.marker != spec.marker:
                 return None  # not the account we deleted for them: leave it as it is
-            if (account.display_name, account.given_name, account.family_name) != (
-                spec.display_name,
-                spec.given_name,
-                spec.family_name,
-            ) or (spec.usernames and account.email.partition("@")[0] != spec.usernames[0]):
+            if _names_differ(spec, account) or (
+                spec.usernames and account.email.partition("@")[0] != spec.usernames[0]
+            ):
                 account = await target.update_account(account.id, spec)
             result.adopted += 1
             self._audit_account(op, "restored", account, run_id, result)
@@ -304,11 +310,7 @@ class Reconciler:
     ) -> Account:
         """Our own account, already there: kept, its names brought in line."""
         account = found
-        if (account.display_name, account.given_name, account.family_name) != (
-            spec.display_name,
-            spec.given_name,
-            spec.family_name,
-        ):
+        if _names_differ(spec, account):
             account = await target.update_account(found.id, spec)
         result.adopted += 1
         self._audit_account(op, "adopted", account, run_id, result)

@@ -40,6 +40,7 @@ from core.model import (
     parse_marker,
     search_matches,
 )
+from core.names import google_names
 from core.settling import Settling
 
 MARKER_TYPE = "dirsync"
@@ -57,8 +58,6 @@ _QUERY_WORD = re.compile(r"[\w.@+&-]+")
 _DISABLED = frozenset({"SUSPENDED", "ARCHIVED"})
 # Google's first and last names: at most 60 characters, no angle brackets (its "Username and
 # display name guidelines", https://support.google.com/a/answer/9193374).
-GOOGLE_NAME_LENGTH = 60
-_GOOGLE_NAME_REFUSED = str.maketrans("", "", "<>")
 _STATUSES: dict[Any, str] = {
     status: status for status in ("ACTIVE", "SUSPENDED", "ARCHIVED", "UNDEFINED")
 }
@@ -102,13 +101,6 @@ def _count(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def _google_name(value: str) -> str:
-    """A name Google takes: without the characters it refuses, cut to its length, "-" when
-    nothing but spaces is left (both names are required, and Google refuses a blank one)."""
-    kept = value.translate(_GOOGLE_NAME_REFUSED)[:GOOGLE_NAME_LENGTH]
-    return kept if kept.strip() else "-"
 
 
 def _created(raw: dict[str, Any]) -> datetime | None:
@@ -447,8 +439,7 @@ class GoogleDirectory:
             return None
 
     def _body(self, spec: AccountSpec) -> dict[str, Any]:
-        given = _google_name(spec.given_name or spec.display_name.split(" ")[0])
-        family = _google_name(spec.family_name or spec.display_name.partition(" ")[2])
+        given, family = google_names(spec.display_name, spec.given_name, spec.family_name)
         return {
             "name": {"givenName": given, "familyName": family},
             "externalIds": [{"type": "custom", "customType": MARKER_TYPE, "value": spec.marker}],

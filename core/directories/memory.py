@@ -31,11 +31,13 @@ from core.model import (
     GroupInfo,
     GroupSearch,
     GroupType,
+    Platform,
     SourceRead,
     SourceUser,
     parse_marker,
     search_matches,
 )
+from core.names import as_held
 
 Hook = Callable[[str, str, str], None]
 """Called as hook(phase, method, key) with phase 'before' or 'after' each call."""
@@ -281,6 +283,11 @@ class MemoryDirectory:
             ours=parse_marker(user.marker) is not None,
         )
 
+    def _held(self, spec: AccountSpec) -> tuple[str, str, str]:
+        """The names as this directory keeps them (core/names.py), as the real ones do."""
+        platform = Platform.GOOGLE if self.kind is DirectoryKind.GOOGLE else Platform.MICROSOFT
+        return as_held(platform, spec.display_name, spec.given_name, spec.family_name)
+
     def address_for(self, spec: AccountSpec) -> str:
         """As Google's client: the address policy's first choice in the interop domain; as
         Entra's: the primary's own address."""
@@ -331,9 +338,9 @@ class MemoryDirectory:
         user = MemoryUser(
             id=self.new_id(),
             email=address,
-            display_name=spec.display_name,
-            given_name=spec.given_name,
-            family_name=spec.family_name,
+            display_name=self._held(spec)[0],
+            given_name=self._held(spec)[1],
+            family_name=self._held(spec)[2],
             marker=None if self.two_step_create else spec.marker,
             created=self.now().isoformat(),
         )
@@ -356,9 +363,7 @@ class MemoryDirectory:
         if user.marker not in (None, spec.marker):
             raise UnmanagedConflict(f"account {account_id} carries another marker")
         user.marker = spec.marker
-        user.display_name = spec.display_name
-        user.given_name = spec.given_name
-        user.family_name = spec.family_name
+        user.display_name, user.given_name, user.family_name = self._held(spec)
         self._leave("claim_account", spec.email)
         return self._account(user)
 
@@ -369,9 +374,7 @@ class MemoryDirectory:
             raise NotFound(f"account {account_id} not found")
         if user.marker != spec.marker:
             raise UnmanagedConflict(f"account {account_id} does not carry our marker")
-        user.display_name = spec.display_name
-        user.given_name = spec.given_name
-        user.family_name = spec.family_name
+        user.display_name, user.given_name, user.family_name = self._held(spec)
         address = self.address_for(spec)
         if user.email.lower() != address.lower():  # renamed: the address follows
             holder = self.by_email(address)

@@ -411,3 +411,24 @@ def test_planning_pauses_the_garbage_collector_and_restores_it() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+async def test_names_the_target_keeps_differently_are_not_repaired_again_and_again() -> None:
+    """Google keeps a given and a family name (60 characters, no angle brackets) and makes the
+    full name from them; Entra cuts a display name at 256. Names it keeps otherwise than the
+    primary's are what we wrote: full runs leave them alone (core/names.py)."""
+    world = World()
+    engine = world.engine()
+    ann = world.entra.users[world.ms_user("ann@contoso.com", display_name="Dr. Ann Lee")]
+    ann.given_name, ann.family_name = "Ann", "L" * 70
+    gil = world.google.users[world.g_user("gil@example.com", display_name="G" * 300)]
+    gil.given_name, gil.family_name = "<Gil>", "Ray"
+    await world.assign_both(engine)
+    await engine.run("import")
+    [interop] = world.google.managed()
+    assert (interop.given_name, interop.family_name) == ("Ann", "L" * 60)
+    [guest] = world.entra.managed()
+    assert len(guest.display_name) == 256
+    for _ in range(2):
+        full = await engine.run("full")
+        assert (full.run.updated, full.run.created, full.run.adopted) == (0, 0, 0)

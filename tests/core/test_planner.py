@@ -28,6 +28,7 @@ from core.model import (
     marker_for,
     refusal_reason,
 )
+from core.names import as_held
 from core.plan import Plan
 from core.planner import GroupState, PlanInput, PlanSettings, make_plan
 
@@ -84,16 +85,13 @@ def rec(role: Role, email: str, name: str | None = None, uid: str | None = None)
 
 
 def seen(role: Role, email: str, name: str | None = None) -> tuple[str, Account]:
+    """Our account as its directory shows it: with the names as that directory keeps them."""
     u = user(email, name)
     directory = DirectoryKind.ENTRA if role is MS else DirectoryKind.GOOGLE
-    return u.id, Account(
-        f"acct-{u.id}",
-        email,
-        u.display_name,
-        u.given_name,
-        u.family_name,
-        marker_for(directory, u.id),
+    display, given, family = as_held(
+        role.secondary_platform, u.display_name, u.given_name, u.family_name
     )
+    return u.id, Account(f"acct-{u.id}", email, display, given, family, marker_for(directory, u.id))
 
 
 def failure(
