@@ -56,6 +56,7 @@ RANKING = (
     "groups",
     "discard deletions",
     "import",
+    "groups find",
     "assign",
 )
 # Commands that only make sense in a channel or group chat, not in a one-to-one chat.
