@@ -13,6 +13,7 @@ address index that lookups by email use.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import random
@@ -21,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 MemberKind = Literal["user", "group", "external"]
 ROLES = ("OWNER", "MANAGER", "MEMBER")
@@ -45,6 +46,20 @@ EDITIONS: Mapping[str, bool] = {
     "cloud_identity_free": False,
     "cloud_identity_premium": True,
 }
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _changing(method: F) -> F:
+    """Counts a change of the workspace (Workspace.changes) before making it."""
+
+    @functools.wraps(method)
+    def changing(self: Workspace, *args: Any, **kwargs: Any) -> Any:
+        self.changes += 1
+        return method(self, *args, **kwargs)
+
+    return cast(F, changing)
 
 
 class WorkspaceError(Exception):
@@ -190,6 +205,10 @@ class Workspace:
         self.service_accounts: dict[str, ServiceAccount] = {}
         # Casefolded address -> ("user" | "group", id), for every primary address and alias.
         self._addresses: dict[str, tuple[MemberKind, str]] = {}
+        # Bumped by every change of users, groups or memberships: what is worked out from
+        # them (a group's members in address order) is kept while it stays the same.
+        self.changes = 0
+        self.kept: dict[Any, tuple[int, Any]] = {}
         # Ids are drawn from a generator seeded by the customer id: the same seeding gives the
         # same ids, which keeps failing runs comparable.
         self._random = random.Random(customer_id)  # noqa: S311 - ids, not secrets
@@ -308,6 +327,7 @@ class Workspace:
 
     # -- users --------------------------------------------------------------------------------
 
+    @_changing
     def add_user(
         self,
         primary_email: str,
@@ -356,6 +376,7 @@ class Workspace:
             self.add_user_alias(user.id, alias)
         return user
 
+    @_changing
     def update_user(self, key: str, **fields: Any) -> User:
         """Change a user's fields by attribute name; `primary_email` renames (the old address
         stays as an alias, as Google keeps it), `password` (with `hash_function`) resets it."""
@@ -376,6 +397,7 @@ class Workspace:
         user.aliases.append(alias.lower())
         self._index(alias, "user", user.id)
 
+    @_changing
     def delete_user(self, key: str) -> User:
         """Delete a user: it leaves every group, its addresses are freed, and it is kept among
         the deleted users (users.list with showDeleted=true) with its deletion time."""
@@ -389,6 +411,7 @@ class Workspace:
         self.deleted_users[user.id] = user
         return user
 
+    @_changing
     def forget_expired_deletions(self) -> None:
         """Users deleted longer ago than the restore window are gone for good: no longer listed
         with showDeleted=true, and no longer restorable."""
@@ -397,6 +420,7 @@ class Workspace:
             if user.deletion_time is not None and user.deletion_time < cutoff:
                 del self.deleted_users[user_id]
 
+    @_changing
     def undelete_user(self, user_id: str, org_unit_path: str | None = None) -> User:
         """Bring back a deleted user (by id) with its addresses, in `org_unit_path` or else the
         top unit (deleted users lose their unit, the restore page says); not its group
@@ -420,6 +444,7 @@ class Workspace:
 
     # -- groups -------------------------------------------------------------------------------
 
+    @_changing
     def add_group(
         self,
         email: str,
@@ -457,6 +482,7 @@ class Workspace:
             self.add_member(group.id, member)
         return group
 
+    @_changing
     def update_group(self, key: str, **fields: Any) -> Group:
         """Change `email` (renames; the old address stays an alias), `name`, `description`,
         `security` or `dynamic_query`."""
@@ -482,6 +508,7 @@ class Workspace:
         group.aliases.append(alias.lower())
         self._index(alias, "group", group.id)
 
+    @_changing
     def delete_group(self, key: str) -> None:
         group = self.get_group(key)
         for address in group.addresses():
@@ -492,6 +519,7 @@ class Workspace:
 
     # -- members ------------------------------------------------------------------------------
 
+    @_changing
     def add_member(self, group_key: str, member_key: str, role: str = "MEMBER") -> Membership:
         """Add a direct member by id or address. An address outside the workspace's domains
         that names no user or group becomes an external member. Unlike the API, this also
@@ -509,6 +537,7 @@ class Workspace:
         group.members[member.member_id] = member
         return member
 
+    @_changing
     def remove_member(self, group_key: str, member_key: str) -> None:
         group = self.get_group(group_key)
         member = self.find_member(group, member_key)

@@ -232,3 +232,17 @@ async def test_group_update_and_delete(google: Api) -> None:
 
     assert patched.body["description"] == "the team" and patched.body["name"] == "g"
     assert deleted.status == 204 and group.id not in ws.groups
+
+
+async def test_members_stay_in_address_order_through_renames_and_new_members(google: Api) -> None:
+    """The order is worked out once while the workspace is unchanged (a 100,000-member group
+    is read in 500 pages); any change (here a rename and a new member) shows at once."""
+    ws = google.workspace
+    group = ws.add_group("team@example.com", members=[ws.add_user("b@example.com").id])
+    ws.add_member(group.id, ws.add_user("c@example.com").id)
+    first, _ = await read_all(google, group.id)
+    assert [m["email"] for m in first] == ["b@example.com", "c@example.com"]
+    ws.update_user("c@example.com", primary_email="a@example.com")
+    ws.add_member(group.id, ws.add_user("d@example.com").id)
+    again, _ = await read_all(google, group.id)
+    assert [m["email"] for m in again] == ["a@example.com", "b@example.com", "d@example.com"]
