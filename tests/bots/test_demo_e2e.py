@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -111,29 +112,32 @@ def eventually(check: Callable[[], T | None], what: str, timeout: float = 30.0) 
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> Iterator[Demo]:
+@contextmanager
+def running_demo(
+    tmp_path: Path, *options: str, env: dict[str, str] | None = None
+) -> Iterator[Demo]:
+    """`dirsync demo` in a subprocess with these options (and DIRSYNC_* settings), its first
+    line read; stopped with SIGTERM after."""
     state = tmp_path / "demo"
-    env = {
-        **os.environ,
-        "DIRSYNC_INTERVAL_SECONDS": str(INTERVAL),
-        "DIRSYNC_LOG_FORMAT": "text",
-        "PYTHONUNBUFFERED": "1",
-    }
     log = (tmp_path / "demo.log").open("w")
+    command = [*DIRSYNC, "demo", "--state", str(state), "--port", str(free_port()), *options]
     process = subprocess.Popen(
-        [*DIRSYNC, "demo", "--state", str(state), "--port", str(free_port()), "--no-auth"],
+        command,
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
-        env=env,
+        env={
+            **os.environ,
+            "DIRSYNC_LOG_FORMAT": "text",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        },
     )
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
         assert first, f"the demo printed nothing; its log:\n{(tmp_path / 'demo.log').read_text()}"
-        urls = json.loads(first)
-        running = Demo(process, urls, state)
+        running = Demo(process, json.loads(first), state)
 
         def read_rest() -> None:
             assert process.stdout is not None
@@ -150,6 +154,13 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
             if process.poll() is None:
                 process.kill()
             log.close()
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Demo]:
+    env = {"DIRSYNC_INTERVAL_SECONDS": str(INTERVAL)}
+    with running_demo(tmp_path, "--no-auth", env=env) as running:
+        yield running
 
 
 def _add_google_primary(demo: Demo, email: str) -> None:

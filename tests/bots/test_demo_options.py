@@ -7,13 +7,7 @@ without one). `--lag`: both directory emulators run with those eventual-consiste
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,41 +16,7 @@ import requests
 
 from bots import demo_seed
 from bots.say import TEAMS_PATH, teams_activity
-from tests.bots.test_demo_e2e import DIRSYNC, Demo, eventually, free_port
-
-
-@contextmanager
-def running_demo(tmp_path: Path, *options: str) -> Iterator[Demo]:
-    state = tmp_path / "demo"
-    log = (tmp_path / "demo.log").open("w")
-    command = [*DIRSYNC, "demo", "--state", str(state), "--port", str(free_port())]
-    process = subprocess.Popen(
-        [*command, *options],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-        env={**os.environ, "DIRSYNC_LOG_FORMAT": "text", "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert first, f"the demo printed nothing; its log:\n{(tmp_path / 'demo.log').read_text()}"
-        running = Demo(process, json.loads(first), state)
-
-        def read_rest() -> None:
-            assert process.stdout is not None
-            running.lines.extend(process.stdout)
-
-        threading.Thread(target=read_rest, daemon=True).start()
-        yield running
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-            log.close()
+from tests.bots.test_demo_e2e import Demo, eventually, running_demo
 
 
 @pytest.fixture

@@ -82,6 +82,25 @@ class Graph:
             return await response.json()
 
 
+class HandClock:
+    """An emulator's clock (a Tenant's or a Workspace's), moved by hand: tests move time
+    instead of sleeping."""
+
+    def __init__(self, now: float = 1_750_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> HandClock:
+    return HandClock()
+
+
 @pytest.fixture
 def tenant() -> Tenant:
     return Tenant(tenant_id=TENANT_ID, domain=DOMAIN)

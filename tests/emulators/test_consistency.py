@@ -26,7 +26,7 @@ from aiohttp import web
 from emulators.microsoft import ConsistencyConfig, Tenant, create_app, emulator_of
 from emulators.runner import run_emulator
 
-from .conftest import ADVANCED, DOMAIN, TENANT_ID, Graph, Reply, serve
+from .conftest import ADVANCED, DOMAIN, TENANT_ID, Graph, HandClock, Reply, serve
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -56,21 +56,8 @@ MARKER = "onPremisesExtensionAttributes/extensionAttribute15"
 SELECT = "id,mail,displayName,accountEnabled,onPremisesExtensionAttributes"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_760_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def timed_tenant(clock: Clock) -> Tenant:
+def timed_tenant(clock: HandClock) -> Tenant:
     return Tenant(tenant_id=TENANT_ID, domain=DOMAIN, clock=clock)
 
 
@@ -155,7 +142,9 @@ def assert_not_found(reply: Reply, key: str) -> None:
 # -- read after write ---------------------------------------------------------------------------
 
 
-async def test_new_user_is_not_found_until_the_window_ends(replicas: Graph, clock: Clock) -> None:
+async def test_new_user_is_not_found_until_the_window_ends(
+    replicas: Graph, clock: HandClock
+) -> None:
     """READ_AFTER_WRITE (msgraph-sdk-java 2575: the object "cannot immediately" be fetched by
     id, and "when I wait some seconds, the GET request is successful")."""
     user_id = await create_user(replicas, "ann")
@@ -180,7 +169,7 @@ async def test_new_user_is_not_found_until_the_window_ends(replicas: Graph, cloc
 
 
 async def test_new_guest_patch_fails_then_succeeds(
-    replicas: Graph, clock: Clock, timed_tenant: Tenant
+    replicas: Graph, clock: HandClock, timed_tenant: Tenant
 ) -> None:
     """READ_AFTER_WRITE (Q&A 947729: invite, then the update "keeps throwing error during a few
     seconds"; Q&A 936575: retry with back-off). Standard list queries and the invitation API's
@@ -202,7 +191,7 @@ async def test_new_guest_patch_fails_then_succeeds(
     )
 
 
-async def test_new_group_is_not_found(replicas: Graph, clock: Clock) -> None:
+async def test_new_group_is_not_found(replicas: Graph, clock: HandClock) -> None:
     """READ_AFTER_WRITE (msgraph-sdk-java 2575 is about groups: `groups().byGroupId(id).get()`
     right after `groups().post(...)` fails with "Resource ... does not exist")."""
     reply = await replicas.post(
@@ -230,7 +219,7 @@ async def test_new_group_is_not_found(replicas: Graph, clock: Clock) -> None:
 
 
 async def test_batch_items_lag_one_by_one(
-    replicas: Graph, clock: Clock, timed_tenant: Tenant
+    replicas: Graph, clock: HandClock, timed_tenant: Tenant
 ) -> None:
     """READ_AFTER_WRITE: each item of a `$batch` reaches a replica of its own, so an item about
     the new object gets its own 404 while the others succeed."""
@@ -289,7 +278,7 @@ async def test_without_lag_a_new_object_is_found_at_once(graph: Graph) -> None:
 # -- the advanced-query index -------------------------------------------------------------------
 
 
-async def test_marker_filter_misses_a_freshly_marked_guest(both: Graph, clock: Clock) -> None:
+async def test_marker_filter_misses_a_freshly_marked_guest(both: Graph, clock: HandClock) -> None:
     """INDEX ("uses an index store to fulfill query requests") and READ_AFTER_WRITE: the
     product's marker lookup (an advanced query) misses a guest it has just invited and marked,
     while a standard `mail eq` filter finds it, and a GET by id finds it once the replicas have
@@ -315,7 +304,7 @@ async def test_marker_filter_misses_a_freshly_marked_guest(both: Graph, clock: C
 
 
 async def test_changed_user_matches_with_its_old_values(
-    index: Graph, clock: Clock, timed_tenant: Tenant
+    index: Graph, clock: HandClock, timed_tenant: Tenant
 ) -> None:
     """INDEX: within the lag an advanced query matches and returns a changed user as it was;
     standard queries and GET see the change at once."""
@@ -350,7 +339,7 @@ async def test_changed_user_matches_with_its_old_values(
 
 
 async def test_deleted_user_stays_in_advanced_results(
-    index: Graph, clock: Clock, timed_tenant: Tenant
+    index: Graph, clock: HandClock, timed_tenant: Tenant
 ) -> None:
     """INDEX: a user deleted within the lag is still listed by advanced queries, as it was."""
     ann = timed_tenant.add_user(
@@ -372,7 +361,7 @@ async def test_deleted_user_stays_in_advanced_results(
 
 
 async def test_members_with_eventual_consistency_show_indexed_properties(
-    index: Graph, clock: Clock, timed_tenant: Tenant
+    index: Graph, clock: HandClock, timed_tenant: Tenant
 ) -> None:
     """INDEX (the page lists group members and transitiveMembers among the advanced-query
     relationships): the membership is current, the users' properties come from the index."""
@@ -408,7 +397,9 @@ async def test_without_index_lag_advanced_queries_see_writes_at_once(
 # -- control routes -----------------------------------------------------------------------------
 
 
-async def test_control_routes_set_and_clear_the_lags(timed_tenant: Tenant, clock: Clock) -> None:
+async def test_control_routes_set_and_clear_the_lags(
+    timed_tenant: Tenant, clock: HandClock
+) -> None:
     """PUT sets the lags (fields not given take their defaults), DELETE clears them, reset
     leaves them; a bad value is a 400. Turning a lag off ends it at once."""
     async with serve(create_app(timed_tenant, auth=False)) as graph:
@@ -440,7 +431,9 @@ async def test_control_routes_set_and_clear_the_lags(timed_tenant: Tenant, clock
 # -- Microsoft's SDK ----------------------------------------------------------------------------
 
 
-async def test_msgraph_sdk_raises_resource_not_found(timed_tenant: Tenant, clock: Clock) -> None:
+async def test_msgraph_sdk_raises_resource_not_found(
+    timed_tenant: Tenant, clock: HandClock
+) -> None:
     """READ_AFTER_WRITE through Microsoft's own msgraph-sdk: reading a user it has just created
     raises its ODataError with `Request_ResourceNotFound` (as msgraph-sdk-java 2575 shows for
     the Java SDK) until the window has passed."""

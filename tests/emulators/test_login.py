@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 from emulators.microsoft import HttpsToHttpSession, Tenant, create_app
 from emulators.runner import EmulatorThread
 
-from .conftest import DOMAIN, TENANT_ID
+from .conftest import DOMAIN, TENANT_ID, HandClock
 
 CLIENT_ID = "aaaaaaaa-0000-0000-0000-000000000001"
 CERT_CLIENT_ID = "aaaaaaaa-0000-0000-0000-000000000002"
@@ -55,21 +55,14 @@ def certificate() -> tuple[str, str]:
     return make_certificate()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.datetime.now(datetime.UTC).timestamp()
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> HandClock:
+    """Tokens are signed with the real time: the tenant's clock starts there."""
+    return HandClock(datetime.datetime.now(datetime.UTC).timestamp())
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def server(certificate: tuple[str, str], clock: Clock) -> Iterator[EmulatorThread]:
+def server(certificate: tuple[str, str], clock: HandClock) -> Iterator[EmulatorThread]:
     tenant = Tenant(tenant_id=TENANT_ID, domain=DOMAIN, clock=clock)
     tenant.add_app(CLIENT_ID, secret=SECRET)
     tenant.add_app(CERT_CLIENT_ID, certificate_pem=certificate[1])
@@ -187,7 +180,7 @@ def test_openid_configuration_advertises_https_on_the_request_host(
 
 
 def test_graph_refuses_missing_foreign_and_expired_tokens(
-    server: EmulatorThread, clock: Clock
+    server: EmulatorThread, clock: HandClock
 ) -> None:
     token = confidential_app(server, CLIENT_ID, SECRET).acquire_token_for_client(GRAPH_SCOPE)[
         "access_token"

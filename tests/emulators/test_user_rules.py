@@ -22,7 +22,7 @@ with warnings.catch_warnings():
 from emulators.microsoft import GraphOptions, Tenant, create_app
 from emulators.runner import run_emulator
 
-from .conftest import DOMAIN, TENANT_ID, Graph, serve
+from .conftest import DOMAIN, TENANT_ID, Graph, HandClock, serve
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
@@ -31,23 +31,8 @@ pytestmark = [
 DAY = 24 * 3600.0
 
 
-class Clock:
-    """The tenant's clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_750_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def tenant(clock: Clock) -> Tenant:
+def tenant(clock: HandClock) -> Tenant:
     return Tenant(tenant_id=TENANT_ID, domain=DOMAIN, clock=clock)
 
 
@@ -131,7 +116,7 @@ async def test_values_at_the_limits_are_accepted(graph: Graph) -> None:
     assert patched.status == 204, patched.body
 
 
-async def test_restore_within_30_days(graph: Graph, tenant: Tenant, clock: Clock) -> None:
+async def test_restore_within_30_days(graph: Graph, tenant: Tenant, clock: HandClock) -> None:
     created = await graph.post("/users", new_user())
     user_id = created.body["id"]
     await graph.request("DELETE", f"/users/{user_id}")
@@ -147,7 +132,7 @@ async def test_restore_within_30_days(graph: Graph, tenant: Tenant, clock: Clock
 
 
 async def test_after_30_days_a_deleted_user_is_purged(
-    graph: Graph, tenant: Tenant, clock: Clock
+    graph: Graph, tenant: Tenant, clock: HandClock
 ) -> None:
     created = await graph.post("/users", new_user())
     user_id = created.body["id"]
@@ -164,7 +149,9 @@ async def test_after_30_days_a_deleted_user_is_purged(
     assert user_id not in tenant.users and user_id not in tenant.deleted_users
 
 
-async def test_users_delta_reports_a_purged_user_as_deleted(tenant: Tenant, clock: Clock) -> None:
+async def test_users_delta_reports_a_purged_user_as_deleted(
+    tenant: Tenant, clock: HandClock
+) -> None:
     options = GraphOptions(delta_token_lifetime_seconds=60 * DAY)  # Graph's is 7 days
     async with serve(create_app(tenant, auth=False, options=options)) as graph:
         created = await graph.post("/users", new_user())

@@ -30,6 +30,7 @@ from googleapiclient.http import BatchHttpRequest
 from emulators.google import ConsistencyConfig, Workspace, create_app, emulator_of
 from emulators.runner import EmulatorThread
 
+from ..conftest import HandClock
 from .conftest import new_workspace, user_body
 from .test_google_client_fidelity import directory
 
@@ -38,26 +39,8 @@ SEEDED = "seeded@example.com"
 MARKER = "dirsync:entra:0001"
 
 
-class Clock:
-    """The workspace's clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_750_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def workspace(clock: Clock) -> Workspace:
+def workspace(clock: HandClock) -> Workspace:
     ws = new_workspace(clock=clock)
     ws.add_org_unit("/Interop")
     ws.add_org_unit("/Other")
@@ -123,7 +106,7 @@ def test_both_lags_are_off_by_default(workspace: Workspace) -> None:
 
 
 def test_get_after_insert_is_404_then_without_names_then_whole(
-    workspace: Workspace, clock: Clock
+    workspace: Workspace, clock: HandClock
 ) -> None:
     """A get right after users.insert: 404 for the first half of the window, then the user
     without `name` (pull 76: "the response may not have the Name field yet"), then whole."""
@@ -172,7 +155,7 @@ def test_the_address_is_taken_at_once(workspace: Workspace) -> None:
 
 
 def test_writes_in_the_first_half_404_and_change_nothing_and_a_retry_succeeds(
-    workspace: Workspace, clock: Clock
+    workspace: Workspace, clock: HandClock
 ) -> None:
     """update, patch, delete (and makeAdmin) of a user inserted a moment ago answer 404 and
     change nothing, so a client must retry them (pull 76 and terraform-provider-googleworkspace
@@ -198,7 +181,7 @@ def test_writes_in_the_first_half_404_and_change_nothing_and_a_retry_succeeds(
     assert fetched["suspended"] is True and fetched["name"]["fullName"] == "Renamed Family"
 
 
-def test_a_write_in_the_second_half_goes_through(workspace: Workspace, clock: Clock) -> None:
+def test_a_write_in_the_second_half_goes_through(workspace: Workspace, clock: HandClock) -> None:
     """Once the user is found (without names yet), writes to it work: the 404 is only the first
     half of the window (pull 76's provider updated the user's names right after its get)."""
     with serving(workspace, ConsistencyConfig(read_after_write_seconds=10)) as server:
@@ -212,7 +195,7 @@ def test_a_write_in_the_second_half_goes_through(workspace: Workspace, clock: Cl
     assert workspace.find_user(NEW) is None
 
 
-def test_missing_fields_share_moves_the_split(workspace: Workspace, clock: Clock) -> None:
+def test_missing_fields_share_moves_the_split(workspace: Workspace, clock: HandClock) -> None:
     """`missing_fields_share` is the window's last share in which the user is found without
     its names (pull 76); 0 makes the whole window a 404, 1 skips the 404."""
     with serving(workspace, ConsistencyConfig(read_after_write_seconds=10)) as server:
@@ -250,7 +233,7 @@ def test_users_made_by_the_workspace_do_not_lag(workspace: Workspace) -> None:
     assert patched["suspended"] is True
 
 
-def test_batch_parts_lag_each_on_its_own(workspace: Workspace, clock: Clock) -> None:
+def test_batch_parts_lag_each_on_its_own(workspace: Workspace, clock: HandClock) -> None:
     """Inside one /batch, a get of a user inserted a moment ago answers 404 while a get of a
     seeded user answers it, and an insert followed by a get of it in the same batch sees the
     get 404 (pull 76's lag, per part)."""
@@ -287,7 +270,7 @@ def test_batch_parts_lag_each_on_its_own(workspace: Workspace, clock: Clock) -> 
 
 
 def test_a_query_misses_a_new_user_that_a_get_by_key_finds(
-    workspace: Workspace, clock: Clock
+    workspace: Workspace, clock: HandClock
 ) -> None:
     """users.list with a query reads an index that lags (Google's search-users guide: "it may
     take up to 36 hours for new data to be reflected in all search results"); a get by key and
@@ -312,7 +295,9 @@ def test_a_query_misses_a_new_user_that_a_get_by_key_finds(
     assert [u["primaryEmail"] for u in caught_up] == [NEW]
 
 
-def test_a_changed_user_matches_and_is_listed_as_it_was(workspace: Workspace, clock: Clock) -> None:
+def test_a_changed_user_matches_and_is_listed_as_it_was(
+    workspace: Workspace, clock: HandClock
+) -> None:
     """A user changed less than the index's lag ago matches its old values and is returned with
     them (search-users guide: "Most user data updates within 1 hour"); a get shows it as it
     is, and once the lag has passed the query sees the change."""
@@ -363,7 +348,7 @@ def test_a_changed_user_matches_and_is_listed_as_it_was(workspace: Workspace, cl
 
 
 def test_a_deleted_user_is_still_found_by_queries_during_the_lag(
-    workspace: Workspace, clock: Clock
+    workspace: Workspace, clock: HandClock
 ) -> None:
     """A user deleted less than the index's lag ago is still in query results as it was
     (search-users guide), while a get by key and a list without a query no longer have it:
@@ -387,7 +372,7 @@ def test_a_deleted_user_is_still_found_by_queries_during_the_lag(
 
 
 def test_each_lag_alone_and_writes_made_while_a_lag_was_off(
-    workspace: Workspace, clock: Clock
+    workspace: Workspace, clock: HandClock
 ) -> None:
     """The two modes are independent: the read-after-write lag of pull 76 alone leaves queries
     current, the index lag of the search-users guide alone leaves gets current; and a user

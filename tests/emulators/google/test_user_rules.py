@@ -14,6 +14,7 @@ from googleapiclient.errors import HttpError
 from emulators.google import Workspace, create_app
 from emulators.runner import EmulatorThread
 
+from ..conftest import HandClock
 from .conftest import ADMIN, DIRECTORY, Api, new_workspace, serve, user_body
 
 USERS = DIRECTORY + "/users"
@@ -21,23 +22,8 @@ DAY = 24 * 3600.0
 BAD_ADDRESS = "Invalid Input: primary_user_email"
 
 
-class Clock:
-    """The workspace's clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_750_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def workspace(clock: Clock) -> Workspace:
+def workspace(clock: HandClock) -> Workspace:
     ws = new_workspace(clock=clock)
     ws.add_org_unit("/Interop")
     return ws
@@ -124,7 +110,7 @@ async def test_names_google_accepts(google: Api) -> None:
     assert reply.body["name"]["familyName"] == "李" * 60
 
 
-async def test_undelete_within_20_days_restores_the_user(google: Api, clock: Clock) -> None:
+async def test_undelete_within_20_days_restores_the_user(google: Api, clock: HandClock) -> None:
     created = await google.post(USERS, user_body("ann@example.com", orgUnitPath="/Interop"))
     user_id = created.body["id"]
     await google.request("DELETE", f"{USERS}/{user_id}")
@@ -153,7 +139,7 @@ async def test_undelete_without_org_unit_puts_the_user_at_the_top(google: Api) -
     assert google.workspace.users[created.body["id"]].org_unit_path == "/"
 
 
-async def test_after_20_days_a_deleted_user_is_gone_for_good(google: Api, clock: Clock) -> None:
+async def test_after_20_days_a_deleted_user_is_gone_for_good(google: Api, clock: HandClock) -> None:
     created = await google.post(USERS, user_body("ann@example.com"))
     user_id = created.body["id"]
     await google.request("DELETE", f"{USERS}/{user_id}")
