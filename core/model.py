@@ -66,6 +66,9 @@ class GroupInfo:
     email: str = ""
     type: GroupType = GroupType.SECURITY
     dynamic: bool = False
+    # A Microsoft Teams team: a Microsoft 365 group whose resourceProvisioningOptions holds
+    # "Team" (Entra only; an imported team is a User Sync source).
+    team: bool = False
 
 
 PRIMARY_RULE = (
@@ -247,8 +250,84 @@ class KnownUser:
     sources: frozenset[str] = field(default_factory=frozenset)
 
 
+@dataclass(frozen=True, slots=True)
+class KnownPage:
+    """One page of User Sync (`user sync`): the entries, how many match in all, and their
+    secondary accounts by the entry's email (an entry may have none)."""
+
+    entries: tuple[KnownUser, ...]
+    total: int
+    accounts: dict[str, tuple[AccountRecord, ...]] = field(default_factory=dict)
+
+
 def source_of_role(role: Role) -> str:
     return f"group:{role.value}"
+
+
+class SourceKind(StrEnum):
+    """What a User Sync source is. The primary groups are sources too (`group:<role>`), from
+    the assignments; the other kinds are imported by admins and only give visibility."""
+
+    GROUP = "group"
+    TEAM = "team"  # an imported Microsoft Teams team (its Microsoft 365 group)
+    GOOGLE = "google"  # users of the connected Google Workspace tenant: all, or an org unit
+
+
+class SourceState(StrEnum):
+    NEW = "new"  # imported, not read yet
+    OK = "ok"
+    FAILING = "failing"  # the last read failed: its entries are kept as they were
+
+
+def team_source(group_id: str) -> str:
+    """The source key of an imported team: its Microsoft 365 group's id."""
+    return f"team:{group_id}"
+
+
+def google_source(org_unit: str) -> str:
+    """The source key of a Google import: the org unit's path, `/` for every user."""
+    return f"google:{org_unit}"
+
+
+def source_kind(key: str) -> SourceKind | None:
+    kind, _, rest = key.partition(":")
+    return SourceKind(kind) if rest and kind in {k.value for k in SourceKind} else None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedSource:
+    """A User Sync source an admin imported: a Teams team, or users of the connected Google
+    Workspace tenant (an org unit with its children, `/` for all). It never creates or deletes
+    an account: its people are listed in User Sync with it as their source."""
+
+    key: str  # team_source(group id) or google_source(org unit path)
+    kind: SourceKind
+    name: str  # the team's display name, or the org unit's path
+    ref: str  # the team's group id, or the org unit's path
+    added_by: str = ""
+    added_at: datetime | None = None
+    state: SourceState = SourceState.NEW
+    error: str = ""  # why the last read failed (state FAILING)
+    members: int = 0  # people read at the last good read (our own accounts not counted)
+    last_read_at: datetime | None = None  # the last good read
+    last_tried_at: datetime | None = None  # the last read, good or not
+
+    @property
+    def label(self) -> str:
+        return source_label(self.key, self.name)
+
+
+def source_label(key: str, name: str = "") -> str:
+    """A source as people read it: `Microsoft primaries group`, `team Project Falcon`,
+    `Google import /Sales`, `Google import (all users)`."""
+    kind, _, rest = key.partition(":")
+    if kind == SourceKind.GROUP:
+        return f"{Role(rest).label} group" if rest in {r.value for r in Role} else key
+    if kind == SourceKind.TEAM:
+        return f"team {name or rest}"
+    if kind == SourceKind.GOOGLE:
+        return "Google import (all users)" if rest == "/" else f"Google import {rest}"
+    return key
 
 
 @dataclass(frozen=True, slots=True)

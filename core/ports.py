@@ -23,6 +23,8 @@ from core.model import (
     GroupInfo,
     GroupSearch,
     HeldDeletion,
+    ImportedSource,
+    KnownPage,
     KnownUser,
     Lease,
     OperationRecord,
@@ -61,6 +63,24 @@ class DirectoryPort(Protocol):
 
     async def groups_named(self, name: str) -> list[GroupInfo]:
         """Every group whose display name is `name`, in any case (`assign` by name)."""
+        ...
+
+    async def teams_named(self, name: str) -> list[GroupInfo]:
+        """Entra: every Microsoft Teams team whose display name is `name`, in any case (Graph's
+        `resourceProvisioningOptions/Any(x:x eq 'Team')` filter), each with team=True. A
+        directory without teams (Google) raises a permanent DirectoryError."""
+        ...
+
+    async def get_org_unit(self, path: str) -> str:
+        """Google: the org unit's canonical path (`/` is the whole tenant). Raises NotFound for
+        an unknown one; a directory without org units (Entra) raises a permanent
+        DirectoryError."""
+        ...
+
+    async def read_org_unit(self, path: str) -> SourceRead:
+        """Google: every user of the org unit and of its children (`/`: the whole tenant),
+        suspended ones included (enabled=False), our own accounts flagged `ours` (User Sync's
+        Google imports; read in full each time)."""
         ...
 
     async def read_members(self, group: GroupInfo, *, full: bool = False) -> SourceRead:
@@ -154,6 +174,21 @@ class Store(Protocol):
     def in_both_groups(self, limit: int) -> tuple[int, list[str]]:
         """How many User Sync entries come from both primary groups, and the first few."""
         ...
+
+    def page_known_users(self, text: str, offset: int, limit: int) -> KnownPage:
+        """`user sync`: entries by email whose email or display name contains `text` (any
+        case; "" for all), `limit` of them from `offset`. A paged query: fast at 200,000."""
+        ...
+
+    def known_user_counts(self) -> dict[str, int]:
+        """User Sync entries per source key, and the total under "" (`sources`, `sync status`)."""
+        ...
+
+    # User Sync sources that admins imported (teams, Google tenant imports), by key
+    def list_sources(self) -> list[ImportedSource]: ...
+    def get_source(self, key: str) -> ImportedSource | None: ...
+    def save_source(self, source: ImportedSource) -> None: ...
+    def remove_source(self, key: str) -> None: ...  # a no-op for an unknown key
 
     # the operation journal
     def begin_operation(
