@@ -48,6 +48,7 @@ from core.plan import Operation, Plan
 from core.planner import GroupState, PlanInput, PlanSettings, make_plan
 from core.ports import Clock, DirectoryPort, Store
 from core.reconciler import ApplyResult, Reconciler, RetryPolicy
+from core.sources import SourceReads, read_sources, record_reads
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class RunReport:
     plan: Plan
     applied: ApplyResult = field(default_factory=ApplyResult)
     reads: dict[Role, SourceRead | ReadFailure] = field(default_factory=dict)
+    sources: SourceReads = field(default_factory=dict)  # the imported sources this run read
     only_emails: frozenset[str] | None = None  # a "user" run: whom it was about
     cleared: list[Failure] = field(default_factory=list)  # failures a "user" run cleared first
 
@@ -328,6 +330,15 @@ class Engine:
         assignments = self.store.get_assignments()
         full = run.kind in ("full", "import")
         reads = {role: await self._read(a, full=full) for role, a in assignments.items()}
+        sources = self.store.list_sources()
+        source_reads: SourceReads = {}
+        if only_emails is None:  # a "user" run leaves User Sync as it is
+            source_reads = await read_sources(
+                self.directories,
+                sources,
+                full=full,
+                by_command=run.triggered_by != "system",
+            )
         observed: dict[Role, Mapping[str, Account]] | None = None
         if run.kind in ("full", "import"):
             observed = {}
@@ -340,12 +351,23 @@ class Engine:
         # while planning, and not together: the planner reads one role's records at a time, and
         # User Sync after them. The plan keeps what it needs, the apply phase runs without them.
         with collector_paused():
-            plan = self._make_plan(run, assignments, reads, observed, held, only_emails)
+            plan = self._make_plan(
+                run,
+                assignments,
+                reads,
+                observed,
+                held,
+                only_emails,
+                {source.key: source.label for source in sources},
+                {k: read for k, read in source_reads.items() if isinstance(read, SourceRead)},
+            )
         # User Sync as it should be was only the planner's: what to write is in known_changed
         # and known_gone, and the entries would otherwise be held through the apply phase and
         # for as long as the report is kept.
         plan.known_users = {}
-        return RunReport(run=run, plan=plan, reads=reads, only_emails=only_emails)
+        return RunReport(
+            run=run, plan=plan, reads=reads, sources=source_reads, only_emails=only_emails
+        )
 
     def _make_plan(
         self,
@@ -355,6 +377,8 @@ class Engine:
         observed: Mapping[Role, Mapping[str, Account]] | None,
         held: list[HeldDeletion],
         only_emails: frozenset[str] | None,
+        sources: Mapping[str, str],
+        imported: Mapping[str, SourceRead],
     ) -> Plan:
         return make_plan(
             PlanInput(
@@ -368,6 +392,8 @@ class Engine:
                 approved=frozenset((h.role, h.source_id) for h in held if h.approved),
                 known=self.store.list_known_users,
                 only_emails=only_emails,
+                sources=sources,
+                imported=imported,
             )
         )
 
@@ -417,6 +443,9 @@ class Engine:
             keep = {op.key for op in plan.held} | applied.failed_keys
             self.store.release_held(k for k in already_held if k not in keep)
             self._save_known_users(plan)
+            record_reads(
+                self.store, self.auditor, report.sources, now=self.clock.now(), run_id=run.id
+            )
         self._save_group_counts(report)
         finished = dataclasses.replace(
             run,

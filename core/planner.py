@@ -24,8 +24,11 @@ from core.model import (
     Platform,
     ReadFailure,
     Role,
+    SourceKind,
     SourceRead,
     SourceUser,
+    source_kind,
+    source_label,
     source_of_role,
 )
 from core.names import as_held
@@ -78,6 +81,12 @@ class PlanInput:
     known: Sequence[KnownUser] | Callable[[], Sequence[KnownUser]] = ()
     only_emails: frozenset[str] | None = None  # `resync user`: plan for these people only
     record_count: int | None = None  # with a loader of records: how many records in all
+    # User Sync's imported sources (teams, Google imports) as they are now, by key, with their
+    # labels: an entry's imported source that is not here any more was removed and is dropped.
+    sources: Mapping[str, str] = field(default_factory=dict)
+    # The imported sources read this run; the others keep their entries as they were (not read
+    # this run, or the read failed).
+    imported: Mapping[str, SourceRead] = field(default_factory=dict)
 
 
 def spec_for(role: Role, group: Assignment, user: SourceUser) -> AccountSpec:
@@ -363,18 +372,26 @@ class _Planner:
         return desired, excluded
 
     def _known_users(self) -> None:
-        """User Sync: primaries of every group read, plus every other source carried forward.
+        """User Sync: primaries of every group read, people of every imported source read, and
+        every other source carried forward.
 
         A user is live in at most one group (rule 5), so their entry is the sources they had
-        outside the live groups, plus that one group. The answer is the entries given with the
+        outside what this run read, plus that group and the imported sources that list them.
+        An imported source that was removed is dropped from every entry; one that was not read
+        (or failed) keeps its entries as they were. The answer is the entries given with the
         differences laid over them (`KnownUsersView`): unchanged entries stay the same objects,
         and at 100,000 users a side no second dict of 200,000 entries is built.
         """
-        paused = {r for r, s in self.data.groups.items() if s.assignment.paused}
-        live_roles = [r for r in self.data.settings.order if r in self.read_ok and r not in paused]
+        data = self.data
+        paused = {r for r, s in data.groups.items() if s.assignment.paused}
+        live_roles = [r for r in data.settings.order if r in self.read_ok and r not in paused]
         live = set(live_roles)
-        live_sources = frozenset(source_of_role(r) for r in live_roles)
-        entries = self.data.known() if callable(self.data.known) else self.data.known
+        imported = {key: read for key, read in data.imported.items() if key in data.sources}
+        refreshed = frozenset(source_of_role(r) for r in live_roles) | frozenset(imported)
+        members, names = _imported_members(imported)
+        members_get = members.get
+        carried = _Carried(refreshed, data.sources)
+        entries = data.known() if callable(data.known) else data.known
         old = dict(zip(map(attrgetter("email"), entries), entries, strict=True))
         del entries
         old_get = old.get
@@ -384,27 +401,46 @@ class _Planner:
             keys, users = self.keyed[role]
             for key, user in zip(keys, users, strict=True):
                 previous = old_get(key)
+                extra = members_get(key)
                 if previous is None:
-                    changed[key] = KnownUser(key, user.display_name, only)
-                elif previous.sources == only and previous.display_name == user.display_name:
+                    changed[key] = KnownUser(
+                        key, user.display_name, only | extra if extra else only
+                    )
+                    continue
+                if extra is None and previous.sources == only:
+                    sources = previous.sources  # the usual case, in step
+                else:
+                    sources = carried(previous.sources) | only
+                    if extra is not None:
+                        sources |= extra
+                    if sources == previous.sources:
+                        sources = previous.sources
+                if sources is previous.sources and previous.display_name == user.display_name:
                     if changed and key in changed:  # a key twice in a group: the last decides
                         del changed[key]
                 else:
-                    sources = (previous.sources - live_sources) | only
                     changed[key] = KnownUser(key, user.display_name, sources)
-        # Entries that are not a live group's user: carried forward without the live groups'
-        # sources, or gone when they had no other. The live groups' users are the keys claimed
-        # by a live group (rule 5 claims each key for one group).
+        # Entries that are not a live group's user: what they keep of their sources, with the
+        # imported sources read now that list them; gone when nothing is left. The live groups'
+        # users are the keys claimed by a live group (rule 5 claims each key for one group).
         claimed = self.claimed_emails.get
         gone: set[str] = set()
         for key, entry in old.items():
-            if claimed(key) in live or not entry.sources & live_sources:
+            if claimed(key) in live:
                 continue
-            kept = entry.sources - live_sources
-            if kept:
-                changed[key] = KnownUser(key, entry.display_name, kept)
-            else:
+            extra = members_get(key)
+            kept = carried(entry.sources)
+            if extra is not None:
+                kept |= extra
+            elif kept is entry.sources:
+                continue  # nothing read this run lists them or removed their sources
+            if not kept:
                 gone.add(key)
+            elif kept != entry.sources:
+                changed[key] = KnownUser(key, entry.display_name, kept)
+        for key, sources in members.items():  # people known only through an imported source
+            if key not in old and claimed(key) not in live:
+                changed[key] = KnownUser(key, names[key], sources)
         for role in live_roles:  # a user in both groups is known through both (rule 5)
             for key, user in self.conflicted.get(role, []):
                 found = changed.get(key) or (None if key in gone else old_get(key))
@@ -435,7 +471,7 @@ class _Planner:
                 if op.kind is OpKind.DELETE:
                     others = plan.known_users.get(op.email.lower())
                     if others is not None:
-                        op = _with_visibility(op, others.sources)
+                        op = _with_visibility(op, others.sources, data.sources)
                 if state is not None and state.assignment.paused:
                     plan.pending.setdefault(role, []).append(op)
                     continue
@@ -494,20 +530,70 @@ class _Planner:
                 plan.settled.append((failure.role, failure.source_id))
 
 
-def _with_visibility(op: Operation, sources: Iterable[str]) -> Operation:
-    remaining = frozenset(s for s in sources if s != source_of_role(op.role))
+def _with_visibility(op: Operation, sources: Iterable[str], names: Mapping[str, str]) -> Operation:
+    """The deletion, with the User Sync sources (by label) that keep its person listed."""
+    remaining = frozenset(
+        names.get(s) or source_label(s) for s in sources if s != source_of_role(op.role)
+    )
     if not remaining:
         return op
-    return Operation(
-        op.kind,
-        op.role,
-        op.source_id,
-        op.email,
-        op.reason,
-        spec=op.spec,
-        account_id=op.account_id,
-        still_visible_via=remaining,
-    )
+    return dataclasses.replace(op, still_visible_via=remaining)
+
+
+def _imported_members(
+    imported: Mapping[str, SourceRead],
+) -> tuple[dict[str, frozenset[str]], dict[str, str]]:
+    """The people of the imported sources read this run: by email key, the sources that list
+    them, and a display name for those listed nowhere else. Our own accounts are left out:
+    they are shown as their primary's secondary account, not as people."""
+    found: dict[str, set[str]] = {}
+    names: dict[str, str] = {}
+    for key, read in imported.items():
+        for user in read.users:
+            email = user.email_key
+            if user.ours or not email:
+                continue
+            sources = found.get(email)
+            if sources is None:
+                found[email] = {key}
+                names[email] = user.display_name
+            else:
+                sources.add(key)
+    shared: dict[frozenset[str], frozenset[str]] = {}  # a handful of distinct sets, shared
+    members = {
+        email: shared.setdefault(frozen, frozen)
+        for email, sources in found.items()
+        for frozen in (frozenset(sources),)
+    }
+    return members, names
+
+
+class _Carried:
+    """What an entry keeps of its sources whatever this run read: those not refreshed now, less
+    imported sources that were removed. Entries share a handful of distinct source sets, so
+    each is worked out once."""
+
+    __slots__ = ("_known", "_refreshed", "_seen")
+
+    def __init__(self, refreshed: frozenset[str], imported: Mapping[str, str]) -> None:
+        self._refreshed = refreshed
+        self._known = imported
+        self._seen: dict[frozenset[str], frozenset[str]] = {}
+
+    def __call__(self, sources: frozenset[str]) -> frozenset[str]:
+        found = self._seen.get(sources)
+        if found is None:
+            found = frozenset(s for s in sources if self._keeps(s))
+            if found == sources:
+                found = sources
+            self._seen[sources] = found
+        return found
+
+    def _keeps(self, source: str) -> bool:
+        if source in self._refreshed:
+            return False
+        kind = source_kind(source)
+        return kind is None or kind is SourceKind.GROUP or source in self._known
 
 
 def make_plan(data: PlanInput) -> Plan:

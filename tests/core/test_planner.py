@@ -138,6 +138,8 @@ class Case:
     approved: frozenset[tuple[Role, str]] = frozenset()
     known: list[KnownUser] = field(default_factory=list)
     settings: PlanSettings = field(default_factory=PlanSettings)
+    sources: dict[str, str] = field(default_factory=dict)  # imported sources: key -> label
+    imported: dict[str, SourceRead] = field(default_factory=dict)  # the ones read this run
 
 
 ANN, BOB, CAT = "ann@contoso.com", "bob@contoso.com", "cat@example.com"
@@ -188,7 +190,7 @@ CASES = [
         {MS: group(MS, user(ANN), last=2)},
         {
             "ops": {("delete", BOB, "removed from group")},
-            "visible": {BOB: {"team:eng"}},
+            "visible": {BOB: {"team Eng"}},
             "known": {ANN: {"group:microsoft"}, BOB: {"team:eng"}},
         },
         records=[rec(MS, ANN), rec(MS, BOB)],
@@ -196,6 +198,95 @@ CASES = [
             KnownUser(ANN, "Ann", frozenset({"group:microsoft"})),
             KnownUser(BOB, "Bob", frozenset({"group:microsoft", "team:eng"})),
         ],
+        sources={"team:eng": "team Eng"},
+    ),
+    Case(
+        "15 User Sync: a team read now keeps a primary who left the group, account deleted",
+        {MS: group(MS, user(ANN), last=2)},
+        {
+            "ops": {("delete", BOB, "removed from group")},
+            "visible": {BOB: {"team Eng"}},
+            "known": {ANN: {"group:microsoft", "team:eng"}, BOB: {"team:eng"}},
+        },
+        records=[rec(MS, ANN), rec(MS, BOB)],
+        known=[
+            KnownUser(ANN, "Ann", frozenset({"group:microsoft"})),
+            KnownUser(BOB, "Bob", frozenset({"group:microsoft"})),
+        ],
+        sources={"team:eng": "team Eng"},
+        imported={"team:eng": SourceRead((user(ANN), user(BOB)))},
+    ),
+    Case(
+        "15 User Sync: people only in imported sources are listed, and never get an account",
+        {MS: group(MS, user(ANN), last=1)},
+        {
+            "ops": set(),
+            "known": {
+                ANN: {"group:microsoft"},
+                CAT: {"team:eng", "google:/Sales"},
+                "dan@example.com": {"google:/Sales"},
+            },
+        },
+        records=[rec(MS, ANN)],
+        known=[KnownUser(ANN, "Ann", frozenset({"group:microsoft"}))],
+        sources={"team:eng": "team Eng", "google:/Sales": "Google import /Sales"},
+        imported={
+            "team:eng": SourceRead((user(CAT),)),
+            "google:/Sales": SourceRead((user(CAT), user("dan@example.com", enabled=False))),
+        },
+    ),
+    Case(
+        "15 User Sync: an imported source not read this run (or failing) keeps its entries",
+        {MS: group(MS, user(ANN), last=1)},
+        {"ops": set(), "known": {ANN: {"group:microsoft", "google:/"}, CAT: {"google:/"}}},
+        records=[rec(MS, ANN)],
+        known=[
+            KnownUser(ANN, "Ann", frozenset({"group:microsoft", "google:/"})),
+            KnownUser(CAT, "Cat", frozenset({"google:/"})),
+        ],
+        sources={"google:/": "Google import (all users)"},
+    ),
+    Case(
+        "15 User Sync: a person gone from a team read now leaves it; with no source left, "
+        "User Sync",
+        {MS: group(MS, user(ANN), last=1)},
+        {"ops": set(), "known": {ANN: {"group:microsoft"}, BOB: {"google:/"}}},
+        records=[rec(MS, ANN)],
+        known=[
+            KnownUser(ANN, "Ann", frozenset({"group:microsoft", "team:eng"})),
+            KnownUser(BOB, "Bob", frozenset({"team:eng", "google:/"})),
+            KnownUser(CAT, "Cat", frozenset({"team:eng"})),
+        ],
+        sources={"team:eng": "team Eng", "google:/": "Google import (all users)"},
+        imported={"team:eng": SourceRead(())},
+    ),
+    Case(
+        "15 User Sync: a removed source is dropped from every entry",
+        {MS: group(MS, user(ANN), last=1)},
+        {"ops": set(), "known": {ANN: {"group:microsoft"}}},
+        records=[rec(MS, ANN)],
+        known=[
+            KnownUser(ANN, "Ann", frozenset({"group:microsoft", "team:old"})),
+            KnownUser(CAT, "Cat", frozenset({"team:old"})),
+        ],
+    ),
+    Case(
+        "15 User Sync: our own accounts in an imported source are not people of it",
+        {MS: group(MS, user(ANN), last=1)},
+        {"ops": set(), "known": {ANN: {"group:microsoft"}}},
+        records=[rec(MS, ANN)],
+        known=[KnownUser(ANN, "Ann", frozenset({"group:microsoft"}))],
+        sources={"google:/": "Google import (all users)"},
+        imported={"google:/": SourceRead((user("ann.archer@teams.example.com", ours=True),))},
+    ),
+    Case(
+        "15 User Sync: a paused group's people keep their entries and gain the team read now",
+        {MS: group(MS, user(ANN), paused=True, last=1)},
+        {"ops": set(), "known": {ANN: {"group:microsoft", "team:eng"}}},
+        records=[rec(MS, ANN)],
+        known=[KnownUser(ANN, "Ann", frozenset({"group:microsoft"}))],
+        sources={"team:eng": "team Eng"},
+        imported={"team:eng": SourceRead((user(ANN),))},
     ),
     Case(
         "4 User Sync: a user with no source left leaves User Sync",
@@ -380,6 +471,8 @@ def test_planner_rule(case: Case) -> None:
             failures=case.failures,
             approved=case.approved,
             known=case.known,
+            sources=case.sources,
+            imported=case.imported,
         )
     )
     got = summary(plan)
@@ -409,6 +502,8 @@ def test_loaders_plan_as_the_lists_do(case: Case) -> None:
         "observed": case.observed,
         "failures": case.failures,
         "approved": case.approved,
+        "sources": case.sources,
+        "imported": case.imported,
     }
     lists = make_plan(PlanInput(records=case.records, known=case.known, **common))
     loaded = make_plan(
