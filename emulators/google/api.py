@@ -22,7 +22,13 @@ import json
 
 from aiohttp import web
 
-from . import cloud_identity, directory_groups, directory_members, directory_users
+from . import (
+    cloud_identity,
+    directory_groups,
+    directory_members,
+    directory_org_units,
+    directory_users,
+)
 from .consistency import lagging
 from .discovery import ApiDescription, Method, ValidationError
 from .emulator import EMULATOR, GoogleEmulator
@@ -44,6 +50,7 @@ HANDLERS: dict[str, Handler] = {
     **lagging(directory_users.HANDLERS),  # read-after-write lag, when it is on
     **directory_groups.HANDLERS,
     **directory_members.HANDLERS,
+    **directory_org_units.HANDLERS,
     **cloud_identity.HANDLERS,
 }
 

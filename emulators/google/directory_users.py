@@ -126,9 +126,11 @@ def _check_address(ws: Workspace, address: Any) -> str:
 
 
 def _check_org_unit(ws: Workspace, path: Any) -> str:
-    if not isinstance(path, str) or path not in ws.org_units:
+    """The unit's path as the workspace spells it (names are compared ignoring case)."""
+    unit = ws.find_org_unit(path) if isinstance(path, str) else None
+    if unit is None:
         raise invalid("Invalid Input: INVALID_OU_ID")
-    return path
+    return unit.path
 
 
 def _read_only(call: ApiCall) -> frozenset[str]:
@@ -300,7 +302,7 @@ def _listed_users(call: ApiCall) -> Sequence[User]:
     if domain:
         users = [u for u in users if domain_of(u.primary_email) == str(domain).lower()]
     if query:
-        matches = user_filter(str(query))
+        matches = user_filter(str(query), ws)
         users = [u for u in users if matches(u)]
     # Without orderBy, Google lists users in the alphabetical order of their address.
     order = str(call.params.get("orderBy") or "email")

@@ -7,6 +7,11 @@ field names at any depth, JSON types). Nothing here knows about users or groups:
 checks any API whose document is loaded, so the emulator refuses what the real API would refuse
 without a hand-written list of what exists.
 
+A path parameter written `{+name}` at the end of a method's `path` whose pattern is `^.*$`
+(orgunits' `{+orgUnitPath}`, `{orgUnitPath=**}` in Google's reference) takes the rest of the path,
+slashes included: google-api-python-client expands it so ("Sales/East" stays "Sales/East"), while
+the document's `flatPath` would allow one segment only.
+
 Two places where the documents say less than the API enforces are read from the documents too:
 a maximum stated only in a parameter's description ("Max allowed value is 200.", as on
 members.list), and the required fields named by `annotations.required` (callers decide the
@@ -77,18 +82,32 @@ class Method:
     parameters: Mapping[str, Parameter]
     request_schema: str | None
     scopes: tuple[str, ...]
+    rest: str | None = None  # the last parameter, which takes every remaining segment
 
     def match(self, segments: Sequence[str]) -> dict[str, str] | None:
         """The path parameters (decoded) if the raw path segments fit this method's path."""
-        if len(segments) != len(self.segments):
+        fixed = self.segments[:-1] if self.rest is not None else self.segments
+        if len(segments) != len(fixed) and (self.rest is None or len(segments) <= len(fixed)):
             return None
         found: dict[str, str] = {}
-        for pattern, segment in zip(self.segments, segments, strict=True):
+        for pattern, segment in zip(fixed, segments[: len(fixed)], strict=True):
             matched = pattern.fullmatch(segment)
             if matched is None:
                 return None
             found.update({k: unquote(v) for k, v in matched.groupdict().items()})
+        if self.rest is not None:
+            found[self.rest] = "/".join(unquote(s) for s in segments[len(fixed) :])
         return found
+
+
+def _rest_parameter(data: Mapping[str, Any]) -> str | None:
+    """The name of a trailing `{+name}` whose pattern lets it span segments (`^.*$`)."""
+    last = str(data["path"]).rsplit("/", 1)[-1]
+    if not (last.startswith("{+") and last.endswith("}")):
+        return None
+    name = last[2:-1]
+    pattern = data.get("parameters", {}).get(name, {}).get("pattern")
+    return name if pattern == "^.*$" else None
 
 
 def _segment_pattern(template: str) -> re.Pattern[str]:
@@ -124,7 +143,8 @@ class ApiDescription:
     def _methods(self, resources_json: Mapping[str, Any]) -> Iterable[Method]:
         for resource in resources_json.values():
             for data in resource.get("methods", {}).values():
-                path = data.get("flatPath") or data["path"]
+                rest = _rest_parameter(data)
+                path = data["path"] if rest else data.get("flatPath") or data["path"]
                 templates = path.split("/")
                 yield Method(
                     id=data["id"],
@@ -139,6 +159,7 @@ class ApiDescription:
                     },
                     request_schema=(data.get("request") or {}).get("$ref"),
                     scopes=tuple(data.get("scopes", ())),
+                    rest=rest,
                 )
             yield from self._methods(resource.get("resources", {}))
 
@@ -297,8 +318,14 @@ class Catalog:
         # (HTTP method, number of segments) -> candidates, most literal segments first, so
         # `users/watch` is users.watch and not users.get with userKey "watch".
         self._index: dict[tuple[str, int], list[Method]] = {}
+        # HTTP method -> methods whose last parameter takes the rest of the path: tried after
+        # the fixed-length ones.
+        self._rest: dict[str, list[Method]] = {}
         for api in self.apis.values():
             for method in api.methods:
+                if method.rest is not None:
+                    self._rest.setdefault(method.http_method, []).append(method)
+                    continue
                 key = (method.http_method, len(method.segments))
                 self._index.setdefault(key, []).append(method)
         for candidates in self._index.values():
@@ -308,7 +335,10 @@ class Catalog:
         """The method a request is for and its decoded path parameters; None for an unknown
         path or an HTTP method the path does not have."""
         segments = raw_path.strip("/").split("/")
-        for method in self._index.get((http_method, len(segments)), ()):
+        for method in (
+            *self._index.get((http_method, len(segments)), ()),
+            *self._rest.get(http_method, ()),
+        ):
             params = method.match(segments)
             if params is not None:
                 return method, params

@@ -2,7 +2,8 @@
 
     {"customer": {"id": "C03az79cb", "domains": ["example.com", "example.org"],
                   "edition": "enterprise_plus"},
-     "orgUnits": ["/Interop"],
+     "orgUnits": ["/Interop", {"orgUnitPath": "/Sales", "description": "...",
+                               "orgUnitId": "id:03ph8a2z39nmgi7"}],
      "serviceAccounts": [{"clientEmail": "sync@proj.iam.gserviceaccount.com",
                           "keyId": "abc", "publicKeyPem": "-----BEGIN PUBLIC KEY-----...",
                           "delegatedScopes": ["https://www.googleapis.com/auth/admin.directory.user"]}],
@@ -15,10 +16,11 @@
                  "aliases": [], "members": ["admin@example.com",
                                             {"email": "ops@example.com", "role": "OWNER"}]}]}
 
-A service account may be given as its JSON key file instead (with `client_email`,
-`private_key_id` and `private_key`): the public key is derived from the private one. Members name
-a user or group by address or id, or an outside address (an external member); groups may name
-groups defined later in the document.
+Org units are paths, or objects with the OrgUnit resource's field names; a user's org unit is
+made when the seed does not list it. A service account may be given as its JSON key file instead
+(with `client_email`, `private_key_id` and `private_key`): the public key is derived from the
+private one. Members name a user or group by address or id, or an outside address (an external
+member); groups may name groups defined later in the document.
 """
 
 from __future__ import annotations
@@ -60,8 +62,15 @@ def _load(ws: Workspace, data: Mapping[str, Any]) -> None:
         ws.add_domain(domain)
     if "edition" in customer:
         ws.set_edition(customer["edition"])
-    for path in data.get("orgUnits", []):
-        ws.add_org_unit(path)
+    for unit in data.get("orgUnits", []):
+        if isinstance(unit, str):
+            ws.add_org_unit(unit)
+        else:
+            ws.add_org_unit(
+                unit["orgUnitPath"],
+                description=unit.get("description", ""),
+                org_unit_id=unit.get("orgUnitId"),
+            )
     for entry in data.get("serviceAccounts", []):
         _add_service_account(ws, entry)
     for entry in data.get("users", []):
@@ -105,6 +114,7 @@ def _add_service_account(ws: Workspace, entry: Mapping[str, Any]) -> None:
 def _add_user(ws: Workspace, entry: Mapping[str, Any]) -> None:
     name = entry.get("name", {})
     guest = entry.get("guestAccountInfo", {})
+    ws.add_org_unit(entry.get("orgUnitPath", "/"))
     ws.add_user(
         entry["primaryEmail"],
         name.get("givenName", "Test"),

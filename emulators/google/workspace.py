@@ -131,6 +131,32 @@ class User:
 
 
 @dataclass
+class OrgUnit:
+    """An organisational unit. Its name is the last part of its path; names are unique among
+    siblings and compared ignoring case ("Manage organizational units",
+    https://developers.google.com/admin-sdk/directory/v1/guides/manage-org-units)."""
+
+    id: str  # "id:" and 15 characters, as orgUnitId ("id:03ph8a2z39nmgi7")
+    path: str  # "/" for the top unit, else "/Sales/East"
+    description: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def parent_path(self) -> str | None:
+        if self.path == "/":
+            return None
+        return self.path.rsplit("/", 1)[0] or "/"
+
+
+def org_unit_key(path: str) -> str:
+    """How org unit paths are compared: any case, without a trailing slash."""
+    return (path.rstrip("/") or "/").casefold()
+
+
+@dataclass
 class Membership:
     """A direct member of a group: a user, a group, or an address outside the workspace."""
 
@@ -198,7 +224,9 @@ class Workspace:
             self.add_domain(name)
         self.edition = edition
         self.clock = clock
-        self.org_units: set[str] = {"/"}
+        # By path; the top unit is always there. Looked up ignoring case (find_org_unit).
+        self.org_units: dict[str, OrgUnit] = {}
+        self._org_unit_keys: dict[str, OrgUnit] = {}  # org_unit_key(path) and id -> unit
         self.users: dict[str, User] = {}
         self.deleted_users: dict[str, User] = {}
         self.groups: dict[str, Group] = {}
@@ -212,6 +240,10 @@ class Workspace:
         # Ids are drawn from a generator seeded by the customer id: the same seeding gives the
         # same ids, which keeps failing runs comparable.
         self._random = random.Random(customer_id)  # noqa: S311 - ids, not secrets
+        # Org unit ids from a generator of their own: the users' and groups' ids stay as they
+        # were before org units had ids.
+        self._org_unit_random = random.Random(f"orgunits:{customer_id}")  # noqa: S311
+        self.add_org_unit("/")
 
     @property
     def primary_domain(self) -> str:
@@ -233,13 +265,40 @@ class Workspace:
         if name not in self.domains:
             self.domains.append(name)
 
-    def add_org_unit(self, path: str) -> None:
-        """An org unit and the units above it, e.g. "/Interop/Teams"."""
+    def add_org_unit(
+        self, path: str, *, description: str = "", org_unit_id: str | None = None
+    ) -> OrgUnit:
+        """An org unit and the units above it, e.g. "/Interop/Teams". A unit that exists in
+        any case is kept as it is (`description` and `org_unit_id` apply to a new one)."""
         if not path.startswith("/"):
             raise ValueError("an org unit path starts with /")
         parts = [p for p in path.split("/") if p]
-        for depth in range(1, len(parts) + 1):
-            self.org_units.add("/" + "/".join(parts[:depth]))
+        unit = self._org_unit_keys.get("/")
+        for depth in range(len(parts) + 1):
+            wanted = "/" + "/".join(parts[:depth])
+            found = self._org_unit_keys.get(org_unit_key(wanted))
+            if found is None:
+                last = depth == len(parts)
+                parent = unit.path if unit is not None and unit.path != "/" else ""
+                found = OrgUnit(
+                    (org_unit_id if last else None) or self._new_org_unit_id(),
+                    f"{parent}/{parts[depth - 1]}" if depth else "/",
+                    description if last else "",
+                )
+                self.org_units[found.path] = found
+                self._org_unit_keys[org_unit_key(found.path)] = found
+                self._org_unit_keys[found.id] = found
+            unit = found
+        assert unit is not None
+        return unit
+
+    def find_org_unit(self, key: str) -> OrgUnit | None:
+        """An org unit by path (any case, "/Sales" or "/Sales/") or by id ("id:...")."""
+        if key.startswith("id:"):
+            return self._org_unit_keys.get(key)
+        if not key.startswith("/"):
+            return None
+        return self._org_unit_keys.get(org_unit_key(key))
 
     # -- service accounts ---------------------------------------------------------------------
 
@@ -350,7 +409,7 @@ class Workspace:
         """Create a user. The API's field checks (name and password lengths) are the routes'
         business; this enforces what the directory itself does: domain, org unit, uniqueness."""
         self._check_new_address(primary_email)
-        self._check_org_unit(org_unit_path)
+        org_unit_path = self._check_org_unit(org_unit_path)
         user = User(
             id=user_id or self._new_user_id(),
             primary_email=primary_email.lower(),
@@ -385,7 +444,7 @@ class Workspace:
         if "primary_email" in fields:
             self._rename_user(user, str(fields.pop("primary_email")))
         if "org_unit_path" in fields:
-            self._check_org_unit(str(fields["org_unit_path"]))
+            fields["org_unit_path"] = self._check_org_unit(str(fields["org_unit_path"]))
         if "password" in fields:
             self._set_password(user, fields.pop("password"), fields.pop("hash_function", None))
         self._set_user_fields(user, fields)
@@ -431,7 +490,7 @@ class Workspace:
         if user is None:
             raise NotFound(user_id)
         if org_unit_path is not None:
-            self._check_org_unit(org_unit_path)
+            org_unit_path = self._check_org_unit(org_unit_path)
         if any(a.casefold() in self._addresses for a in user.addresses()):
             raise AlreadyExists(user.primary_email)
         del self.deleted_users[user_id]
@@ -637,9 +696,12 @@ class Workspace:
         if address.casefold() in self._addresses:
             raise AlreadyExists(address)
 
-    def _check_org_unit(self, path: str) -> None:
-        if path not in self.org_units:
+    def _check_org_unit(self, path: str) -> str:
+        """The unit's path as the workspace spells it; UnknownOrgUnit for none."""
+        unit = self.find_org_unit(path)
+        if unit is None:
             raise UnknownOrgUnit(path)
+        return unit.path
 
     def _index(self, address: str, kind: MemberKind, object_id: str) -> None:
         self._addresses[address.casefold()] = (kind, object_id)
@@ -682,6 +744,14 @@ class Workspace:
         while True:
             candidate = str(self._random.randrange(10**20, 10**21))
             if candidate not in self.users and candidate not in self.deleted_users:
+                return candidate
+
+    def _new_org_unit_id(self) -> str:
+        alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+        while True:
+            drawn = (self._org_unit_random.choice(alphabet) for _ in range(13))
+            candidate = "id:03" + "".join(drawn)
+            if candidate not in self._org_unit_keys:
                 return candidate
 
     def _new_group_id(self) -> str:
