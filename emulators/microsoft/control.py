@@ -10,7 +10,7 @@ PUT    /_control/throttle       set limits (fields not given take their defaults
 GET    /_control/consistency    current ConsistencyConfig (reset leaves it as it is)
 PUT    /_control/consistency    set the lags (fields not given take their defaults)
 DELETE /_control/consistency    no lag
-POST   /_control/seed           add a seed document's apps, users and groups
+POST   /_control/seed           add a seed document's apps, users and groups (teams, owners)
 POST   /_control/delta/expire   every delta token issued so far now answers 410
 GET    /_control/tenant         tenant id, domain, object counts
 """

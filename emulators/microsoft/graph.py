@@ -13,7 +13,15 @@ import uuid
 
 from aiohttp import web
 
-from . import delta, graph_count, graph_directory, graph_groups, graph_users, invitations
+from . import (
+    delta,
+    graph_count,
+    graph_directory,
+    graph_groups,
+    graph_teams,
+    graph_users,
+    invitations,
+)
 from .access_tokens import authenticate
 from .batch import make_batch_route
 from .emulator import EMULATOR
@@ -115,6 +123,7 @@ ROUTES: list[Route] = [
     *delta.ROUTES,
     *graph_users.ROUTES,
     *graph_groups.ROUTES,
+    *graph_teams.ROUTES,
     *invitations.ROUTES,
     *graph_directory.ROUTES,
     make_batch_route(dispatch),

@@ -29,10 +29,14 @@ from .routing import (
 )
 from .tenant import AlreadyExists, Group, NotFound, User
 
+# String collections, filtered with any(): `resourceProvisioningOptions/Any(x:x eq 'Team')` is
+# Graph's documented way to list teams, a standard query that `and` combines with others
+# (https://learn.microsoft.com/graph/teams-list-all-teams).
+_GROUP_COLLECTIONS = frozenset({"groupTypes", "proxyAddresses", "resourceProvisioningOptions"})
 GROUP_FILTER = FilterSchema(
     type_name="group",
-    scalars=frozenset(GROUP_ALL) - {"groupTypes", "proxyAddresses"},
-    collections=frozenset({"groupTypes", "proxyAddresses"}),
+    scalars=frozenset(GROUP_ALL) - _GROUP_COLLECTIONS,
+    collections=_GROUP_COLLECTIONS,
     nested={},
     advanced_only=frozenset(),
 )
@@ -148,6 +152,13 @@ def update_group(req: GraphRequest, params: dict[str, str]) -> GraphResponse:
     fields = group_fields(body, creating=False)
     for frozen in ("mail_enabled", "security_enabled") if "Unified" in group.group_types else ():
         fields.pop(frozen, None)
+    if "Unified" in group.group_types and "Unified" not in fields.get("group_types", ["Unified"]):
+        raise GraphError(
+            400,
+            "Request_BadRequest",
+            "A Microsoft 365 group cannot be changed into another kind of group: groupTypes "
+            "must keep 'Unified'.",
+        )
     # members@odata.bind adds up to 20 members at once; any bad reference adds none of them.
     member_ids = list(dict.fromkeys(_object_id(r) for r in _bind_list(body, "members@odata.bind")))
     for member_id in member_ids:

@@ -127,6 +127,8 @@ GROUP_PROPERTIES: dict[str, str] = {
     "membershipRule": "membership_rule",
     "membershipRuleProcessingState": "membership_rule_processing_state",
     "onPremisesSyncEnabled": "on_premises_sync_enabled",
+    # ["Team"] for a team's group (https://learn.microsoft.com/graph/teams-list-all-teams)
+    "resourceProvisioningOptions": "resource_provisioning_options",
     "securityEnabled": "security_enabled",
     "visibility": "visibility",
 }
@@ -143,7 +145,6 @@ _GROUP_CONSTANTS: dict[str, Any] = {
     "preferredDataLocation": None,
     "preferredLanguage": None,
     "resourceBehaviorOptions": [],
-    "resourceProvisioningOptions": [],
     "theme": None,
     "onPremisesProvisioningErrors": [],
     "serviceProvisioningErrors": [],
@@ -189,6 +190,7 @@ def user_json(user: User) -> dict[str, Any]:
 def group_json(group: Group) -> dict[str, Any]:
     data: dict[str, Any] = {name: getattr(group, attr) for name, attr in GROUP_PROPERTIES.items()}
     data["groupTypes"] = list(group.group_types)
+    data["resourceProvisioningOptions"] = list(group.resource_provisioning_options)
     data.update({k: (list(v) if isinstance(v, list) else v) for k, v in _GROUP_CONSTANTS.items()})
     data["proxyAddresses"] = [f"SMTP:{group.mail}"] if group.mail else []
     data["renewedDateTime"] = group.created_date_time

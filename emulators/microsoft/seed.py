@@ -7,11 +7,15 @@
                 "creationType": "Invitation", "externalUserState": "Accepted",
                 "onPremisesExtensionAttributes": {"extensionAttribute15": "x"}}],
      "groups": [{"displayName": "Sales", "securityEnabled": true, "mailEnabled": false,
-                 "groupTypes": [], "members": ["ann@contoso.onmicrosoft.com", "Nested group"]}]}
+                 "groupTypes": [], "members": ["ann@contoso.onmicrosoft.com", "Nested group"]},
+                {"displayName": "Project Falcon", "groupTypes": ["Unified"], "mailEnabled": true,
+                 "securityEnabled": false, "resourceProvisioningOptions": ["Team"],
+                 "owners": ["ann@contoso.onmicrosoft.com"], "members": [...]}]}
 
 Members name a user by id or userPrincipalName, or a group by id or displayName; groups may name
-groups defined later in the document. Unlike Graph's POST, a seed may describe any kind of group
-(distribution lists included) and the read-only guest fields.
+groups defined later in the document. Owners name users. Unlike Graph's POST, a seed may describe
+any kind of group (distribution lists included), a team (`resourceProvisioningOptions: ["Team"]`
+on a Microsoft 365 group, which Graph's own service sets) and the read-only guest fields.
 """
 
 from __future__ import annotations
@@ -63,21 +67,35 @@ def _load(tenant: Tenant, data: Mapping[str, Any]) -> None:
         if not upn:
             raise SeedError(f"a seed user needs a userPrincipalName: {entry}")
         tenant.add_user(upn, fields.pop("display_name", None), user_id=user_id, **fields, **extra)
-    pending: list[tuple[str, list[str]]] = []
+    pending: list[tuple[str, list[str], list[str]]] = []
     for entry in data.get("groups", []):
         body = dict(entry)
         group_id = body.pop("id", None)
         members = body.pop("members", [])
+        owners = body.pop("owners", [])
         mail = body.pop("mail", None)
+        options = body.pop("resourceProvisioningOptions", [])
+        if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+            raise SeedError(f"resourceProvisioningOptions must be a list of strings: {entry}")
         fields = group_fields(body, creating=False)
         name = fields.pop("display_name", None)
         if not name:
             raise SeedError(f"a seed group needs a displayName: {entry}")
-        group = tenant.add_group(name, group_id=group_id, mail=mail, **fields)
-        pending.append((group.id, list(members)))
-    for group_id, members in pending:
+        try:
+            group = tenant.add_group(
+                name, group_id=group_id, mail=mail, resource_provisioning_options=options, **fields
+            )
+        except TypeError as exc:
+            raise SeedError(str(exc)) from exc
+        pending.append((group.id, list(members), list(owners)))
+    for group_id, members, owners in pending:
         for ref in members:
             tenant.add_member(group_id, _resolve(tenant, ref))
+        for ref in owners:
+            user = tenant.find_user(ref)
+            if user is None:
+                raise SeedError(f"seed owner {ref!r} names no user")
+            tenant.add_owner(group_id, user.id)
 
 
 def _resolve(tenant: Tenant, ref: str) -> str:

@@ -104,12 +104,20 @@ class Group:
     visibility: str | None = None
     created_date_time: str | None = None
     on_premises_sync_enabled: bool | None = None
+    # "Team" when the Microsoft 365 group has a Microsoft Teams team (group resource type).
+    resource_provisioning_options: list[str] = field(default_factory=list)
     # Direct members in insertion order: object id -> "user" or "group".
     members: dict[str, ObjectKind] = field(default_factory=dict)
+    # User ids of the owners (a team's owners: role "owner" in its members list).
+    owners: dict[str, None] = field(default_factory=dict)
 
     @property
     def is_dynamic(self) -> bool:
         return "DynamicMembership" in self.group_types
+
+    @property
+    def is_team(self) -> bool:
+        return "Team" in self.resource_provisioning_options
 
 
 @dataclass
@@ -287,6 +295,7 @@ class Tenant:
         del self.users[user.id]
         user.deleted_memberships = []
         for group in self.groups.values():
+            group.owners.pop(user.id, None)
             if group.members.pop(user.id, None) is not None:
                 user.deleted_memberships.append(group.id)
         user.deleted_date_time = iso_utc(self.clock())
@@ -343,10 +352,13 @@ class Tenant:
         mail_nickname: str | None = None,
         mail: str | None = None,
         members: Iterable[str] = (),
+        owners: Iterable[str] = (),
         **fields: object,
     ) -> Group:
         """Create a group of any kind (distribution and mail-enabled security groups too, which
-        Graph itself refuses to create). `members` are user or group ids, added directly."""
+        Graph itself refuses to create). `members` are user or group ids, added directly;
+        `owners` user ids. A team is `resource_provisioning_options=["Team"]` on a Microsoft 365
+        group (`group_types=["Unified"]`)."""
         types = list(group_types)
         nickname = mail_nickname or "".join(c for c in display_name if c.isalnum()) or "group"
         if mail is None and mail_enabled:
@@ -364,24 +376,29 @@ class Tenant:
             visibility="Private" if "Unified" in types else None,
             created_date_time=iso_utc(self.clock()),
         )
-        for name, value in fields.items():
-            if not hasattr(group, name) or name in ("id", "members"):
-                raise TypeError(f"Group has no field {name!r}")
-            setattr(group, name, value)
+        _set_group_fields(group, fields)
         self.groups[group.id] = group
         self._log("group", group.id)
         for member_id in members:
             self.add_member(group.id, member_id)
+        for owner_id in owners:
+            self.add_owner(group.id, owner_id)
         return group
 
     def update_group(self, group_id: str, **fields: object) -> Group:
         group = self.get_group(group_id)
-        for name, value in fields.items():
-            if not hasattr(group, name) or name in ("id", "members"):
-                raise TypeError(f"Group has no field {name!r}")
-            setattr(group, name, value)
+        _set_group_fields(group, fields)
         self._log("group", group.id)
         return group
+
+    def add_owner(self, group_id: str, user_id: str) -> None:
+        """Make a user an owner (Graph's `owners`: users only here). Owners are not members:
+        they are listed by a team's members with the role "owner", not by the group's."""
+        group = self.get_group(group_id)
+        user = self.users.get(user_id) or self.users.get(user_id.lower())
+        if user is None:
+            raise NotFound(user_id)
+        group.owners[user.id] = None
 
     def delete_group(self, group_id: str) -> None:
         """Permanent delete (Graph soft-deletes only Microsoft 365 groups; we keep none)."""
@@ -499,3 +516,14 @@ class Tenant:
             if not hasattr(user, name) or name in ("id", "deleted_memberships"):
                 raise TypeError(f"User has no field {name!r}")
             setattr(user, name, value)
+
+
+def _set_group_fields(group: Group, fields: dict[str, object]) -> None:
+    for name, value in fields.items():
+        if name not in Group.__dataclass_fields__ or name in ("id", "members", "owners"):
+            raise TypeError(f"Group has no field {name!r}")
+        setattr(group, name, list(value) if isinstance(value, list | tuple) else value)
+    if group.is_team and "Unified" not in group.group_types:
+        # "Every team is associated with a Microsoft 365 group" (team resource type,
+        # https://learn.microsoft.com/graph/api/resources/team).
+        raise TypeError(f"{group.display_name!r}: a team must be a Microsoft 365 group (Unified)")

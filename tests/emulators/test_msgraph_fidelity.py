@@ -24,16 +24,24 @@ with warnings.catch_warnings():
     from msgraph.generated.groups.delta.delta_request_builder import (
         DeltaRequestBuilder as GroupDeltaRequestBuilder,
     )
+    from msgraph.generated.groups.groups_request_builder import GroupsRequestBuilder
     from msgraph.generated.groups.item.members.members_request_builder import MembersRequestBuilder
     from msgraph.generated.groups.item.transitive_members.graph_user import (
         graph_user_request_builder as user_cast,
+    )
+    from msgraph.generated.models.aad_user_conversation_member import (
+        AadUserConversationMember,
     )
     from msgraph.generated.models.group import Group
     from msgraph.generated.models.invitation import Invitation
     from msgraph.generated.models.o_data_errors.o_data_error import ODataError
     from msgraph.generated.models.password_profile import PasswordProfile
     from msgraph.generated.models.reference_create import ReferenceCreate
+    from msgraph.generated.models.team_visibility_type import TeamVisibilityType
     from msgraph.generated.models.user import User
+    from msgraph.generated.teams.item.members.members_request_builder import (
+        MembersRequestBuilder as TeamMembersRequestBuilder,
+    )
     from msgraph.generated.users.delta.delta_request_builder import DeltaRequestBuilder
     from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
     from msgraph.graph_request_adapter import GraphRequestAdapter
@@ -289,3 +297,101 @@ async def test_delete_user_and_read_errors(client: GraphServiceClient) -> None:
     assert_parsed(error.error.inner_error, "date", "request_id", "client_request_id", extra=set())
     assert deleted is not None and [u.id for u in deleted.value or []] == [user.id]
     assert_parsed(deleted.value[0], "id", "user_principal_name", "deleted_date_time")  # type: ignore[index]
+
+
+async def test_teams_listed_by_filter_read_and_their_members_paged(
+    client: GraphServiceClient, tenant: Tenant
+) -> None:
+    users = [await create_user(client, f"user{i}") for i in range(3)]
+    guest = tenant.add_guest("gus@fabrikam.com", "Gus")
+    team = tenant.add_group(
+        "Project Falcon",
+        group_types=["Unified"],
+        mail_enabled=True,
+        security_enabled=False,
+        resource_provisioning_options=["Team"],
+        members=[*(u.id or "" for u in users), guest.id],
+        owners=[users[0].id or ""],
+    )
+    tenant.add_group("Project Falcon", group_types=["Unified"], mail_enabled=True)  # no team
+    # The documented way to list teams (https://learn.microsoft.com/graph/teams-list-all-teams),
+    # with the name: a standard query.
+    teams = await client.groups.get(
+        request_configuration=RequestConfiguration(
+            query_parameters=GroupsRequestBuilder.GroupsRequestBuilderGetQueryParameters(
+                filter="resourceProvisioningOptions/Any(x:x eq 'Team') "
+                "and displayName eq 'Project Falcon'",
+                select=["id", "displayName", "groupTypes", "resourceProvisioningOptions"],
+            )
+        )
+    )
+    got = await client.teams.by_team_id(team.id).get()
+    members = client.teams.by_team_id(team.id).members
+    page = await members.get(
+        request_configuration=RequestConfiguration(
+            query_parameters=TeamMembersRequestBuilder.MembersRequestBuilderGetQueryParameters(
+                top=3
+            )
+        )
+    )
+    pages = [page]
+    while pages[-1] is not None and pages[-1].odata_next_link:
+        pages.append(await members.with_url(pages[-1].odata_next_link).get())
+
+    assert teams is not None and [g.id for g in teams.value or []] == [team.id]
+    for group in teams.value or []:
+        assert_parsed(group, "id", "display_name", "group_types", "resource_provisioning_options")
+        assert group.resource_provisioning_options == ["Team"]
+    assert_parsed(
+        got,
+        "id",
+        "display_name",
+        "internal_id",
+        "visibility",
+        "web_url",
+        "is_archived",
+        "tenant_id",
+        "created_date_time",
+        "member_settings",
+        "guest_settings",
+        "messaging_settings",
+        "fun_settings",
+        "summary",
+    )
+    assert got is not None and got.visibility is TeamVisibilityType.Private
+    assert_parsed(
+        got.member_settings,
+        "allow_create_update_channels",
+        "allow_create_private_channels",
+        "allow_delete_channels",
+        extra=set(),
+    )
+    assert_parsed(got.guest_settings, "allow_create_update_channels", extra=set())
+    assert_parsed(got.messaging_settings, "allow_user_edit_messages", extra=set())
+    assert_parsed(got.fun_settings, "giphy_content_rating", extra=set())
+    assert_parsed(got.summary, "owners_count", "members_count", "guests_count", extra=set())
+    assert [len(p.value or []) for p in pages if p is not None] == [3, 1]
+    listed = [m for p in pages if p is not None for m in p.value or []]
+    for member in listed:
+        assert isinstance(member, AadUserConversationMember)
+        assert_parsed(
+            member,
+            "id",
+            "roles",
+            "display_name",
+            "visible_history_start_date_time",
+            "user_id",
+            "email",
+            "tenant_id",
+            "odata_type",
+            extra=set(),
+        )
+    roles = {m.user_id: m.roles for m in listed if isinstance(m, AadUserConversationMember)}
+    assert roles == {
+        users[0].id: ["owner"],
+        users[1].id: [],
+        users[2].id: [],
+        guest.id: ["guest"],
+    }
+    for p in pages:
+        assert_parsed(p, "value", "odata_count")
