@@ -10,6 +10,9 @@
   delta links for users and for the group; the next read asks only for
   the changes. A 410 or `syncStateNotFound` starts a full read again. A restart starts with a
   full read: the snapshot is not persisted (see docs/ARCHITECTURE.md).
+- Teams (User Sync's imported teams): a team is a Microsoft 365 group whose
+  `resourceProvisioningOptions` holds "Team" (GroupInfo.team), found by name with Graph's teams
+  filter and read like a primary group by read_members. Entra has no org units.
 """
 
 from __future__ import annotations
@@ -42,7 +45,13 @@ MEMBER_FIELDS = (
     "id,mail,userPrincipalName,displayName,givenName,surname,accountEnabled,"
     "onPremisesExtensionAttributes"
 )
-GROUP_FIELDS = "id,displayName,mail,mailEnabled,securityEnabled,groupTypes,membershipRule"
+GROUP_FIELDS = (
+    "id,displayName,mail,mailEnabled,securityEnabled,groupTypes,membershipRule,"
+    "resourceProvisioningOptions"
+)
+# Graph's documented way to list teams (https://learn.microsoft.com/graph/teams-list-all-teams):
+# a standard query, so `and` adds the name and a team made a moment ago is found.
+TEAMS_FILTER = "resourceProvisioningOptions/Any(x:x eq 'Team')"
 # Graph's user resource: displayName at most 256 characters, givenName and surname 64.
 DISPLAY_NAME_LENGTH, NAME_LENGTH = 256, 64
 OBJECT_ID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
@@ -59,6 +68,7 @@ def q(value: str) -> str:
 
 def classify(raw: dict[str, Any]) -> GroupInfo:
     types = [str(t) for t in raw.get("groupTypes") or []]
+    provisioned = [str(o) for o in raw.get("resourceProvisioningOptions") or []]
     mail_enabled = bool(raw.get("mailEnabled"))
     security = bool(raw.get("securityEnabled"))
     if "Unified" in types:
@@ -76,6 +86,7 @@ def classify(raw: dict[str, Any]) -> GroupInfo:
         str(raw.get("mail") or ""),
         kind,
         "DynamicMembership" in types,
+        team=kind is GroupType.MICROSOFT_365 and "Team" in provisioned,
     )
 
 
@@ -184,6 +195,21 @@ class EntraDirectory:
             raise response.error(f"looking up groups named {name}")
         return [classify(raw) for raw in response.body.get("value") or []]
 
+    async def teams_named(self, name: str) -> list[GroupInfo]:
+        """Every team whose display name is `name` (Graph's `eq` ignores case), in one standard
+        query, each page followed."""
+        wanted = f"{TEAMS_FILTER} and displayName eq {odata_literal(name.strip())}"
+        path = f"/groups?$filter={q(wanted)}&$select={GROUP_FIELDS}&$top=999"
+        found = [classify(raw) async for raw in self._pages(path, f"teams named {name}")]
+        return [group for group in found if group.team]
+
+    # ---- org units: Google only --------------------------------------------------------------
+    async def get_org_unit(self, path: str) -> str:
+        raise DirectoryError("Entra ID has no organisational units", permanent=True)
+
+    async def read_org_unit(self, path: str) -> SourceRead:
+        raise DirectoryError("Entra ID has no organisational units", permanent=True)
+
     # ---- members ---------------------------------------------------------------------------
     async def _pages(self, path: str, what: str, headers: dict[str, str] | None = None) -> Any:
         """Yield the items of every page, following @odata.nextLink exactly as given."""
@@ -286,6 +312,8 @@ class EntraDirectory:
         added: set[str] = set()
         for raw in group_changes[0]:
             gid = str(raw.get("id"))
+            if gid == group.id and raw.get("@removed") is not None:
+                return None  # the group itself was deleted: a full read says so (404)
             for member in raw.get("members@delta") or []:
                 is_group = str(member.get("@odata.type", "")).endswith("group")
                 if gid != group.id or is_group:
@@ -318,19 +346,6 @@ class EntraDirectory:
             if response.status == 200:
                 user = self._user(response.body)
                 snap.users[user.id] = user
-
-    async def team_members(self, team_id: str) -> SourceRead:
-        """User Sync: the people of an imported Teams team, i.e. of the team's Microsoft 365
-        group (read like a primary group, without the security-group rule)."""
-        users: dict[str, SourceUser] = {}
-        path = (
-            f"/groups/{q(team_id)}/transitiveMembers/microsoft.graph.user"
-            f"?$select={MEMBER_FIELDS}&$top={self.page_size}&$count=true"
-        )
-        async for raw in self._pages(path, f"members of team {team_id}", EVENTUAL):
-            user = self._user(raw)
-            users[user.id] = user
-        return SourceRead(tuple(users.values()))
 
     # ---- secondary accounts (B2B guests) ----------------------------------------------------
     def _account(self, raw: dict[str, Any]) -> Account:

@@ -132,5 +132,6 @@ async def test_the_imported_team_has_people_outside_the_primaries(clients: Clien
     primaries = by_email(
         (await clients.entra.read_members(await clients.entra.get_group(ms_group))).users
     )
-    team = by_email((await clients.entra.team_members(demo_team())).users)
+    team_group = await clients.entra.get_group(demo_team())
+    team = by_email((await clients.entra.read_members(team_group)).users)
     assert len(team) == 5 and not set(team) & set(primaries)

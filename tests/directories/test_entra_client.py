@@ -307,16 +307,6 @@ async def test_wrong_secret_is_a_clear_error_not_a_traceback() -> None:
             await tokens()
 
 
-async def test_team_members_for_user_sync(world: Setup) -> None:
-    team = world.tenant.add_group(
-        "Eng team", group_types=["Unified"], mail_enabled=True, mail="eng@contoso.com"
-    )
-    ann = world.tenant.add_user("ann@contoso.com", "Ann", mail="ann@contoso.com")
-    world.tenant.add_member(team.id, ann.id)
-    read = await world.entra.team_members(team.id)
-    assert [u.email for u in read.users] == ["ann@contoso.com"]
-
-
 async def test_injected_503s_are_retried_and_the_read_still_succeeds(world: Setup) -> None:
     from emulators.microsoft import FaultConfig
 
