@@ -11,6 +11,11 @@ core's directory port.
 - Secondary accounts: interop users in the configured domain and org unit, our marker in
   `externalIds` (type custom, customType "dirsync"), created in one call. A 409 duplicate is
   adopted only when the existing account carries our marker.
+- User Sync's Google imports: the users of an org unit and of the units below it, read in full
+  with users.list's `orgUnitPath='/Sales'` query (the whole tenant without a query), 500 a page.
+  Checking that an org unit exists (orgunits.get) needs one more delegated scope,
+  ORG_UNIT_SCOPE, asked for with credentials of its own: without it only `import google users`
+  of an org unit fails, and says so.
 """
 
 from __future__ import annotations
@@ -67,6 +72,9 @@ SCOPES = (
     "https://www.googleapis.com/auth/admin.directory.group.member.readonly",
     "https://www.googleapis.com/auth/cloud-identity.groups.readonly",
 )
+# orgunits.get, for `import google users org unit /Path` only: asked for on its own (the
+# "orgunits" service of GoogleApi), so a delegation without it breaks nothing else.
+ORG_UNIT_SCOPE = "https://www.googleapis.com/auth/admin.directory.orgunit.readonly"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +90,20 @@ def marker_of(raw: dict[str, Any]) -> str | None:
             value = external.get("value")
             return str(value) if value else None
     return None
+
+
+def org_unit_path(path: str) -> str:
+    """An org unit's path as Google writes it: from the top, no empty parts, no trailing
+    slash; `/` is the whole tenant ("Sales/" -> "/Sales")."""
+    return "/" + "/".join(part.strip() for part in path.split("/") if part.strip())
+
+
+def org_unit_query(path: str) -> str:
+    """users.list's search for the users of an org unit and of the units below it ("Search
+    for users", https://developers.google.com/admin-sdk/directory/v1/guides/search-users): the
+    path in single quotes, a quote or backslash inside escaped with a backslash."""
+    quoted = path.replace("\\", "\\\\").replace("'", "\\'")
+    return f"orgUnitPath='{quoted}'"
 
 
 def _group(raw: dict[str, Any], dynamic: bool) -> GroupInfo:
@@ -270,7 +292,7 @@ class GoogleDirectory:
                 return
 
     async def _user_pages(
-        self, query: str | None = None, fields: str = USER_PAGE_FIELDS
+        self, query: str | None = None, fields: str = USER_PAGE_FIELDS, what: str = "listing users"
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """The domain's users (or those `query` matches), 500 a page, a page at a time."""
         token: str | None = None
@@ -283,7 +305,7 @@ class GoogleDirectory:
                     query=query,
                     fields=fields,
                 ),
-                "listing users",
+                what,
             )
             yield page.get("users") or []
             token = page.get("nextPageToken")
@@ -366,11 +388,54 @@ class GoogleDirectory:
         found = await asyncio.gather(*(one(u) for u in user_ids))
         return [raw for raw in found if raw is not None]
 
-    async def tenant_users(self) -> SourceRead:
-        """User Sync: every user of a connected Google Workspace tenant."""
+    # ---- User Sync's Google imports ---------------------------------------------------------
+    async def teams_named(self, name: str) -> list[GroupInfo]:
+        raise DirectoryError("Google Workspace has no Teams teams", permanent=True)
+
+    async def get_org_unit(self, path: str) -> str:
+        """The org unit's path as Google spells it (names are compared ignoring case); the top
+        unit `/` always exists and has no path to ask for."""
+        wanted = org_unit_path(path)
+        if wanted == "/":
+            return wanted
+        what = f"reading the Google org unit {wanted}"
+        try:
+            raw = await self.api.call(
+                lambda s: s.orgunits().get(
+                    customerId=self.settings.customer,
+                    orgUnitPath=wanted[1:],  # "The full path ... (minus the leading /)"
+                    fields="orgUnitPath",
+                ),
+                what,
+                api="orgunits",
+            )
+        except NotFound:
+            raise NotFound(f"Google Workspace has no org unit {wanted}") from None
+        except DirectoryError as error:
+            if "unauthorized_client" not in error.message:
+                raise
+            raise DirectoryError(
+                f"{what}: the domain-wide delegation of dirsync's service account does not "
+                f"grant {ORG_UNIT_SCOPE} (manifests/google/domain-wide-delegation.md)",
+                permanent=True,
+            ) from None
+        return str(raw.get("orgUnitPath") or wanted)
+
+    async def read_org_unit(self, path: str) -> SourceRead:
+        """Every user of the org unit and of the units below it, suspended and archived ones
+        too (enabled=False), ours flagged. A query reads Google's search index, which can lag
+        a change by hours (the search guide); the whole tenant (`/`) is read without one."""
+        unit = org_unit_path(path)
+        query = None if unit == "/" else org_unit_query(unit)
         users: list[SourceUser] = []
-        async for page in self._user_pages():
-            users.extend(self._user(raw) for raw in page)
+        try:
+            async for page in self._user_pages(query, what=f"listing the users of {unit}"):
+                users.extend(self._user(raw) for raw in page)
+        except DirectoryError as error:
+            if "INVALID_OU_ID" not in error.message:
+                raise
+            # users.list's answer for an org unit that does not exist (any more)
+            raise NotFound(f"Google Workspace has no org unit {unit}: {error.message}") from None
         return SourceRead(tuple(users))
 
     # ---- secondary accounts (interop users) ----------------------------------------------------
@@ -561,7 +626,7 @@ class GoogleDirectory:
 
 
 class _Collections:
-    """A service object whose collections (`users()`, `members()`, `groups()`) are made once:
+    """A service object whose collections (`users()`, `members()`, ...) are made once:
     the library builds every method of a collection from the discovery document each time it
     is asked for one, which was a quarter of the CPU of reading a members page. Each thread
     has its own (httplib2 is not thread-safe)."""
@@ -571,7 +636,7 @@ class _Collections:
         self._made: dict[str, Any] = {}
 
     def __getattr__(self, name: str) -> Any:
-        if name not in ("users", "members", "groups"):
+        if name not in ("users", "members", "groups", "orgunits"):
             return getattr(self._service, name)
 
         def collection() -> Any:
@@ -603,6 +668,7 @@ def connect(
     credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
         service_account_info, scopes=list(SCOPES), subject=admin
     )
+    org_unit_credentials = credentials.with_scopes([ORG_UNIT_SCOPE])
     options = {"api_endpoint": endpoint} if endpoint else None
 
     def services() -> dict[str, Any]:
@@ -611,15 +677,16 @@ def connect(
                 build(
                     api,
                     version,
-                    credentials=credentials,
+                    credentials=signed_in,
                     static_discovery=True,
                     cache_discovery=False,
                     client_options=options,
                 )
             )
-            for name, api, version in (
-                ("directory", "admin", "directory_v1"),
-                ("cloudidentity", "cloudidentity", "v1"),
+            for name, api, version, signed_in in (
+                ("directory", "admin", "directory_v1", credentials),
+                ("cloudidentity", "cloudidentity", "v1", credentials),
+                ("orgunits", "admin", "directory_v1", org_unit_credentials),
             )
         }
 

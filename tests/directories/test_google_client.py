@@ -223,7 +223,7 @@ async def test_an_unknown_query_parameter_is_refused_by_the_emulator() -> None:
 
 async def test_users_of_a_connected_tenant_for_user_sync(world: Setup) -> None:
     world.workspace.add_user("kim@example.com", "Kim", "Park", password="correct horse")
-    read = await world.google.tenant_users()
+    read = await world.google.read_org_unit("/")
     assert {u.email for u in read.users} == {"admin@example.com", "kim@example.com"}
 
 
