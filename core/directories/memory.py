@@ -2,7 +2,10 @@
 
 Used by the unit tests and by the in-memory demo. It behaves like the real directories where the
 engine cares: transitive membership, disabled users, markers, unmanaged accounts whose address we
-want, NotFound on a second delete.
+want, NotFound on a second delete. User Sync's imported sources too: Teams teams (a group made
+with `team=True`; Entra only), Google org units (a user's `org_unit`; Google only), and a team
+deleted out of band (`remove_group`). A source that fails to read: `inject("read_members",
+match=<team's group id>)` or `inject("read_org_unit", match=<path>)`.
 """
 
 from __future__ import annotations
@@ -53,6 +56,12 @@ class MemoryUser:
     enabled: bool = True
     marker: str | None = None
     created: str = ""  # ISO time, as the directory reports it
+    org_unit: str = "/"  # Google: the user's org unit, by path
+
+
+def org_unit_path(path: str) -> str:
+    """As the Google client writes a path: from the top, no empty parts, no trailing slash."""
+    return "/" + "/".join(part.strip() for part in path.split("/") if part.strip())
 
 
 @dataclass
@@ -91,6 +100,9 @@ class MemoryDirectory:
         self.users: dict[str, MemoryUser] = {}
         self.groups: dict[str, MemoryGroup] = {}
         self.deleted: dict[str, MemoryUser] = {}
+        # Google: org units made by add_org_unit; a user's own unit exists too (as the units
+        # above it).
+        self.org_units: set[str] = {"/"}
         self.calls: Counter[str] = Counter()
         self.hooks: list[Hook] = []
         self._injections: list[Injection] = []
@@ -108,6 +120,7 @@ class MemoryDirectory:
         enabled: bool = True,
         marker: str | None = None,
         user_id: str | None = None,
+        org_unit: str = "/",
     ) -> MemoryUser:
         name = display_name or email.split("@")[0].replace(".", " ").title()
         given, _, family = name.partition(" ")
@@ -119,9 +132,25 @@ class MemoryDirectory:
             family_name=family,
             enabled=enabled,
             marker=marker,
+            org_unit=self.add_org_unit(org_unit),
         )
         self.users[user.id] = user
         return user
+
+    def add_org_unit(self, path: str) -> str:
+        """A Google org unit and the units above it ("/Sales/East"); its path as kept (a unit
+        that exists in another case is that unit: Google compares names ignoring case)."""
+        parts = org_unit_path(path).split("/")[1:] if path.strip("/ ") else []
+        kept = "/"
+        for part in parts:
+            wanted = f"{kept.rstrip('/')}/{part}"
+            kept = self._org_unit(wanted) or wanted
+            self.org_units.add(kept)
+        return kept
+
+    def _org_unit(self, path: str) -> str | None:
+        key = org_unit_path(path).casefold()
+        return next((u for u in self.org_units if u.casefold() == key), None)
 
     def add_group(
         self,
@@ -131,14 +160,29 @@ class MemoryDirectory:
         group_type: GroupType | None = None,
         dynamic: bool = False,
         members: list[str] | None = None,
+        team: bool = False,
     ) -> MemoryGroup:
+        """`team`: a Microsoft Teams team (a Microsoft 365 group with a team; Entra only)."""
+        if team and self.kind is not DirectoryKind.ENTRA:
+            raise ValueError("only Entra ID has Teams teams")
         gtype = group_type or (
-            GroupType.GOOGLE if self.kind is DirectoryKind.GOOGLE else GroupType.SECURITY
+            GroupType.GOOGLE
+            if self.kind is DirectoryKind.GOOGLE
+            else GroupType.MICROSOFT_365
+            if team
+            else GroupType.SECURITY
         )
-        info = GroupInfo(self.kind, self.new_id("g"), name, email, gtype, dynamic)
+        info = GroupInfo(self.kind, self.new_id("g"), name, email, gtype, dynamic, team)
         group = MemoryGroup(info, list(members or []))
         self.groups[info.id] = group
         return group
+
+    def remove_group(self, group_id: str) -> None:
+        """Delete a group (a team too) out of band: reading it then raises NotFound."""
+        del self.groups[group_id]
+        for group in self.groups.values():
+            if group_id in group.members:
+                group.members.remove(group_id)
 
     def add_member(self, group_id: str, member_id: str) -> None:
         if member_id not in self.groups[group_id].members:
@@ -184,6 +228,7 @@ class MemoryDirectory:
             "interop_domain": self.interop_domain,
             "users": [dataclasses.asdict(u) for u in self.users.values()],
             "deleted": [dataclasses.asdict(u) for u in self.deleted.values()],
+            "org_units": sorted(self.org_units),
             "groups": [
                 {**dataclasses.asdict(g.info), "members": list(g.members)}
                 for g in self.groups.values()
@@ -197,6 +242,8 @@ class MemoryDirectory:
             directory.users[raw["id"]] = MemoryUser(**raw)
         for raw in data["deleted"]:
             directory.deleted[raw["id"]] = MemoryUser(**raw)
+        directory.org_units.update(data.get("org_units", ()))
+        directory.org_units.update(u.org_unit for u in directory.users.values())
         for raw in data["groups"]:
             members = raw.pop("members")
             info = GroupInfo(
@@ -206,6 +253,7 @@ class MemoryDirectory:
                 raw["email"],
                 GroupType(raw["type"]),
                 raw["dynamic"],
+                raw.get("team", False),
             )
             directory.groups[info.id] = MemoryGroup(info, members)
         numbers = [
@@ -251,6 +299,44 @@ class MemoryDirectory:
         self._enter("groups_named", name)
         wanted = name.strip().casefold()
         return [g.info for g in self.groups.values() if g.info.name.casefold() == wanted]
+
+    async def teams_named(self, name: str) -> list[GroupInfo]:
+        self._enter("teams_named", name)
+        if self.kind is not DirectoryKind.ENTRA:
+            raise DirectoryError("Google Workspace has no Teams teams", permanent=True)
+        wanted = name.strip().casefold()
+        return [
+            g.info for g in self.groups.values() if g.info.team and g.info.name.casefold() == wanted
+        ]
+
+    def _google_only(self) -> None:
+        if self.kind is not DirectoryKind.GOOGLE:
+            raise DirectoryError("Microsoft Entra ID has no org units", permanent=True)
+
+    def _enter_org_unit(self, method: str, path: str) -> str | None:
+        """The unit as kept, once a fault injected for the path (in any spelling) is raised."""
+        found = self._org_unit(path)
+        self._enter(method, path, org_unit_path(path), *([found] if found else []))
+        self._google_only()
+        return found
+
+    async def get_org_unit(self, path: str) -> str:
+        found = self._enter_org_unit("get_org_unit", path)
+        if found is None:
+            raise NotFound(f"Google Workspace has no org unit {org_unit_path(path)}")
+        return found
+
+    async def read_org_unit(self, path: str) -> SourceRead:
+        unit = self._enter_org_unit("read_org_unit", path)
+        if unit is None:
+            raise NotFound(f"Google Workspace has no org unit {org_unit_path(path)}")
+        below = "/" if unit == "/" else unit.casefold() + "/"
+        users = tuple(
+            self._source_user(u)
+            for u in self.users.values()
+            if u.org_unit.casefold() == unit.casefold() or u.org_unit.casefold().startswith(below)
+        )
+        return SourceRead(users)
 
     async def read_members(self, group: GroupInfo, *, full: bool = False) -> SourceRead:
         self._enter("read_members", group.id)
