@@ -36,6 +36,7 @@ GOOGLE_SCOPES = (
     "https://www.googleapis.com/auth/admin.directory.group.readonly",
     "https://www.googleapis.com/auth/admin.directory.group.member.readonly",
     "https://www.googleapis.com/auth/cloud-identity.groups.readonly",
+    "https://www.googleapis.com/auth/admin.directory.orgunit.readonly",
 )
 SERVICE_ACCOUNT = "dirsync@dirsync-emulated.iam.gserviceaccount.com"
 BOT_APP_ID = "00000000-0000-4000-8000-00000000d125"  # the emulated Teams bot's app id
