@@ -22,6 +22,7 @@ DIRECTORY_SCOPES = (
     "https://www.googleapis.com/auth/admin.directory.group.readonly",
     "https://www.googleapis.com/auth/admin.directory.group.member.readonly",
     "https://www.googleapis.com/auth/cloud-identity.groups.readonly",
+    "https://www.googleapis.com/auth/admin.directory.orgunit.readonly",
 )
 
 
