@@ -292,6 +292,17 @@ def _listed_users(call: ApiCall) -> Sequence[User]:
         raise forbidden()
     deleted = str(call.params.get("showDeleted", "false")).lower() == "true"
     query = call.params.get("query")
+    matches = user_filter(str(query), ws) if query else None  # a bad query: 400 at once
+    order = str(call.params.get("orderBy") or "email")
+    descending = call.params.get("sortOrder") == "DESCENDING"
+    # A listing of more than a page is worked out once while the workspace is unchanged and
+    # the index does not lag: each page of a 50,000-user org unit would otherwise filter and
+    # sort every user again. (Short ones, like a search by marker, are not kept.)
+    key = ("users listed", query, domain, order, descending)
+    lagging = bool(call.emulator.consistency.config.index_lag_seconds)
+    kept = None if deleted or lagging else ws.kept.get(key)
+    if kept is not None and kept[0] == ws.changes:
+        return list(kept[1])
     if deleted:
         ws.forget_expired_deletions()  # past the restore window they are gone for good
         users = list(ws.deleted_users.values())
@@ -301,12 +312,12 @@ def _listed_users(call: ApiCall) -> Sequence[User]:
         users = list(ws.users.values())
     if domain:
         users = [u for u in users if domain_of(u.primary_email) == str(domain).lower()]
-    if query:
-        matches = user_filter(str(query), ws)
+    if matches is not None:
         users = [u for u in users if matches(u)]
     # Without orderBy, Google lists users in the alphabetical order of their address.
-    order = str(call.params.get("orderBy") or "email")
-    users.sort(key=_ORDER_KEYS[order], reverse=call.params.get("sortOrder") == "DESCENDING")
+    users.sort(key=_ORDER_KEYS[order], reverse=descending)
+    if not deleted and not lagging and len(users) > call.params.get("maxResults", 100):
+        ws.kept[key] = (ws.changes, tuple(users))
     return users
 
 

@@ -450,6 +450,7 @@ class Workspace:
         self._set_user_fields(user, fields)
         return user
 
+    @_changing
     def add_user_alias(self, key: str, alias: str) -> None:
         user = self.get_user(key)
         self._check_new_address(alias)
