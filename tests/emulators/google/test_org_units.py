@@ -145,3 +145,17 @@ def test_a_seed_names_org_units_and_a_users_unit_is_made_for_it(workspace: Works
     assert workspace.find_org_unit("/field/north") is not None
     assert workspace.get_user("fay@example.com").org_unit_path == "/Field/North"
     assert workspace.get_user(ADMIN).org_unit_path == "/"
+
+
+async def test_a_long_listing_sees_a_change_made_after_it_was_read(google: Api) -> None:
+    async def first_page() -> list[str]:
+        query = "orgUnitPath='/Sales'"
+        reply = await google.get(USERS, customer="my_customer", query=query, maxResults="1")
+        assert reply.status == 200 and "nextPageToken" in reply.body, reply.text
+        return [u["primaryEmail"] for u in reply.body["users"]]
+
+    assert await first_page() == ["ann@example.com"]
+    google.workspace.update_user("ann@example.com", org_unit_path="/SalesOps")
+    google.workspace.add_user("al@example.com", org_unit_path="/Sales/East")
+
+    assert await first_page() == ["al@example.com"]
