@@ -4,8 +4,10 @@ cannot exist without help text and an access level (the errbot / bolt way).
 
 Grammar of a form: plain words must be typed as they are (any case); `<role>` is `microsoft` or
 `google`, `<directory>` is `entra` or `google`, `<email>` an email address, `<n>` a number from
-1 to 200; `<group>` (a group id, address or display name), `<text>` and `<topic>` take the rest
-of the line; `[...]` is optional.
+1 to 200, `<page>` a page number; `<group>` (a group id, address or display name), `<team>` (a
+team's name or id), `<orgunit>` (`all` or an org unit's path, like /Sales), `<text>` and `<topic>`
+take the rest of the line (or, with words after them, as few words as let those match); `[...]`
+is optional.
 Pure: no I/O library is imported here.
 """
 
@@ -131,6 +133,63 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "primaries. The group is its id, its address or its display name (quotes optional; a "
         "name must be unique in that directory: `groups find <text>` lists candidates); an "
         "Entra group must be a security group",
+        access="admin",
+    ),
+    CommandSpec(
+        name="sources",
+        forms=("sources",),
+        usage="sources",
+        help="every User Sync source (the two primary groups, each imported team and Google "
+        "import): its members, its entries in User Sync, when it was last read and its state "
+        "(ok, paused, failing with the reason, or new: not read yet)",
+        access="read",
+    ),
+    CommandSpec(
+        name="user sync",
+        forms=(
+            "user sync [<text>] page <page>",
+            "user sync [<text>]",
+            "users [<text>] page <page>",
+            "users [<text>]",
+        ),
+        usage="user sync [text] [page N]",
+        help="the User Sync list, 25 a page: each entry's address, name, sources and secondary "
+        "account; a text keeps the entries whose address or name contains it (any case); the "
+        "first page gives the totals by source",
+        access="read",
+        also=("users [text] [page N]",),
+    ),
+    CommandSpec(
+        name="import team",
+        forms=("import team <team>",),
+        usage="import team <team name or id>",
+        help="makes a Microsoft Teams team a User Sync source: its members are listed in User "
+        "Sync (no account is created or deleted for them). A name several teams have is "
+        "answered with their ids; a group that is not a team is refused with the reason",
+        access="admin",
+    ),
+    CommandSpec(
+        name="remove team",
+        forms=("remove team <team>", "stop importing team <team>"),
+        usage="remove team <team name or id>",
+        help="stops importing a team: its people leave User Sync unless another source still "
+        "has them",
+        access="admin",
+    ),
+    CommandSpec(
+        name="import google users",
+        forms=("import google users [org] [unit] <orgunit>",),
+        usage="import google users <all | org unit /Path>",
+        help="makes users of the connected Google Workspace tenant a User Sync source: all of "
+        "them, or one org unit with its children (no account is created or deleted for them)",
+        access="admin",
+    ),
+    CommandSpec(
+        name="stop importing google users",
+        forms=("stop importing google users [org] [unit] [<orgunit>]",),
+        usage="stop importing google users [all | org unit /Path]",
+        help="stops a Google import (without a path: the only one there is); its people leave "
+        "User Sync unless another source still has them",
         access="admin",
     ),
     CommandSpec(

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import uuid
 
-from core.commands import actions, discovery, guide, people, status
+from core.commands import actions, discovery, guide, people, sources, status, user_sync
 from core.commands.access import AccessPolicy, Asker
 from core.commands.catalog import BY_NAME, CommandSpec
 from core.commands.context import Context, Handler, InlineRunner, NextRun, Outcome, Runner, Where
@@ -39,6 +39,12 @@ HANDLERS: dict[str, Handler] = {
     "groups": status.groups,
     "groups find": discovery.find_groups,
     "assign": actions.assign,
+    "sources": sources.list_sources,
+    "user sync": user_sync.user_sync,
+    "import team": sources.import_team,
+    "remove team": sources.remove_team,
+    "import google users": sources.import_google,
+    "stop importing google users": sources.stop_google,
     "approve deletions": actions.approve_deletions,
     "discard deletions": actions.discard_deletions,
     "errors": status.errors,

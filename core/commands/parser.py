@@ -38,8 +38,13 @@ _MISSING = {
     "email": "an email address",
     "group": "the group (its id, address or name)",
     "text": "what to look for (the start of a group's name or address)",
+    "team": "the team (its name or id)",
+    "orgunit": "which users: `all`, or an org unit's path like /Sales",
+    "page": "the page number",
 }
-_REST = frozenset({"topic", "group", "text"})  # placeholders that take the rest of the line
+# placeholders that take the rest of the line (or, followed by more, as few words as fit)
+_REST = frozenset({"topic", "group", "text", "team", "orgunit"})
+PAGE_MAX = 100_000  # `user sync`: 25 a page, so 2,500,000 entries
 _QUOTES = "\"'“”‘’«»"
 
 
@@ -55,7 +60,9 @@ class Command:
     group: str | None = None
     count: int | None = None
     topic: str | None = None
-    query: str | None = None  # `groups find`: what to look for
+    query: str | None = None  # `groups find`, `user sync`: what to look for
+    source: str | None = None  # a team's name or id; an org unit's path (`/`: all users)
+    page: int | None = None  # `user sync`: which page
 
     @property
     def spec(self) -> CommandSpec:
@@ -76,7 +83,8 @@ class ParseError:
 # ---- the grammar, compiled once from the catalog ---------------------------------------------
 @dataclass(frozen=True, slots=True)
 class _Slot:
-    kind: str  # "word" or a placeholder: role, directory, email, group, n, topic, text
+    kind: str  # "word" or a placeholder: role, directory, email, group, n, topic, text, team,
+    # orgunit, page
     word: str = ""
     optional: bool = False
 
@@ -134,18 +142,37 @@ def _take(slot: _Slot, word: str) -> Value | _Miss:
         return _Miss(0, f"`{_show(word)}` is not a directory: say `entra` or `google`")
     if slot.kind == "email":
         return _email_or_miss(word)
-    if slot.kind in ("group", "text"):
+    if slot.kind in ("group", "text", "team", "orgunit"):
         value = unquote(word)
         if len(value) > MAX_ARGUMENT:
             return _Miss(0, f"that is too long (at most {MAX_ARGUMENT} characters)")
         if not value:
             return _Miss(0, f"missing {_MISSING[slot.kind]}")
-        return value
+        return _org_unit(value) if slot.kind == "orgunit" else value
     if slot.kind == "n":
         if not word.isascii() or not word.isdigit() or not 1 <= int(word) <= AUDIT_MAX:
             return _Miss(0, f"`{_show(word)}` is not a number from 1 to {AUDIT_MAX}")
         return int(word)
+    if slot.kind == "page":
+        digits = word.isascii() and word.isdigit() and len(word) <= len(str(PAGE_MAX))
+        if not digits or not 1 <= int(word) <= PAGE_MAX:
+            return _Miss(0, f"`{_show(word)}` is not a page number (1, 2, ...)")
+        return int(word)
     return _Miss(0, f"unknown slot {slot.kind}")
+
+
+def _org_unit(value: str) -> str | _Miss:
+    """`all` -> `/` (the whole tenant); a path from the top (`/Sales/EMEA`) as typed, without a
+    trailing slash. Google names org units by such paths."""
+    if value.casefold() == "all":
+        return "/"
+    if not value.startswith("/"):
+        return _Miss(
+            0,
+            f"`{_show(value)}` is not an org unit path: say `all`, or the path from the top "
+            "like /Sales",
+        )
+    return value.rstrip("/") or "/"
 
 
 def _email_or_miss(word: str) -> str | _Miss:
@@ -170,6 +197,8 @@ def _match(
             if slot.optional:
                 return _match(rest, words, at, found)
             return _Miss(at, f"missing {_MISSING.get(slot.kind, slot.kind)}")
+        if rest:
+            return _match_inner(slot, rest, words, at, found)
         line = " ".join(words[at:])
         value = line if slot.kind == "topic" else _take(slot, line)
         if isinstance(value, _Miss):
@@ -196,6 +225,29 @@ def _match(
     return max(misses, key=lambda m: m.at)
 
 
+def _match_inner(
+    slot: _Slot, rest: tuple[_Slot, ...], words: list[str], at: int, found: dict[str, Value]
+) -> dict[str, Value] | _Miss:
+    """A rest-of-line slot with more slots after it (`user sync [<text>] page <page>`): none
+    of the words if it is optional and the rest fits, else as few words as let the rest fit."""
+    misses: list[_Miss] = []
+    if slot.optional:
+        skipped = _match(rest, words, at, found)
+        if not isinstance(skipped, _Miss):
+            return skipped
+        misses.append(skipped)
+    for end in range(at + 1, len(words) + 1):
+        value = _take(slot, " ".join(words[at:end]))
+        if isinstance(value, _Miss):
+            misses.append(_Miss(at, value.message))
+            continue
+        taken = _match(rest, words, end, {**found, slot.kind: value})
+        if not isinstance(taken, _Miss):
+            return taken
+        misses.append(taken)
+    return max(misses, key=lambda m: m.at)
+
+
 def _command(spec: CommandSpec, found: dict[str, Value], text: str) -> Command:
     role, directory = found.get("role"), found.get("directory")
     email, group, count, topic, query = (
@@ -205,6 +257,7 @@ def _command(spec: CommandSpec, found: dict[str, Value], text: str) -> Command:
         found.get("topic"),
         found.get("text"),
     )
+    source, page = found.get("team", found.get("orgunit")), found.get("page")
     return Command(
         name=spec.name,
         text=text,
@@ -215,6 +268,8 @@ def _command(spec: CommandSpec, found: dict[str, Value], text: str) -> Command:
         count=count if isinstance(count, int) else None,
         topic=topic if isinstance(topic, str) else None,
         query=query if isinstance(query, str) else None,
+        source=source if isinstance(source, str) else None,
+        page=page if isinstance(page, int) else None,
     )
 
 
@@ -305,6 +360,10 @@ def _parse_words(words: list[str]) -> Command | ParseError:
         rank = (size, found.at)
         if best is None or rank > best[:2]:
             best = (size, found.at, form, found)
+    longer = _starting_with(folded)
+    if best is not None and best[0] < len(folded) and longer:
+        # `import google` is the start of `import google users ...`, not `import` with a typo
+        return _not_on_its_own(text, longer)
     if best is not None:
         spec = best[2].spec
         return ParseError(
@@ -320,18 +379,22 @@ def _capital(message: str) -> str:
 def _unknown(words: list[str], folded: list[str], text: str) -> ParseError:
     starts = _starting_with(folded)
     if starts:
-        listed = _or_list([f"`{s.usage}`" for s in starts])
-        return ParseError(
-            f"`{_show(text)}` is not a command on its own: did you mean {listed}?",
-            text,
-            suggestions=tuple(s.usage for s in starts),
-        )
+        return _not_on_its_own(text, starts)
     guess = _closest(words, folded)
     hint = f" Did you mean `{_show(guess, 80)}`?" if guess else ""
     return ParseError(
         f"I don't know `{_show(text)}`.{hint} Say `help` to see the commands.",
         text,
         suggestions=(guess,) if guess else (),
+    )
+
+
+def _not_on_its_own(text: str, starts: list[CommandSpec]) -> ParseError:
+    listed = _or_list([f"`{s.usage}`" for s in starts])
+    return ParseError(
+        f"`{_show(text)}` is not a command on its own: did you mean {listed}?",
+        text,
+        suggestions=tuple(s.usage for s in starts),
     )
 
 

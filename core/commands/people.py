@@ -12,6 +12,7 @@ from core.addresses import base_username, username_of
 from core.commands.context import Context, Outcome, finished_run_id
 from core.commands.parser import Command
 from core.commands.reply import Reply, when
+from core.commands.sources import label_order, labelled, source_names
 from core.commands.status import group_label
 from core.errors import UsageError
 from core.model import (
@@ -23,8 +24,6 @@ from core.model import (
     Role,
     source_of_role,
 )
-
-_GROUP_SOURCES = {source_of_role(role): role for role in Role}
 
 
 def _email(cmd: Command) -> str:
@@ -85,7 +84,8 @@ async def explain_user(ctx: Context, cmd: Command) -> Outcome:
         if last_error
         else "Last error: none"
     )
-    described = sorted(_source_label(s) for s in sources)
+    names = source_names(ctx)
+    described = [labelled(s, names) for s in sorted(sources, key=lambda s: label_order(s, names))]
     lines.append(f"User Sync sources: {', '.join(described) if described else 'none'}")
     name = f" ({known.display_name})" if known and known.display_name else ""
     return Outcome(Reply(f"{email}{name}", lines), target=email)
@@ -148,11 +148,6 @@ def _state(
     if records:
         return "in step"
     return "no account yet: the next run creates it" if roles else "no account"
-
-
-def _source_label(source: str) -> str:
-    role = _GROUP_SOURCES.get(source)
-    return f"{role.label} group" if role else source
 
 
 # ---- resync user <email> ----------------------------------------------------------------------

@@ -11,8 +11,10 @@ from core.model import (
     Assignment,
     Failure,
     HeldDeletion,
+    ImportedSource,
     Role,
     RunRecord,
+    SourceKind,
 )
 
 _ASSIGN = "assign {role} primaries <entra|google> <group id, address or name>"
@@ -41,6 +43,8 @@ async def sync_status(ctx: Context, _: Command) -> Outcome:
         counts = store.account_counts()
         last_run = store.last_run()
         both = store.in_both_groups(5)
+        known = store.known_user_counts()
+        imported = store.list_sources()
     rows = [
         ["directory"],
         ["group"],
@@ -75,6 +79,7 @@ async def sync_status(ctx: Context, _: Command) -> Outcome:
             row.append(cell)
     lines.append(last_run_line(last_run, running=ctx.engine.running))
     lines.append(next_run_line(ctx))
+    lines.append(user_sync_line(known.get("", 0), len(assignments), imported))
     lines.extend(_attention(both, held, failures, order[0]))
     table = Table("Primary groups", ["", *(role.label for role in order)], rows)
     return Outcome(Reply("Sync status", lines, [table]))
@@ -106,6 +111,16 @@ def last_run_line(run: RunRecord | None, *, running: bool) -> str:
             f"shut down) with {changed}; the next run does the rest."
         )
     return f"Last run: {when(run.finished_at)}, took {took}, {what}: {changed}."
+
+
+def user_sync_line(total: int, groups: int, imported: list[ImportedSource]) -> str:
+    """User Sync's size and its sources by kind (`sources` has the detail)."""
+    teams = sum(1 for s in imported if s.kind is SourceKind.TEAM)
+    google = sum(1 for s in imported if s.kind is SourceKind.GOOGLE)
+    return (
+        f"User Sync: {total:,} entries from {groups} primary group(s), {teams} imported team(s) "
+        f"and {google} Google import(s); `sources` and `user sync` show them."
+    )
 
 
 def next_run_line(ctx: Context) -> str:

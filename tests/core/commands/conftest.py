@@ -43,6 +43,12 @@ SAMPLES: dict[str, str] = {
     "errors": "errors",
     "audit": "audit 5",
     "set audit channel here": "set audit channel here",
+    "sources": "sources",
+    "user sync": "user sync ann page 1",
+    "import team": "import team Project Falcon",
+    "remove team": "remove team Project Falcon",
+    "import google users": "import google users org unit /Sales",
+    "stop importing google users": "stop importing google users all",
 }
 
 

@@ -18,7 +18,18 @@ def test_the_samples_cover_every_command() -> None:
 
 def test_read_only_commands_are_exactly_the_ones_that_change_nothing() -> None:
     assert sorted(READ_ONLY) == sorted(
-        ["help", "sync status", "sync preview", "user", "groups", "groups find", "errors", "audit"]
+        [
+            "help",
+            "sync status",
+            "sync preview",
+            "user",
+            "groups",
+            "groups find",
+            "errors",
+            "audit",
+            "sources",
+            "user sync",
+        ]
     )
 
 

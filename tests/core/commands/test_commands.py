@@ -253,7 +253,7 @@ async def test_user_explains_groups_account_last_change_and_sources(bot: Bot) ->
         "State: in step",
         reply.lines[4],
         "Last error: none",
-        "User Sync sources: Microsoft primaries group, team:Sales",
+        "User Sync sources: Microsoft primaries group, team Sales",
     ]
     assert reply.lines[2].startswith("Secondary account: Google account ann@teams.example.com")
     assert reply.lines[4].startswith("Last change: create (new primary) done, 2026-01-05 09:00")

@@ -104,6 +104,35 @@ ACCEPTED: list[tuple[str, str, dict[str, object]]] = [
     ("audit 200", "audit", {"count": 200}),
     ("set audit channel here", "set audit channel here", {}),
     ("Set Audit Space Here", "set audit channel here", {}),
+    ("sources", "sources", {}),
+    ("user sync", "user sync", {"query": None, "page": None}),
+    ("User Sync ann", "user sync", {"query": "ann", "page": None}),
+    ("user sync page 3", "user sync", {"query": None, "page": 3}),
+    ("user sync Ann Archer page 2", "user sync", {"query": "Ann Archer", "page": 2}),
+    ("users", "user sync", {"query": None, "page": None}),
+    ("users contoso page 12", "user sync", {"query": "contoso", "page": 12}),
+    ("user sync@contoso.com", "user", {"email": "sync@contoso.com"}),  # an address, not a list
+    ("user synced.ann@contoso.com", "user", {"email": "synced.ann@contoso.com"}),
+    ("import team Project Falcon", "import team", {"source": "Project Falcon"}),
+    ('import team "Project Falcon"', "import team", {"source": "Project Falcon"}),
+    (
+        "import team 0f6c3a52-9d1e-4b7a-8c2d-1e2f3a4b5c6d",
+        "import team",
+        {"source": "0f6c3a52-9d1e-4b7a-8c2d-1e2f3a4b5c6d"},
+    ),
+    ("remove team project falcon", "remove team", {"source": "project falcon"}),
+    ("stop importing team Falcon", "remove team", {"source": "Falcon"}),
+    ("import google users all", "import google users", {"source": "/"}),
+    ("import google users org unit /Sales", "import google users", {"source": "/Sales"}),
+    ("import google users /Sales/EMEA/", "import google users", {"source": "/Sales/EMEA"}),
+    ("import google users '/Sales Team'", "import google users", {"source": "/Sales Team"}),
+    ("stop importing google users", "stop importing google users", {"source": None}),
+    ("stop importing google users ALL", "stop importing google users", {"source": "/"}),
+    (
+        "stop importing google users unit /Sales",
+        "stop importing google users",
+        {"source": "/Sales"},
+    ),
 ]
 
 
@@ -164,6 +193,13 @@ REJECTED: list[tuple[str, str | None, list[str]]] = [
     ("status please", "sync status", ["did not expect `please`", "Usage: `sync status`"]),
     ("x" * 5000, None, ["too long"]),
     ("user `rm -rf`@x.com", "user", ["is not an email address"]),
+    ("import team", "import team", ["Missing the team (its name or id)"]),
+    ("remove team", "remove team", ["Missing the team", "`remove team <team name or id>`"]),
+    ("import google", None, ["not a command on its own", "`import google users <all"]),
+    ("import google users", "import google users", ["Missing which users: `all`"]),
+    ("import google users Sales", "import google users", ["`Sales` is not an org unit path"]),
+    ("stop importing google users sales", "stop importing google users", ["not an org unit"]),
+    ("stop importing", None, ["`remove team <team name or id>` or `stop importing google users"]),
 ]
 
 
@@ -198,6 +234,11 @@ def test_every_usage_line_parses_into_its_own_command_with_placeholders_filled()
         "<email>": "ann@contoso.com",
         "[N]": "5",
         "[command]": "groups",
+        "<team name or id>": "Project Falcon",
+        "<all | org unit /Path>": "org unit /Sales",
+        "[all | org unit /Path]": "all",
+        "[text]": "ann",
+        "[page N]": "page 2",
     }
     for spec in COMMANDS:
         usage = spec.usage
