@@ -35,9 +35,11 @@ TITLE_MAX = 32
 DESCRIPTION_MAX = 128
 
 # Which commands Teams suggests, best first; a scope shows the first 12 that apply to it. The
-# catalog has 16 commands: `help` (which lists them all) and the everyday ones come first; the
-# setup and rare ones come last and are left out: `discard deletions` (the held-deletions alert
-# names it), `import` (run once, after `assign`) and `assign` (needs a group id typed anyway).
+# catalog has 23 commands: `help` (which lists them all) and the everyday ones come first, User
+# Sync's two views among them; the setup and rare ones come last and are left out: `resume`
+# (from a channel; the pause reply names it), `audit`, `import team` and the other source
+# changes (done once), `groups`, `discard deletions` (the held-deletions alert names it),
+# `import` (run once, after `assign`) and `assign` (needs a group id typed anyway).
 # A catalog command missing here is appended in catalog order; a name here that the catalog
 # does not have is an error, so a renamed command cannot slip by.
 RANKING = (
@@ -46,13 +48,19 @@ RANKING = (
     "sync preview",
     "sync now",
     "user",
+    "user sync",
+    "sources",
     "resync user",
     "errors",
     "pause",
-    "resume",
     "approve deletions",
-    "audit",
     "set audit channel here",
+    "resume",
+    "audit",
+    "import team",
+    "remove team",
+    "import google users",
+    "stop importing google users",
     "groups",
     "discard deletions",
     "import",

@@ -32,6 +32,8 @@ SLASH_COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand(7, "/errors", "errors", "Users whose sync is failing"),
     SlashCommand(8, "/audit", "audit", "The last N audit events: /audit 20"),
     SlashCommand(9, "/help", "help", "The commands you may use"),
+    SlashCommand(10, "/sources", "sources", "Every User Sync source and its state"),
+    SlashCommand(11, "/usersync", "user sync", "The User Sync list: /usersync ann page 2"),
 )
 BY_ID: dict[int, SlashCommand] = {command.id: command for command in SLASH_COMMANDS}
 
