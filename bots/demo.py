@@ -1,16 +1,18 @@
 """`dirsync demo`: the embedded default. Everything on loopback, in one process:
 
 - the emulators (`dirsync emulate`) holding a seeded sample organisation (bots/demo_seed.py):
-  contoso.com in Entra ID with its Teams people group (a nested group, a disabled user), and
-  example.com in Google Workspace with its Chat people group (a suspended user), one person in
-  both groups;
+  contoso.com in Entra ID with its Teams people group (a nested group, a disabled user) and the
+  Teams team Project Falcon (for `import team`), and example.com in Google Workspace with its
+  Chat people group (a suspended user) and the org unit /Sales, one person in both groups;
 - SQLite in the state folder (emptied at start);
 - the service (`dirsync serve`) with both chat endpoints, pointed at the emulators' Bot
   Framework channel and Google Chat stand-in, and the background loop.
 
 The first stdout line is one JSON object: the emulators' URLs, `credentials` (a 0600 file with
 the emulators' secrets) and `bot`, the service's base URL; the same object is written to
-`<state>/demo.json`, which `dirsync say` reads. Then a short guide, then the audit trail as it
+`<state>/demo.json`, which `dirsync say` reads. Before the service starts, the demo assigns the
+two primary groups and imports the Google users of /Sales into User Sync, as an admin would;
+the team is left for the user to import. Then a short guide, then the audit trail as it
 happens. Admins: the seed's admins plus DIRSYNC_ADMINS. Other DIRSYNC_* settings that are not
 about where things are (intervals, guard, log format...) apply as usual.
 """
@@ -35,7 +37,7 @@ from bots.say import DEMO_FILE, run_say
 from bots.service.server import start_service
 from bots.wiring import App, build
 from core.engine import NO_CHANGE
-from core.model import AuditEvent, DirectoryKind, Role
+from core.model import AuditEvent, DirectoryKind, ImportedSource, Role, SourceKind, google_source
 
 # Settings the demo decides (where things are); every other DIRSYNC_* variable applies.
 _OWNED = (
@@ -94,6 +96,32 @@ async def assign_demo_groups(app: App) -> None:
     await app.engine.assign(Role.GOOGLE_PRIMARIES, DirectoryKind.GOOGLE, google_group, by="demo")
 
 
+def import_demo_org_unit(app: App) -> None:
+    """What an admin does next: `import google users org unit /Sales`. The source is saved as
+    that command saves it, new, so the first run reads its users and `sources` shows it at
+    once; the command's own run is left to the loop, which starts with the service."""
+    path = demo_seed.SALES_ORG_UNIT
+    key = google_source(path)
+    if app.store.get_source(key) is not None:
+        return
+    source = ImportedSource(
+        key=key,
+        kind=SourceKind.GOOGLE,
+        name=path,
+        ref=path,
+        added_by="demo",
+        added_at=app.engine.clock.now(),
+    )
+    app.store.save_source(source)
+    app.engine.auditor.record(
+        "config",
+        "import google users",
+        actor="demo",
+        target=source.label,
+        detail=f"{source.label} imported",
+    )
+
+
 def describe(event: AuditEvent) -> str:
     when = event.at.strftime("%H:%M:%S")
     if event.alert:
@@ -138,8 +166,42 @@ def lag_note(lag: Lag) -> str:
     )
 
 
-def guide(urls: Mapping[str, str], state: Path, lag: Lag = DEMO_LAG) -> str:
+def remove_member_commands(urls: Mapping[str, str], *, no_auth: bool) -> list[str]:
+    """Shell lines that take Bob Ray (a Microsoft primary, also in Project Falcon) out of
+    "Teams people" through Graph, as an Entra admin would: a token from the emulated Microsoft
+    identity platform (client credentials, read from the credentials file), then
+    DELETE /groups/{id}/members/{id}/$ref."""
+    group = demo_seed.entra_id(demo_seed.MS_GROUP_NAME)
+    bob = demo_seed.entra_id(demo_seed.email_of(demo_seed.TEAM_PRIMARY, demo_seed.ENTRA_DOMAIN))
+    delete = (
+        f'  curl -X DELETE -H "Authorization: Bearer $TOKEN" '
+        f"'{urls['graph']}/groups/{group}/members/{bob}/$ref'"
+    )
+    if no_auth:
+        return ["  TOKEN=any  # --no-auth: the emulators take any token", delete]
+    form = (
+        "import json, urllib.parse as u; m = json.load(open('"
+        + urls["credentials"]
+        + "'))['microsoft']; print(u.urlencode(dict(grant_type='client_credentials', "
+        "client_id=m['client_id'], client_secret=m['client_secret'], "
+        "scope='https://graph.microsoft.com/.default')))"
+    )
+    read = "import json, sys; print(json.load(sys.stdin)['access_token'])"
+    return [
+        f'  FORM=$(python3 -c "{form}")',
+        f'  TOKEN=$(curl -s -d "$FORM" {urls["login"]}/{urls["tenant_id"]}/oauth2/v2.0/token \\',
+        f'    | python3 -c "{read}")',
+        delete,
+    ]
+
+
+def guide(
+    urls: Mapping[str, str], state: Path, lag: Lag = DEMO_LAG, *, no_auth: bool = False
+) -> str:
     st = f" --state {state}" if state != Path("state/demo") else ""
+    bob = demo_seed.email_of(demo_seed.TEAM_PRIMARY, demo_seed.ENTRA_DOMAIN)
+    team, unit = demo_seed.TEAM_NAME, demo_seed.SALES_ORG_UNIT
+    remove = "\n".join(remove_member_commands(urls, no_auth=no_auth))
     return f"""
 Directory Sync Bot demo: contoso.com (Entra ID, Teams) and example.com (Google Workspace, Chat),
 both emulated on loopback; the service listens at {urls["bot"]}.
@@ -151,8 +213,20 @@ Talk to it as Ada Admin from another terminal:
   ./run dirsync say "pause google primaries" --via gchat{st}
   ./run dirsync say "resync user jon@example.com" --via teams{st}
   ./run dirsync say "help" --via gchat{st}
+User Sync lists the primaries and the people of imported sources, who get no account. The
+Google users of {unit} are imported already; import the Teams team {team}:
+  ./run dirsync say "import team {team}" --via teams{st}
+  ./run dirsync say "sources" --via teams{st}
+  ./run dirsync say "user sync" --via gchat{st}
+  ./run dirsync say "user sync bob" --via teams{st}
+  ./run dirsync say "users contoso page 2" --via gchat{st}
 Change the tenants through the emulators' own APIs (URLs on the first line; the README files
 under emulators/ list the routes): the next run picks it up (runs every {{interval}} s).
+Bob Ray ({bob}) is a Microsoft primary and in {team}; take him out of
+"{demo_seed.MS_GROUP_NAME}" through Graph:
+{remove}
+and the next run deletes his Google account; the audit trail says "deleted ... still in User
+Sync via team {team}" (once the team is imported), and `user sync bob` still lists him.
 Stop with Ctrl-C.
 
 Audit trail:
@@ -200,6 +274,7 @@ async def run_demo(
         app = await build(settings)
         try:
             await assign_demo_groups(app)
+            import_demo_org_unit(app)
             try:
                 service = await start_service(settings, app=app, log_stream=err)
             except OSError as error:
@@ -223,7 +298,8 @@ async def run_demo(
                 out.flush()
                 await _set_audit_channels(state, err)
                 interval = f"{settings.interval_seconds:g}"
-                out.write(guide(urls, state, lag).replace("{interval}", interval))
+                text = guide(urls, state, lag, no_auth=no_auth)
+                out.write(text.replace("{interval}", interval))
                 out.flush()
                 feed = AuditFeed(app, out)
                 while not stopped.is_set():

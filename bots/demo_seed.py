@@ -6,10 +6,10 @@ Microsoft (Entra tenant, domain contoso.com)
 - "Teams people", the Teams primaries security group: 30 users, 9 of them through the nested
   security group "Engineering"; Quinn Old is disabled; Zoe Both is in both primary groups.
 - "Marketing 365", a Microsoft 365 group: refused as a primary group.
-- "Project Falcon", the "imported team": a Microsoft 365 group whose people are not in the
-  primaries group (User Sync shows them). The Microsoft emulator has no Teams API and its seed
-  cannot set `resourceProvisioningOptions: ["Team"]`, so it is a plain Microsoft 365 group,
-  read with EntraDirectory.team_members (which only needs the group's id).
+- "Project Falcon", a Microsoft Teams team (a Microsoft 365 group with
+  `resourceProvisioningOptions: ["Team"]`, owned by Finn Cruz) for `import team Project
+  Falcon`: five people outside the primaries group, whom only User Sync shows, and Bob Ray, a
+  Microsoft primary, who stays in User Sync through the team when he leaves "Teams people".
 - Ada Admin, admin@contoso.com, in no group.
 
 Google (Workspace, primary domain example.com, secondary domain teams.example.com where the
@@ -17,6 +17,9 @@ Microsoft primaries get their interop accounts, org unit /Interop for them)
 - chat-people@example.com, the Google primaries group: 30 users; Rita Gone is suspended; Zoe
   Both (zoe@example.com) is also in "Teams people", where her Entra account (UPN
   zoe@contoso.com) has the same address as its mail, so the two are matched by email.
+- The org unit /Sales (with /Sales/EMEA below it): four people in no primary group and two
+  Google primaries (Kim Park, Lena Berg). The demo imports it at start-up, as `import google
+  users org unit /Sales` would, so `sources` and `user sync` show it at once.
 - Ada Admin, admin@example.com, an administrator: the user the stack's service account acts for
   (start_stack impersonates the first admin of the workspace).
 
@@ -46,8 +49,10 @@ MS_GROUP_NAME = "Teams people"
 NESTED_GROUP_NAME = "Engineering"
 M365_GROUP_NAME = "Marketing 365"
 M365_GROUP_MAIL = "marketing@contoso.com"
-TEAM_NAME = "Project Falcon"  # the imported team's Microsoft 365 group
+TEAM_NAME = "Project Falcon"  # a Microsoft Teams team, for `import team Project Falcon`
 TEAM_MAIL = "falcon@contoso.com"
+SALES_ORG_UNIT = "/Sales"  # the Google org unit the demo imports at start-up
+EMEA_ORG_UNIT = "/Sales/EMEA"  # below /Sales: an import of /Sales lists its people too
 GOOGLE_GROUP_EMAIL = "chat-people@example.com"
 GOOGLE_GROUP_NAME = "Chat people"
 
@@ -80,6 +85,11 @@ G_PEOPLE = [
 SUSPENDED_G = "Rita Gone"  # suspended in Google, still in chat-people
 M365_PEOPLE = ["Emma Stone", "Mia Brand", "Noah Page"]  # Marketing 365 (Emma is a primary)
 TEAM_PEOPLE = ["Finn Cruz", "Gia Marsh", "Hank Doyle", "Ines Roy", "Jude Kerr"]  # Falcon
+TEAM_OWNER = "Finn Cruz"
+TEAM_PRIMARY = "Bob Ray"  # in "Teams people" and in Project Falcon
+SALES_PEOPLE = ["Wes Lane", "Yara Holm", "Zack Moody"]  # in /Sales, in no primary group
+EMEA_PEOPLE = ["Tess Byrd"]  # in /Sales/EMEA
+SALES_PRIMARIES = ["Kim Park", "Lena Berg"]  # Google primaries whose org unit is /Sales
 
 
 def email_of(name: str, domain: str) -> str:
@@ -117,7 +127,12 @@ def _ms_user(
 
 
 def _ms_group(
-    name: str, members: list[str], *, mail: str | None = None, unified: bool = False
+    name: str,
+    members: list[str],
+    *,
+    mail: str | None = None,
+    unified: bool = False,
+    owners: list[str] | None = None,
 ) -> dict[str, Any]:
     group: dict[str, Any] = {
         "id": entra_id(name),
@@ -130,6 +145,9 @@ def _ms_group(
     }
     if mail:
         group["mail"] = mail
+    if owners is not None:  # a team: Teams sets this on the group it provisions
+        group["resourceProvisioningOptions"] = ["Team"]
+        group["owners"] = owners
     return group
 
 
@@ -151,7 +169,13 @@ def microsoft_seed() -> dict[str, Any]:
         _ms_group(
             M365_GROUP_NAME, [upn(n) for n in M365_PEOPLE], mail=M365_GROUP_MAIL, unified=True
         ),
-        _ms_group(TEAM_NAME, [upn(n) for n in TEAM_PEOPLE], mail=TEAM_MAIL, unified=True),
+        _ms_group(
+            TEAM_NAME,
+            [upn(n) for n in [*TEAM_PEOPLE, TEAM_PRIMARY]],
+            mail=TEAM_MAIL,
+            unified=True,
+            owners=[upn(TEAM_OWNER)],
+        ),
     ]
     return {
         "tenant": {"id": TENANT_ID, "domain": ENTRA_DOMAIN, "displayName": "Contoso"},
@@ -161,7 +185,12 @@ def microsoft_seed() -> dict[str, Any]:
 
 
 def _g_user(
-    name: str, *, email: str | None = None, suspended: bool = False, **extra: Any
+    name: str,
+    *,
+    email: str | None = None,
+    suspended: bool = False,
+    org_unit: str = "/",
+    **extra: Any,
 ) -> dict[str, Any]:
     given, _, family = name.partition(" ")
     email = email or email_of(name, GOOGLE_DOMAIN)
@@ -170,7 +199,7 @@ def _g_user(
         "primaryEmail": email,
         "name": {"givenName": given, "familyName": family},
         "suspended": suspended,
-        "orgUnitPath": "/",
+        "orgUnitPath": org_unit,
         **extra,
     }
 
@@ -178,17 +207,22 @@ def _g_user(
 def google_seed() -> dict[str, Any]:
     """The Workspace, in the Google emulator's seed format (Directory API field names)."""
     admin = _g_user(ADMIN_NAME, email=GOOGLE_ADMIN, isAdmin=True)
-    people = [_g_user(name) for name in G_PEOPLE]
+    people = [
+        _g_user(name, org_unit=SALES_ORG_UNIT if name in SALES_PRIMARIES else "/")
+        for name in G_PEOPLE
+    ]
     people.append(_g_user(SUSPENDED_G, suspended=True))
     people.append(_g_user(BOTH, email=BOTH_EMAIL))
+    sales = [_g_user(name, org_unit=SALES_ORG_UNIT) for name in SALES_PEOPLE]
+    sales += [_g_user(name, org_unit=EMEA_ORG_UNIT) for name in EMEA_PEOPLE]
     return {
         "customer": {
             "id": GOOGLE_CUSTOMER_ID,
             "domains": [GOOGLE_DOMAIN, INTEROP_DOMAIN],
             "edition": "enterprise_plus",
         },
-        "orgUnits": [INTEROP_ORG_UNIT],
-        "users": [admin, *people],
+        "orgUnits": [INTEROP_ORG_UNIT, SALES_ORG_UNIT, EMEA_ORG_UNIT],
+        "users": [admin, *people, *sales],
         "groups": [
             {
                 "email": GOOGLE_GROUP_EMAIL,
@@ -212,7 +246,7 @@ def demo_groups() -> tuple[str, str]:
 
 
 def demo_team() -> str:
-    """The Entra id of the imported team's Microsoft 365 group (Project Falcon)."""
+    """The Entra id of Project Falcon, the team's Microsoft 365 group."""
     return entra_id(TEAM_NAME)
 
 

@@ -12,11 +12,14 @@ import pytest
 from bots.demo_seed import (
     ADMINS,
     BOTH_EMAIL,
+    EMEA_ORG_UNIT,
     GOOGLE_ADMIN,
     GOOGLE_GROUP_EMAIL,
     INTEROP_DOMAIN,
     INTEROP_ORG_UNIT,
     MS_ADMIN,
+    SALES_ORG_UNIT,
+    TEAM_NAME,
     demo_groups,
     demo_seed,
     demo_team,
@@ -127,11 +130,36 @@ async def test_the_microsoft_365_group_is_refused_with_the_reason(clients: Clien
     assert by_mail.id == info.id
 
 
-async def test_the_imported_team_has_people_outside_the_primaries(clients: Clients) -> None:
+async def test_project_falcon_is_a_team_with_a_primary_and_people_outside_the_primaries(
+    clients: Clients,
+) -> None:
     ms_group, _ = demo_groups()
     primaries = by_email(
         (await clients.entra.read_members(await clients.entra.get_group(ms_group))).users
     )
-    team_group = await clients.entra.get_group(demo_team())
-    team = by_email((await clients.entra.read_members(team_group)).users)
-    assert len(team) == 5 and not set(team) & set(primaries)
+    [team] = await clients.entra.teams_named(TEAM_NAME.lower())
+    assert team.id == demo_team() and team.team and team.type is GroupType.MICROSOFT_365
+    people = by_email((await clients.entra.read_members(team, full=True)).users)
+    assert len(people) == 6
+    assert set(people) & set(primaries) == {"bob@contoso.com"}  # Bob Ray, also a primary
+    assert (await clients.entra.get_group(ms_group)).team is False
+
+
+async def test_the_sales_org_unit_holds_primaries_and_people_outside_them(
+    clients: Clients,
+) -> None:
+    _, google_group = demo_groups()
+    primaries = by_email(
+        (await clients.google.read_members(await clients.google.get_group(google_group))).users
+    )
+    assert await clients.google.get_org_unit(SALES_ORG_UNIT.lower()) == SALES_ORG_UNIT
+    sales = by_email((await clients.google.read_org_unit(SALES_ORG_UNIT)).users)
+    assert set(sales) - set(primaries) == {
+        "wes@example.com",
+        "yara@example.com",
+        "zack@example.com",
+        "tess@example.com",  # in /Sales/EMEA, below /Sales
+    }
+    assert set(sales) & set(primaries) == {"kim@example.com", "lena@example.com"}
+    emea = by_email((await clients.google.read_org_unit(EMEA_ORG_UNIT)).users)
+    assert set(emea) == {"tess@example.com"}
