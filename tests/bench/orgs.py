@@ -12,11 +12,24 @@ import writes, so the generator cannot drift from the product.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from core.model import AccountRecord, DirectoryKind, KnownUser, Role, marker_for, source_of_role
+from core.model import (
+    AccountRecord,
+    DirectoryKind,
+    ImportedSource,
+    KnownUser,
+    Role,
+    SourceKind,
+    SourceState,
+    google_source,
+    marker_for,
+    source_of_role,
+    team_source,
+)
 from emulators.google import Workspace
 from emulators.microsoft import Tenant
 from tests.bots.service.processes import (
@@ -198,3 +211,90 @@ def synced_known_users(n: int) -> list[KnownUser]:
         KnownUser(p.email.lower(), p.display_name, frozenset({source_of_role(p.role)}))
         for p in people
     ]
+
+
+# ---- User Sync's imported sources (issue 14's benchmark) -----------------------------------------
+
+TEAM_NAME = "Project Falcon"
+SALES_UNIT = "/Sales"
+
+
+def team_size(n: int) -> int:
+    """An imported team of n/10 people (10,000 at 100,000 a side): half of them Microsoft
+    primaries, half people in no primary group."""
+    return n // 10
+
+
+def import_size(n: int) -> int:
+    """A Google import (org unit /Sales) of n/2 people (50,000 at 100,000), in no group."""
+    return n // 2
+
+
+def team_id() -> str:
+    return entra_id(TEAM_NAME)
+
+
+def _team_only(n: int) -> Iterator[tuple[str, str]]:
+    half = team_size(n) // 2
+    for i in range(team_size(n) - half):
+        yield f"t{i:05d}@{ENTRA_DOMAIN}", f"Tia T{i}"
+
+
+def _sales(n: int) -> Iterator[tuple[str, str]]:
+    for i in range(import_size(n)):
+        yield f"s{i:05d}@{GOOGLE_DOMAIN}", f"Sal S{i}"
+
+
+def add_sources(tenant: Tenant, workspace: Workspace, n: int) -> None:
+    """The imported team (a Microsoft 365 group provisioned as a team) and the /Sales people."""
+    half = team_size(n) // 2
+    members = [person.source_id for person in itertools.islice(microsoft_people(n), half)]
+    for email, name in _team_only(n):
+        given, _, family = name.partition(" ")
+        tenant.add_user(
+            email, name, user_id=entra_id(email), mail=email, given_name=given, surname=family
+        )
+        members.append(entra_id(email))
+    tenant.add_group(
+        TEAM_NAME,
+        group_id=team_id(),
+        security_enabled=False,
+        mail_enabled=True,
+        group_types=["Unified"],
+        mail_nickname="falcon",
+        members=members,
+        resource_provisioning_options=["Team"],
+    )
+    workspace.add_org_unit(SALES_UNIT)
+    for email, name in _sales(n):
+        given, _, family = name.partition(" ")
+        workspace.add_user(email, given, family, user_id=google_id(email), org_unit_path=SALES_UNIT)
+
+
+def synced_sources(n: int) -> list[ImportedSource]:
+    """The sources table once both were imported and read."""
+    return [
+        ImportedSource(
+            team_source(team_id()), SourceKind.TEAM, TEAM_NAME, team_id(), "perf", IMPORTED_AT,
+            SourceState.OK, members=team_size(n), last_read_at=IMPORTED_AT,
+        ),
+        ImportedSource(
+            google_source(SALES_UNIT), SourceKind.GOOGLE, SALES_UNIT, SALES_UNIT, "perf",
+            IMPORTED_AT, SourceState.OK, members=import_size(n), last_read_at=IMPORTED_AT,
+        ),
+    ]  # fmt: skip
+
+
+def synced_known_users_with_sources(n: int) -> list[KnownUser]:
+    """User Sync's entries once the sources were read: the primaries (the team's half with the
+    team as a second source), the team's other people and the /Sales people."""
+    team = team_source(team_id())
+    in_team = {p.email for p in itertools.islice(microsoft_people(n), team_size(n) // 2)}
+    users = [
+        KnownUser(u.email, u.display_name, u.sources | {team}) if u.email in in_team else u
+        for u in synced_known_users(n)
+    ]
+    users += [KnownUser(e, name, frozenset({team})) for e, name in _team_only(n)]
+    sales = frozenset({google_source(SALES_UNIT)})
+    users += [KnownUser(e, name, sales) for e, name in _sales(n)]
+    return users

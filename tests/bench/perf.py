@@ -159,11 +159,18 @@ IMPORT_LAG = Lag(5.0, 30.0)  # issue 12's figures
 
 
 def _serve_emulators(
-    n: int, synced: bool, limits: Limits, conn: Connection, lag: Lag = NO_LAG
+    n: int,
+    synced: bool,
+    limits: Limits,
+    conn: Connection,
+    lag: Lag = NO_LAG,
+    sources: bool = False,
 ) -> None:
     tenant = orgs.new_tenant(n, synced=synced)
     tenant.add_app(CLIENT, secret=SECRET)
     workspace = orgs.new_workspace(n, synced=synced)
+    if sources:
+        orgs.add_sources(tenant, workspace, n)
     workspace.add_service_account(
         SERVICE_ACCOUNT, KEY.public_pem, key_id="k1", delegated_scopes=SCOPES
     )
@@ -204,11 +211,13 @@ class Emulators:
 
 
 @contextlib.contextmanager
-def emulators(n: int, *, synced: bool, limits: Limits, lag: Lag = NO_LAG) -> Iterator[Emulators]:
+def emulators(
+    n: int, *, synced: bool, limits: Limits, lag: Lag = NO_LAG, sources: bool = False
+) -> Iterator[Emulators]:
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     process = context.Process(
-        target=_serve_emulators, args=(n, synced, limits, send, lag), daemon=True
+        target=_serve_emulators, args=(n, synced, limits, send, lag, sources), daemon=True
     )
     process.start()
     try:
@@ -336,9 +345,12 @@ def scenario_import(
 
 
 def _fill_synced_store(url: str, n: int) -> None:
+    """As an import leaves it, with the imported team and Google import already read."""
     store = open_store(url)
     store.save_accounts(orgs.synced_records(n))
-    store.save_known_users(orgs.synced_known_users(n))
+    store.save_known_users(orgs.synced_known_users_with_sources(n))
+    for source in orgs.synced_sources(n):
+        store.save_source(source)
 
 
 WRITE_WORDS = ("insert", "patch", "update", "delete", "invitation", "post", "create", "$ref")
@@ -351,24 +363,29 @@ def is_write(kind: str) -> bool:
 
 def scenario_cycle(n: int, limits: Limits, out: TextIO) -> dict[str, Any]:
     out.write(
-        f"== 2. a cycle with no changes, {n:,} primaries a side already synced "
+        f"== 2. a cycle with no changes, {n:,} primaries a side already synced, an imported "
+        f"team of {orgs.team_size(n):,} and a Google import of {orgs.import_size(n):,} "
         f"({limits.describe()})\n"
     )
     out.flush()
     with tempfile.TemporaryDirectory(prefix="dirsync-perf-") as folder:
         url = f"sqlite:///{Path(folder) / 'cycle.sqlite3'}"
         in_child(_fill_synced_store, url, n)  # the database an import leaves, filled directly
-        with emulators(n, synced=True, limits=limits) as em:
+        with emulators(n, synced=True, limits=limits, sources=True) as em:
             result = perf_product.run("cycle", wiring(em, url, limits))
     calls: dict[str, int] = {k: v for k, v in result["calls"].items() if v}
     members_pages = math.ceil(n / MEMBERS_PAGE)
-    delta_pages = 2  # the group's delta and the users delta: one page each when nothing changed
+    # The primaries group's delta and its users delta, and the same two for the imported team:
+    # one page each when nothing changed. The Google import is not read in an incremental run.
+    delta_pages = 4
     api_calls = sum(v for k, v in calls.items() if k not in NOT_CALLS)
     constant = api_calls - members_pages - delta_pages
     writes = {k: v for k, v in calls.items() if is_write(k)}
     warm = result["warm"]
     figures = {
         "n": n,
+        "imported_team": orgs.team_size(n),
+        "google_import": orgs.import_size(n),
         "time_scale": limits.scale,
         "api_calls": api_calls,
         "expected_members_pages": members_pages,
@@ -402,6 +419,8 @@ def scenario_cycle(n: int, limits: Limits, out: TextIO) -> dict[str, Any]:
             "peak_rss_mb": _round(warm["peak_rss_mb"]),
             "operations": warm["operations"],
             "unchanged": warm["unchanged"],
+            "known_written": warm["known_written"],
+            "sources_read": warm["sources_read"],
             # after it, as the service's loop does: freed pages back, kept lists read again
             "compact_cpu_seconds": round(warm["compact_cpu"], 2),
         },

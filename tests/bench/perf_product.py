@@ -276,6 +276,9 @@ async def cycle(w: Wiring) -> dict[str, Any]:
             "operations": len(warm.plan.operations),
             "unchanged": warm.plan.unchanged,
             "compact_cpu": compact_cpu,
+            # User Sync entries the run wrote or removed: none when the sources were in step
+            "known_written": len(warm.plan.known_changed) + len(warm.plan.known_gone),
+            "sources_read": sorted(warm.sources),
         },
         "elapsed": cycle_elapsed,
         "cpu": cycle_cpu,

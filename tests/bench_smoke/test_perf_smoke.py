@@ -52,13 +52,20 @@ def test_import_creates_exactly_n_accounts_a_side_and_the_generator_matches_it()
 def test_the_no_change_cycle_reads_pages_only_and_writes_nothing() -> None:
     figures = perf.scenario_cycle(N, perf.Limits(scale=100), io.StringIO())
 
-    assert figures["first_full_run"]["operations"] == 0  # the synced organisation is in sync
-    assert figures["first_full_run"]["unchanged"] == 2 * N
+    first = figures["first_full_run"]
+    assert first["operations"] == 0  # the synced organisation is in sync
+    assert first["unchanged"] == 2 * N
+    # The full run read the imported team and the Google import: User Sync was in step.
+    assert first["sources_read"] == ["google:/Sales", f"team:{orgs.team_id()}"]
+    assert first["known_written"] == 0
+    assert figures["imported_team"] == N // 10 and figures["google_import"] == N // 2
     assert figures["operations"] == 0 and figures["changed"] == 0
     assert figures["write_calls"] == 0
-    assert figures["expected_members_pages"] == 1 and figures["expected_delta_pages"] == 2
+    assert figures["expected_members_pages"] == 1 and figures["expected_delta_pages"] == 4
     assert figures["calls_by_kind"]["google directory.members.list"] == 1
-    assert figures["api_calls"] == 3 and figures["constant"] == 0
+    # The incremental cycle reads the team by delta and leaves the Google import alone.
+    assert "google directory.users.list" not in figures["calls_by_kind"]
+    assert figures["api_calls"] == 5 and figures["constant"] == 0
     assert 0 < figures["cpu_seconds"] < 5
     after = figures["quiet_cycle_after_a_change"]  # a user joined: one guest, then quiet
     assert after["change_created"] == 1 and after["operations"] == 0
