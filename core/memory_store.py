@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
+from core import known_paging
 from core.model import (
     AccountRecord,
     Assignment,
@@ -20,6 +21,8 @@ from core.model import (
     ConversationRef,
     Failure,
     HeldDeletion,
+    ImportedSource,
+    KnownPage,
     KnownUser,
     Lease,
     OperationRecord,
@@ -35,6 +38,7 @@ class MemoryStore:
         self._assignments: dict[Role, Assignment] = {}
         self._accounts: dict[tuple[Role, str], AccountRecord] = {}
         self._known: dict[str, KnownUser] = {}
+        self._sources: dict[str, ImportedSource] = {}
         self._ops: dict[int, OperationRecord] = {}
         self._op_ids = itertools.count(1)
         self._runs: dict[str, RunRecord] = {}
@@ -121,6 +125,44 @@ class MemoryStore:
     def remove_known_users(self, emails: Iterable[str]) -> None:
         for email in emails:
             self._known.pop(email.strip().lower(), None)
+
+    def page_known_users(self, text: str, offset: int, limit: int) -> KnownPage:
+        offset, limit = max(offset, 0), max(limit, 0)
+        needle = known_paging.needle(text)
+        users = self.list_known_users()
+        if needle:
+            matches = [u for u in users if known_paging.contains(needle, u.email, u.display_name)]
+            found = matches[offset : offset + known_paging.walk_size(offset, limit)]
+            total = offset + len(found) if found or offset == 0 else len(matches)
+        else:
+            found, total = users[offset : offset + limit], len(users)
+        entries = tuple(found[:limit])
+        keys = {u.email for u in entries}
+        accounts: dict[str, list[AccountRecord]] = {}
+        for record in self._accounts.values():
+            if record.email.lower() in keys:
+                accounts.setdefault(record.email.lower(), []).append(record)
+        return KnownPage(entries, total, {key: tuple(mine) for key, mine in accounts.items()})
+
+    def known_user_counts(self) -> dict[str, int]:
+        counts = {"": len(self._known)}
+        for user in self._known.values():
+            for key in user.sources:
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    # User Sync sources
+    def list_sources(self) -> list[ImportedSource]:
+        return sorted(self._sources.values(), key=lambda s: s.key)
+
+    def get_source(self, key: str) -> ImportedSource | None:
+        return self._sources.get(key)
+
+    def save_source(self, source: ImportedSource) -> None:
+        self._sources[source.key] = source
+
+    def remove_source(self, key: str) -> None:
+        self._sources.pop(key, None)
 
     # operation journal
     def begin_operation(

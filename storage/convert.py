@@ -26,11 +26,14 @@ from core.model import (
     GroupInfo,
     GroupType,
     HeldDeletion,
+    ImportedSource,
     KnownUser,
     OperationRecord,
     Platform,
     Role,
     RunRecord,
+    SourceKind,
+    SourceState,
     source_of_role,
 )
 from storage.tables import (
@@ -43,6 +46,7 @@ from storage.tables import (
     KNOWN_USERS,
     OPERATIONS,
     RUNS,
+    SOURCES,
 )
 from storage.utc import to_utc
 
@@ -258,12 +262,25 @@ def accounts_of_raw(
 BOTH_GROUPS = frozenset(source_of_role(role) for role in Role)
 
 
+def search_text(email_key: str, display_name: str) -> str:
+    """The `search` column: the email key and the lower-cased name on two lines, what `user
+    sync <text>` looks in (core/known_paging.py). An email holds no line break and no other
+    control character, so these sort as their emails do and the email is the first line."""
+    return f"{email_key}\n{display_name.lower()}"
+
+
+def email_of_search(search: str) -> str:
+    return search.partition("\n")[0]
+
+
 def known_user_values(u: KnownUser) -> Values:
+    email = key_of_email(u.email)
     return {
-        "email": key_of_email(u.email),
+        "email": email,
         "display_name": u.display_name,
         "sources": json.dumps(sorted(u.sources)),
         "both_groups": u.sources >= BOTH_GROUPS,
+        "search": search_text(email, u.display_name),
     }
 
 
@@ -501,4 +518,43 @@ def conversation_of(row: Row[Any]) -> ConversationRef:
         purpose=m[CONVERSATIONS.c.purpose],
         saved_by=m[CONVERSATIONS.c.saved_by],
         saved_at=m[CONVERSATIONS.c.saved_at],
+    )
+
+
+# User Sync sources
+
+_SOURCE_KINDS: Mapping[str, SourceKind] = {k.value: k for k in SourceKind}
+_SOURCE_STATES: Mapping[str, SourceState] = {s.value: s for s in SourceState}
+
+
+def source_values(s: ImportedSource) -> Values:
+    return {
+        "key": s.key,
+        "kind": s.kind.value,
+        "name": s.name,
+        "ref": s.ref,
+        "added_by": s.added_by,
+        "added_at": s.added_at,
+        "state": s.state.value,
+        "error": s.error,
+        "members": s.members,
+        "last_read_at": s.last_read_at,
+        "last_tried_at": s.last_tried_at,
+    }
+
+
+def source_of(row: Row[Any]) -> ImportedSource:
+    m = row._mapping
+    return ImportedSource(
+        key=m[SOURCES.c.key],
+        kind=_SOURCE_KINDS[m[SOURCES.c.kind]],
+        name=m[SOURCES.c.name],
+        ref=m[SOURCES.c.ref],
+        added_by=m[SOURCES.c.added_by],
+        added_at=m[SOURCES.c.added_at],
+        state=_SOURCE_STATES[m[SOURCES.c.state]],
+        error=m[SOURCES.c.error],
+        members=m[SOURCES.c.members],
+        last_read_at=m[SOURCES.c.last_read_at],
+        last_tried_at=m[SOURCES.c.last_tried_at],
     )

@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
+from core import known_paging
 from core.model import (
     AccountRecord,
     Assignment,
@@ -44,6 +45,8 @@ from core.model import (
     ConversationRef,
     Failure,
     HeldDeletion,
+    ImportedSource,
+    KnownPage,
     KnownUser,
     Lease,
     OperationRecord,
@@ -51,7 +54,7 @@ from core.model import (
     RunRecord,
     RunRequest,
 )
-from storage import convert
+from storage import convert, known_pages
 from storage.tables import (
     ACCOUNTS,
     ASSIGNMENTS,
@@ -65,6 +68,7 @@ from storage.tables import (
     OPERATIONS,
     RUN_REQUESTS,
     RUNS,
+    SOURCES,
     TABLE_VERSIONS,
 )
 from storage.upsert import upsert
@@ -91,6 +95,9 @@ class SqlStore:
         self._kept: dict[str, tuple[str, list[Any]]] = {}
         self._pending: dict[str, list[tuple[Any, Any]]] = {}
         self._kept_lock = threading.RLock()  # the service reads them again in a thread
+        # User Sync's entries per source, with the known_users version token read before them
+        # (`known_user_counts`: `sync status` and `sources` ask on every request).
+        self._known_counts: tuple[str, dict[str, int]] | None = None
         self._reading: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
             f"sql_store_reading_{id(self)}", default=None
         )
@@ -167,6 +174,7 @@ class SqlStore:
         with self._kept_lock:
             self._kept.clear()
             self._pending.clear()
+            self._known_counts = None
 
     def reload_kept(self) -> None:
         self.forget_kept()
@@ -360,6 +368,66 @@ class SqlStore:
             return
         with self._writing("known_users", [(k["key"], None) for k in keys]) as conn:
             conn.execute(delete(KNOWN_USERS).where(KNOWN_USERS.c.email == bindparam("key")), keys)
+
+    def page_known_users(self, text: str, offset: int, limit: int) -> KnownPage:
+        """A page of User Sync by email, from paged queries (storage/known_pages.py); the
+        total of a filtered page follows core/known_paging.py."""
+        offset, limit = max(offset, 0), max(limit, 0)
+        needle = known_paging.needle(text)
+        with self._tx() as conn:
+            if needle:
+                walk = known_paging.walk_size(offset, limit)
+                found = known_pages.matching_emails(conn, needle, offset, walk)
+                if found or offset == 0:
+                    total = offset + len(found)
+                else:  # past the last match: how many there are, at most `offset`
+                    total = known_pages.count_matching(conn, needle, offset)
+                keys = found[:limit]
+            else:
+                total = self._counts_of_known(conn)[""]
+                keys = known_pages.emails(conn, offset, limit) if offset < total else []
+            entries = known_pages.entries(conn, keys)
+            accounts = known_pages.accounts_by_email(conn, keys)
+        return KnownPage(tuple(entries), total, accounts)
+
+    def known_user_counts(self) -> dict[str, int]:
+        with self._tx() as conn:
+            return dict(self._counts_of_known(conn))
+
+    def _counts_of_known(self, conn: Connection) -> dict[str, int]:
+        """Kept while the known_users version token is the one read before they were counted
+        (any write changes it, `_kept_list`), so a request with no write since reads one row."""
+        token = conn.execute(
+            select(TABLE_VERSIONS.c.token).where(TABLE_VERSIONS.c.name == "known_users")
+        ).scalar_one_or_none()
+        kept = self._known_counts
+        if kept is not None and token is not None and kept[0] == token:
+            return kept[1]
+        counts = known_pages.count_by_source(conn)
+        if token is not None:
+            self._known_counts = (token, counts)
+        return counts
+
+    # User Sync sources
+
+    def list_sources(self) -> list[ImportedSource]:
+        with self._tx() as conn:
+            rows = conn.execute(select(SOURCES)).all()
+        # Sorted here: a database collation may not sort keys like Python does.
+        return sorted((convert.source_of(row) for row in rows), key=attrgetter("key"))
+
+    def get_source(self, key: str) -> ImportedSource | None:
+        with self._tx() as conn:
+            row = conn.execute(select(SOURCES).where(SOURCES.c.key == key)).first()
+        return convert.source_of(row) if row is not None else None
+
+    def save_source(self, source: ImportedSource) -> None:
+        with self._tx() as conn:
+            upsert(conn, SOURCES, [convert.source_values(source)], keys=["key"])
+
+    def remove_source(self, key: str) -> None:
+        with self._tx() as conn:
+            conn.execute(delete(SOURCES).where(SOURCES.c.key == key))
 
     # operation journal
 

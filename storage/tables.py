@@ -17,7 +17,7 @@ until the migration and these models agree again.
 
 from datetime import datetime
 
-from sqlalchemy import Index, Table, Text, UniqueConstraint
+from sqlalchemy import Index, String, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.utc import UtcDateTime
@@ -70,17 +70,52 @@ class AccountRow(SQLModel, table=True):
     updated_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
+# Byte order on PostgreSQL (Python's order for str): `user sync` pages by ORDER BY, and a
+# database collation such as en_US ignores dots and dashes, so its pages would not follow the
+# order every other list of User Sync has. SQLite's default (BINARY) is byte order already.
+BYTE_ORDERED = String().with_variant(String(collation="C"), "postgresql")
+BYTE_ORDERED_TEXT = Text().with_variant(Text(collation="C"), "postgresql")
+
+
 class KnownUserRow(SQLModel, table=True):
     """A User Sync entry. `sources` is a JSON list, sorted, so equal sets store equal text.
-    `both_groups` (indexed) lets `sync status` count people in both primary groups at once."""
+    `both_groups` (indexed) lets `sync status` count people in both primary groups at once.
+    `search` is the email key, a line break and the lower-cased display name: what `user sync
+    <text>` looks in, and in the email's order too (a line break sorts before any character
+    of an email), so a filtered page walks its index alone, in order, reading no row
+    (storage/known_pages.py). PostgreSQL may add a trigram index on it (migration 0005).
+    The index of `sources` lets the counts by source group the entries without sorting them."""
 
     __tablename__ = "known_users"
-    __table_args__ = (Index("ix_known_users_both_groups", "both_groups"),)
+    __table_args__ = (
+        Index("ix_known_users_both_groups", "both_groups"),
+        Index("ix_known_users_search", "search"),
+        Index("ix_known_users_sources", "sources"),
+    )
 
-    email: str = Field(primary_key=True)
+    email: str = Field(primary_key=True, sa_type=BYTE_ORDERED)
     display_name: str
     sources: str = Field(default="[]", sa_type=Text)
     both_groups: bool = Field(default=False)
+    search: str = Field(default="", sa_type=BYTE_ORDERED_TEXT)
+
+
+class SourceRow(SQLModel, table=True):
+    """A User Sync source an admin imported (a Teams team, a Google tenant import), by key."""
+
+    __tablename__ = "sources"
+
+    key: str = Field(primary_key=True)
+    kind: str
+    name: str
+    ref: str
+    added_by: str = ""
+    added_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    state: str = "new"
+    error: str = Field(default="", sa_type=Text)
+    members: int = 0
+    last_read_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_tried_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class OperationRow(SQLModel, table=True):
@@ -273,6 +308,18 @@ def table_of(model: type[SQLModel]) -> Table:
 ASSIGNMENTS = table_of(AssignmentRow)
 ACCOUNTS = table_of(AccountRow)
 KNOWN_USERS = table_of(KnownUserRow)
+SOURCES = table_of(SourceRow)
+
+# Indexes a migration adds only where the database allows them, so they are not in the models:
+# the trigram index of `known_users.search` (PostgreSQL with pg_trgm, migration 0005).
+OPTIONAL_INDEXES = frozenset({"ix_known_users_search_trgm"})
+
+
+def is_modelled(obj: object, name: str | None, kind: str, reflected: bool, _to: object) -> bool:
+    """Alembic's include_object: compare the schema with the models without OPTIONAL_INDEXES."""
+    return not (kind == "index" and reflected and name in OPTIONAL_INDEXES)
+
+
 OPERATIONS = table_of(OperationRow)
 RUNS = table_of(RunRow)
 AUDIT = table_of(AuditRow)

@@ -324,6 +324,8 @@ def test_kept_lists_stay_exactly_what_a_fresh_read_gives_through_random_writes(
         assert leader.list_accounts() == reader.list_accounts()
         assert leader.list_accounts(GG) == reader.list_accounts(GG)
         assert leader.list_known_users() == reader.list_known_users()
+        assert leader.known_user_counts() == reader.known_user_counts()
+        assert leader.page_known_users("", 2, 3) == reader.page_known_users("", 2, 3)
 
     try:
         for step in range(400):
@@ -350,6 +352,12 @@ def test_kept_lists_stay_exactly_what_a_fresh_read_gives_through_random_writes(
                 naive = dataclasses.replace(record(1), created_at=datetime(2026, 1, 1))
                 with pytest.raises((ValueError, StatementError)):
                     leader.save_accounts([record(3), naive])
+            else:
+                with leader.engine.begin() as conn:  # User Sync by hand
+                    conn.execute(
+                        text("UPDATE known_users SET sources = :sources WHERE email = :email"),
+                        {"sources": '["chat:x"]', "email": f"person{rng.randrange(10)}@x.com"},
+                    )
             if rng.random() < 0.6:
                 check()
         check()
@@ -357,3 +365,45 @@ def test_kept_lists_stay_exactly_what_a_fresh_read_gives_through_random_writes(
     finally:
         leader.engine.dispose()
         other.engine.dispose()
+
+
+def test_a_page_of_user_sync_reads_one_page_not_the_list(tmp_path: Path) -> None:
+    """`user sync` at 200,000 entries: every statement is bounded (a LIMIT, the page's keys,
+    or one row per distinct set of sources: never the kept list's read of every entry), and a
+    filtered page walks the `search` index alone."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    from core.model import KnownUser
+
+    url = f"sqlite:///{tmp_path / 'pages.sqlite3'}"
+    store = open_store(url)
+    store.save_known_users(
+        KnownUser(f"user{i}@x.com", f"User {i}", frozenset({"group:google"})) for i in range(300)
+    )
+    statements: list[str] = []
+
+    def trace(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.set_trace_callback(statements.append)
+
+    store.engine.dispose()
+    event.listen(store.engine, "connect", trace)
+    try:
+        assert len(store.page_known_users("", 100, 25).entries) == 25
+        assert store.page_known_users("USER 29", 0, 25).total == 11  # 29, 290..299
+        assert store.page_known_users("user", 0, 25).total == 300
+        assert store.known_user_counts() == {"": 300, "group:google": 300}
+
+        reads = [s for s in statements if "FROM known_users" in s]
+        assert reads, statements
+        for sql in reads:
+            assert "LIMIT" in sql or " IN (" in sql or "GROUP BY" in sql, sql
+        with store.engine.connect() as conn:
+            walk = next(s for s in reads if "GLOB" in s and "ORDER BY" in s)
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {walk}").all()
+        assert [row[-1] for row in plan] == [
+            "SCAN known_users USING COVERING INDEX ix_known_users_search"
+        ]
+    finally:
+        store.engine.dispose()

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from core.known_paging import COUNT_LIMIT, counted_past
 from core.model import (
     AccountRecord,
     Assignment,
@@ -20,12 +21,18 @@ from core.model import (
     GroupInfo,
     GroupType,
     HeldDeletion,
+    ImportedSource,
+    KnownPage,
     KnownUser,
     Lease,
     Platform,
     Role,
     RunRecord,
     RunRequest,
+    SourceKind,
+    SourceState,
+    google_source,
+    team_source,
 )
 from core.ports import Store
 
@@ -184,6 +191,271 @@ def test_known_user_email_is_kept_as_its_lower_case_key(store: Store) -> None:
     assert [u.email for u in store.list_known_users()] == ["amy@contoso.com", "zoe@contoso.com"]
     store.remove_known_users(["ZOE@contoso.com "])
     assert store.get_known_user("zoe@contoso.com") is None
+
+
+# User Sync a page at a time (`user sync`) and its counts (`sources`, `sync status`)
+
+MS_GROUP, GG_GROUP = "group:microsoft", "group:google"
+
+
+def entry(email: str, name: str = "", *sources: str) -> KnownUser:
+    return KnownUser(email, name or email.split("@")[0].title(), frozenset(sources))
+
+
+def emails_of(page: KnownPage) -> list[str]:
+    return [u.email for u in page.entries]
+
+
+def test_an_empty_user_sync_pages_and_counts_nothing(store: Store) -> None:
+    assert store.page_known_users("", 0, 25) == KnownPage((), 0, {})
+    assert store.page_known_users("ann", 0, 25) == KnownPage((), 0, {})
+    assert store.page_known_users("ann", 50, 25) == KnownPage((), 0, {})
+    assert store.known_user_counts() == {"": 0}
+
+
+def test_pages_follow_the_email_order_to_the_last_one(store: Store) -> None:
+    # Python's (code point) order, whatever the database's collation: dots, dashes and
+    # underscores count, and an accented letter comes after z.
+    emails = ["a.b@x.com", "ab@x.com", "a-b@x.com", "a_b@x.com", "zed@x.com", "\u00e9lo@x.com"]
+    store.save_known_users(entry(e, "Same Name") for e in reversed(emails))
+    order = sorted(emails)
+
+    pages = [store.page_known_users("", offset, 4) for offset in (0, 4, 8)]
+
+    assert [emails_of(p) for p in pages] == [order[:4], order[4:], []]
+    assert [p.total for p in pages] == [6, 6, 6]
+    assert emails_of(store.page_known_users("", 5, 4)) == order[5:]
+    assert store.page_known_users("", 2, 0) == KnownPage((), 6, {})
+    assert emails_of(store.page_known_users("  ", 0, 10)) == order  # blank: every entry
+    assert store.page_known_users("", 0, 10).entries[0] == entry(order[0], "Same Name")
+
+
+def test_a_text_matches_the_email_or_the_name_in_any_case(store: Store) -> None:
+    ann = entry("ann.lee@contoso.com", "Ann Lee", MS_GROUP)
+    bob = entry("bob@fabrikam.com", "Bob LEEMAN", GG_GROUP)
+    cy = entry("cy@contoso.com", "Cy Ng", MS_GROUP, "team:t1")
+    store.save_known_users([cy, bob, ann])
+
+    def found(text: str) -> list[str]:
+        page = store.page_known_users(text, 0, 25)
+        assert page.total == len(page.entries)
+        return emails_of(page)
+
+    assert found("lee") == [ann.email, bob.email]  # Ann's email and name, Bob's name
+    assert found("  LEE ") == [ann.email, bob.email]
+    assert found("CONTOSO") == [ann.email, cy.email]  # emails only
+    assert found("ng") == [cy.email]  # the name only
+    assert found("bob leeman") == [bob.email]  # across words of the name
+    assert found("lee ann") == []  # the words of a name in another order
+    assert found("ann.lee@contoso.com") == [ann.email]
+    assert found("nobody") == []
+    assert found("com\nann") == []  # never across the email and the name
+    assert store.page_known_users("lee", 0, 25).entries[1] == bob
+
+
+def test_percent_underscore_backslash_and_glob_signs_match_literally(store: Store) -> None:
+    names = {
+        "pct@x.com": "Done 100%",
+        "und@x.com": "snake_case",
+        "bsl@x.com": "back\\slash",
+        "star@x.com": "a*b",
+        "qm@x.com": "who?",
+        "brk@x.com": "[ops]",
+        "plain@x.com": "Plain Percent Under Back",
+    }
+    store.save_known_users(entry(e, n) for e, n in names.items())
+
+    def found(text: str) -> list[str]:
+        return emails_of(store.page_known_users(text, 0, 25))
+
+    assert found("%") == ["pct@x.com"]
+    assert found("0%") == ["pct@x.com"]
+    assert found("_") == ["und@x.com"]
+    assert found("e_c") == ["und@x.com"]
+    assert found("\\") == ["bsl@x.com"]
+    assert found("k\\s") == ["bsl@x.com"]
+    assert found("*") == ["star@x.com"]
+    assert found("?") == ["qm@x.com"]
+    assert found("[ops]") == ["brk@x.com"]
+    assert found("[o") == ["brk@x.com"]
+    assert found("]") == ["brk@x.com"]
+    assert found("a%b") == found("a_b") == found("a\\b") == []
+
+
+def test_a_page_brings_the_accounts_of_its_entries_by_primary_email(store: Store) -> None:
+    store.save_known_users(
+        [entry("ann@contoso.com", "Ann", MS_GROUP, GG_GROUP), entry("bob@contoso.com", "Bob")]
+    )
+    to_google = account("ann-ms", email="Ann@Contoso.com", account_email="ann@gmail.example")
+    to_entra = account("ann-gg", role=GG, email="ANN@contoso.com", account_email="ann@ms.example")
+    # Bob's address is only this record's account address: not Bob's account.
+    other = account("zed", email="zed@contoso.com", account_email="bob@contoso.com")
+    store.save_accounts([to_google, other, to_entra])
+
+    page = store.page_known_users("", 0, 25)
+    assert page.accounts == {"ann@contoso.com": (to_google, to_entra)}
+
+    only_bob = store.page_known_users("bob", 0, 25)
+    assert emails_of(only_bob) == ["bob@contoso.com"]
+    assert only_bob.accounts == {}
+    assert store.page_known_users("", 1, 1).accounts == {}  # Ann is not on that page
+
+
+def test_a_filtered_total_is_exact_up_to_the_count_limit_then_a_lower_bound(store: Store) -> None:
+    many = COUNT_LIMIT + 5
+    store.save_known_users(entry(f"p{i:05d}@match.com", f"P {i}") for i in range(many))
+    store.save_known_users(entry(f"q{i:05d}@other.com", f"Q {i}") for i in range(40))
+    assert store.page_known_users("", 0, 25).total == many + 40  # every entry: always exact
+
+    first = store.page_known_users("match", 0, 25)
+    assert emails_of(first) == [f"p{i:05d}@match.com" for i in range(25)]
+    assert first.total == COUNT_LIMIT + 1 and counted_past(first.total, 0, 25)  # "more than"
+
+    within = store.page_known_users("match", 975, 25)  # the 40th page
+    assert emails_of(within)[-1] == f"p{999:05d}@match.com"
+    assert within.total == COUNT_LIMIT + 1 and counted_past(within.total, 975, 25)
+
+    last = store.page_known_users("match", 1000, 25)  # the last page: the walk reached the end
+    assert emails_of(last) == [f"p{i:05d}@match.com" for i in range(1000, many)]
+    assert last.total == many and not counted_past(last.total, 1000, 25)
+
+    past = store.page_known_users("match", 1050, 25)
+    assert past.entries == () and past.total == many and not counted_past(past.total, 1050, 25)
+
+    few = store.page_known_users("q0001", 0, 5)  # q00010..q00019: ten match
+    assert few.total == 10 and len(few.entries) == 5 and not counted_past(few.total, 0, 5)
+    assert store.page_known_users("q0001", 5, 5).total == 10
+    assert store.page_known_users("q0001", 25, 5) == KnownPage((), 10, {})
+
+
+def test_a_deep_page_of_a_common_text_is_found_and_counted_past(store: Store) -> None:
+    store.save_known_users(entry(f"p{i:05d}@match.com") for i in range(COUNT_LIMIT + 60))
+
+    deep = store.page_known_users("match", COUNT_LIMIT + 10, 25)
+
+    assert emails_of(deep) == [f"p{i:05d}@match.com" for i in range(1010, 1035)]
+    assert deep.total == COUNT_LIMIT + 36 and counted_past(deep.total, COUNT_LIMIT + 10, 25)
+
+
+def test_counts_by_source_follow_saves_updates_and_removals(store: Store) -> None:
+    falcon = team_source("g-falcon")
+    sales = google_source("/Sales")
+    store.save_known_users(
+        [
+            entry("a@x.com", "A", MS_GROUP, GG_GROUP),
+            entry("b@x.com", "B", MS_GROUP, falcon),
+            entry("c@x.com", "C", falcon, sales),
+            entry("d@x.com", "D"),
+        ]
+    )
+    assert store.known_user_counts() == {"": 4, MS_GROUP: 2, GG_GROUP: 1, falcon: 2, sales: 1}
+
+    store.save_known_users([entry("b@x.com", "B", GG_GROUP), entry("e@x.com", "E", sales)])
+    assert store.known_user_counts() == {"": 5, MS_GROUP: 1, GG_GROUP: 2, falcon: 1, sales: 2}
+
+    store.remove_known_users(["C@x.com", "nobody@x.com"])
+    assert store.known_user_counts() == {"": 4, MS_GROUP: 1, GG_GROUP: 2, sales: 1}
+    store.remove_known_users(["a@x.com", "b@x.com", "d@x.com", "e@x.com"])
+    assert store.known_user_counts() == {"": 0}
+
+
+def test_pages_and_counts_are_right_after_writes_while_the_list_is_kept(store: Store) -> None:
+    """The store keeps its list of User Sync between runs (SqlStore: until the table changes);
+    the page and the counts must never be older than the last write."""
+    store.save_known_users([entry("a@x.com", "A", MS_GROUP), entry("b@x.com", "B", MS_GROUP)])
+    assert len(store.list_known_users()) == 2  # kept from here on (SqlStore)
+    assert store.known_user_counts() == {"": 2, MS_GROUP: 2}
+    assert store.page_known_users("", 0, 25).total == 2
+
+    store.save_known_users([entry("c@x.com", "Cy", GG_GROUP), entry("a@x.com", "Ann", GG_GROUP)])
+    assert store.known_user_counts() == {"": 3, MS_GROUP: 1, GG_GROUP: 2}
+    page = store.page_known_users("", 0, 25)
+    assert page.entries == (
+        entry("a@x.com", "Ann", GG_GROUP),
+        entry("b@x.com", "B", MS_GROUP),
+        entry("c@x.com", "Cy", GG_GROUP),
+    )
+    assert emails_of(store.page_known_users("ann", 0, 25)) == ["a@x.com"]
+    assert list(page.entries) == store.list_known_users()
+
+    store.remove_known_users(["b@x.com"])
+    assert store.known_user_counts() == {"": 2, GG_GROUP: 2}
+    assert emails_of(store.page_known_users("", 0, 25)) == ["a@x.com", "c@x.com"]
+    assert store.page_known_users("", 0, 25).total == 2
+    assert [u.email for u in store.list_known_users()] == ["a@x.com", "c@x.com"]
+
+
+def test_a_page_its_counts_and_the_sources_read_together(store: Store) -> None:
+    store.save_known_users([entry("a@x.com", "A", team_source("g1"))])
+    store.save_source(ImportedSource(team_source("g1"), SourceKind.TEAM, "Falcon", "g1"))
+    with store.reading():
+        page = store.page_known_users("a", 0, 25)
+        counts = store.known_user_counts()
+        sources = store.list_sources()
+    assert (emails_of(page), page.total) == (["a@x.com"], 1)
+    assert counts == {"": 1, team_source("g1"): 1}
+    assert [s.name for s in sources] == ["Falcon"]
+
+
+# User Sync sources that admins imported
+
+
+def test_sources_save_update_list_by_key_and_remove(store: Store) -> None:
+    assert store.list_sources() == []
+    assert store.get_source(team_source("g1")) is None
+    team = ImportedSource(
+        key=team_source("g-falcon"),
+        kind=SourceKind.TEAM,
+        name="Project Falcon",
+        ref="g-falcon",
+        added_by="ann@contoso.com",
+        added_at=T0,
+    )
+    sales = ImportedSource(google_source("/Sales"), SourceKind.GOOGLE, "/Sales", "/Sales")
+    everyone = ImportedSource(google_source("/"), SourceKind.GOOGLE, "/", "/")
+    store.save_source(team)
+    store.save_source(sales)
+    store.save_source(everyone)
+
+    assert store.list_sources() == [everyone, sales, team]  # by key
+    assert store.get_source(team.key) == team
+
+    failing = dataclasses.replace(
+        team,
+        name="Falcon (renamed)",
+        state=SourceState.FAILING,
+        error="404: the team's group was deleted\nsecond line",
+        members=1234,
+        last_read_at=at(5),
+        last_tried_at=at(9),
+    )
+    store.save_source(failing)
+    assert store.get_source(team.key) == failing
+    assert store.list_sources() == [everyone, sales, failing]
+
+    store.remove_source(sales.key)
+    store.remove_source(sales.key)  # already gone: nothing happens
+    store.remove_source("team:never-imported")
+    assert store.list_sources() == [everyone, failing]
+    assert store.get_source(sales.key) is None
+
+
+def test_source_times_in_any_zone_come_back_as_the_same_instants(store: Store) -> None:
+    local = datetime(2025, 7, 1, 9, 30, 15, 123456, tzinfo=PARIS)
+    source = ImportedSource(
+        team_source("g1"),
+        SourceKind.TEAM,
+        "T",
+        "g1",
+        added_at=local,
+        state=SourceState.OK,
+        last_read_at=local,
+        last_tried_at=local,
+    )
+    store.save_source(source)
+    got = store.get_source(source.key)
+    assert got == source
+    assert got is not None and got.added_at is not None and got.added_at.utcoffset() is not None
 
 
 # operation journal
