@@ -48,7 +48,7 @@ from core.plan import Operation, Plan
 from core.planner import GroupState, PlanInput, PlanSettings, make_plan
 from core.ports import Clock, DirectoryPort, Store
 from core.reconciler import ApplyResult, Reconciler, RetryPolicy
-from core.sources import SourceReads, read_sources, record_reads
+from core.sources import SourceReads, SourcesSeen, people_seen, read_sources, record_reads
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,9 @@ class RunReport:
     plan: Plan
     applied: ApplyResult = field(default_factory=ApplyResult)
     reads: dict[Role, SourceRead | ReadFailure] = field(default_factory=dict)
-    sources: SourceReads = field(default_factory=dict)  # the imported sources this run read
+    # The imported sources this run read: how many people each listed, or why it failed (the
+    # reads themselves are the planner's only: a Google import can be 50,000 people)
+    sources: SourcesSeen = field(default_factory=dict)
     only_emails: frozenset[str] | None = None  # a "user" run: whom it was about
     cleared: list[Failure] = field(default_factory=list)  # failures a "user" run cleared first
 
@@ -366,7 +368,11 @@ class Engine:
         # for as long as the report is kept.
         plan.known_users = {}
         return RunReport(
-            run=run, plan=plan, reads=reads, sources=source_reads, only_emails=only_emails
+            run=run,
+            plan=plan,
+            reads=reads,
+            sources=people_seen(source_reads),
+            only_emails=only_emails,
         )
 
     def _make_plan(

@@ -35,6 +35,7 @@ from core.model import (
 from core.ports import DirectoryPort, Store
 
 SourceReads = dict[str, SourceRead | ReadFailure]
+SourcesSeen = dict[str, int | ReadFailure]  # by key: how many people a read listed, or why not
 
 
 def due(source: ImportedSource, *, full: bool, by_command: bool) -> bool:
@@ -89,8 +90,12 @@ def people(read: SourceRead) -> int:
     return sum(1 for user in read.users if not user.ours)
 
 
+def people_seen(reads: SourceReads) -> SourcesSeen:
+    return {k: people(read) if isinstance(read, SourceRead) else read for k, read in reads.items()}
+
+
 def record_reads(
-    store: Store, auditor: Auditor, reads: SourceReads, *, now: datetime, run_id: str
+    store: Store, auditor: Auditor, reads: SourcesSeen, *, now: datetime, run_id: str
 ) -> None:
     """Save what the run saw of each source it read; alert once when one starts failing. A
     source removed while the run was reading it stays removed."""
@@ -98,21 +103,21 @@ def record_reads(
         source = store.get_source(key)
         if source is None:
             continue
-        if isinstance(read, SourceRead):
+        if isinstance(read, int):
             if source.state is SourceState.FAILING:
                 auditor.record(
                     "run",
                     "source recovered",
                     run_id=run_id,
                     target=source.label,
-                    detail=f"{source.label} reads again ({people(read)} people)",
+                    detail=f"{source.label} reads again ({read} people)",
                 )
             store.save_source(
                 dataclasses.replace(
                     source,
                     state=SourceState.OK,
                     error="",
-                    members=people(read),
+                    members=read,
                     last_read_at=now,
                     last_tried_at=now,
                 )
