@@ -4,8 +4,9 @@ at a time, never the whole list (200,000 entries at the largest size).
 A filtered page is found by walking the index of `search` (the email and the lower-cased name,
 in the emails' order: storage/convert.py `search_text`), reading no row, and stopping once the
 page and the walk's bound are found (core/known_paging.py); then only the page's rows and
-accounts are read. On PostgreSQL the planner may use the trigram index of `search` instead
-(migration 0005) when the text is rare, where a walk would pass every entry.
+accounts are read. A rare text would make the walk pass every entry: a trigram index finds its
+few entries instead (migration 0005): SQLite's FTS5 table, asked first; PostgreSQL's pg_trgm
+index, which the planner picks when the text is rare.
 """
 
 from __future__ import annotations
@@ -14,17 +15,61 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, func, literal, select, text
+from sqlalchemy import ColumnElement, Connection, Select, func, literal, select, table, text
+from sqlalchemy import column as table_column
 
+from core import known_paging
 from core.model import AccountRecord, KnownUser
 from storage import convert
-from storage.tables import ACCOUNTS, KNOWN_USERS
+from storage.tables import ACCOUNTS, KNOWN_USERS, TRIGRAM_TABLE
+
+# SQLite's FTS5 table over known_users.search (migration 0005): not a model, a table to query.
+TRIGRAMS = table(TRIGRAM_TABLE, table_column("rowid"), table_column("search"))
 
 
 def emails(conn: Connection, offset: int, limit: int) -> list[str]:
     """The emails of one page of every entry, in order."""
     query = select(KNOWN_USERS.c.email).order_by(KNOWN_USERS.c.email)
     return [row[0] for row in conn.execute(query.offset(offset).limit(limit))]
+
+
+def matching(conn: Connection, needle: str, offset: int, limit: int) -> tuple[list[str], int]:
+    """The emails of a filtered page and its total (core/known_paging.py): from the trigram
+    index when few entries match, else by walking the index of `search` in order."""
+    walk = known_paging.walk_size(offset, limit)
+    every = _few_matching(conn, needle)
+    if every is not None:
+        window = every[offset : offset + walk]
+        total = offset + len(window) if window or offset == 0 else len(every)
+        return window[:limit], total
+    window = matching_emails(conn, needle, offset, walk)
+    if not window and offset > 0:  # past the last match: how many there are, at most `offset`
+        return [], count_matching(conn, needle, offset)
+    return window[:limit], offset + len(window)
+
+
+def _few_matching(conn: Connection, needle: str) -> list[str] | None:
+    """SQLite: the emails of every entry matching `needle`, in order, found through the FTS5
+    trigram table (migration 0005) when there are at most COUNT_LIMIT; None when there are
+    more, or when the needle has no three plain characters for trigrams to look up. (On
+    PostgreSQL the planner picks the trigram index itself.)"""
+    if conn.dialect.name != "sqlite" or len(needle) < 3 or any(c in needle for c in "*?[\n"):
+        return None
+    pattern = _glob_pattern(needle)
+    found = (
+        select(TRIGRAMS.c.rowid)
+        .where(TRIGRAMS.c.search.op("GLOB")(pattern))
+        .limit(known_paging.COUNT_LIMIT + 1)
+    )
+    # The rows themselves are matched again: the index finds them, the rows decide.
+    query = select(KNOWN_USERS.c.search).where(
+        KNOWN_USERS.c.id.in_(found.scalar_subquery()), KNOWN_USERS.c.search.op("GLOB")(pattern)
+    )
+    texts = [row[0] for row in conn.execute(query)]
+    if len(texts) > known_paging.COUNT_LIMIT:
+        return None
+    texts.sort()  # the search texts' order is their emails' (convert.search_text)
+    return [convert.email_of_search(text) for text in texts]
 
 
 def matching_emails(conn: Connection, needle: str, offset: int, count: int) -> list[str]:

@@ -376,13 +376,7 @@ class SqlStore:
         needle = known_paging.needle(text)
         with self._tx() as conn:
             if needle:
-                walk = known_paging.walk_size(offset, limit)
-                found = known_pages.matching_emails(conn, needle, offset, walk)
-                if found or offset == 0:
-                    total = offset + len(found)
-                else:  # past the last match: how many there are, at most `offset`
-                    total = known_pages.count_matching(conn, needle, offset)
-                keys = found[:limit]
+                keys, total = known_pages.matching(conn, needle, offset, limit)
             else:
                 total = self._counts_of_known(conn)[""]
                 keys = known_pages.emails(conn, offset, limit) if offset < total else []

@@ -78,22 +78,26 @@ BYTE_ORDERED_TEXT = Text().with_variant(Text(collation="C"), "postgresql")
 
 
 class KnownUserRow(SQLModel, table=True):
-    """A User Sync entry. `sources` is a JSON list, sorted, so equal sets store equal text.
-    `both_groups` (indexed) lets `sync status` count people in both primary groups at once.
+    """A User Sync entry, by its email key. `sources` is a JSON list, sorted, so equal sets store
+    equal text. `both_groups` (indexed) lets `sync status` count people in both primary groups
+    at once; the index of `sources` lets the counts by source group the entries unsorted.
     `search` is the email key, a line break and the lower-cased display name: what `user sync
     <text>` looks in, and in the email's order too (a line break sorts before any character
     of an email), so a filtered page walks its index alone, in order, reading no row
-    (storage/known_pages.py). PostgreSQL may add a trigram index on it (migration 0005).
-    The index of `sources` lets the counts by source group the entries without sorting them."""
+    (storage/known_pages.py). The integer id stays what it is for good (SQLite's VACUUM may
+    renumber rows otherwise): SQLite's trigram index of `search` finds rows by it, as
+    PostgreSQL's does by its own means (migration 0005, outside these models)."""
 
     __tablename__ = "known_users"
     __table_args__ = (
+        UniqueConstraint("email", name="uq_known_users_email"),
         Index("ix_known_users_both_groups", "both_groups"),
         Index("ix_known_users_search", "search"),
         Index("ix_known_users_sources", "sources"),
     )
 
-    email: str = Field(primary_key=True, sa_type=BYTE_ORDERED)
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(sa_type=BYTE_ORDERED)
     display_name: str
     sources: str = Field(default="[]", sa_type=Text)
     both_groups: bool = Field(default=False)
@@ -310,14 +314,20 @@ ACCOUNTS = table_of(AccountRow)
 KNOWN_USERS = table_of(KnownUserRow)
 SOURCES = table_of(SourceRow)
 
-# Indexes a migration adds only where the database allows them, so they are not in the models:
-# the trigram index of `known_users.search` (PostgreSQL with pg_trgm, migration 0005).
+# The trigram indexes of `known_users.search` (migration 0005), one kind per database, so they
+# are not in the models: on PostgreSQL an index (pg_trgm, where the server allows it); on SQLite
+# an FTS5 table, whose own tables are named after it.
 OPTIONAL_INDEXES = frozenset({"ix_known_users_search_trgm"})
+TRIGRAM_TABLE = "known_users_trigrams"
 
 
 def is_modelled(obj: object, name: str | None, kind: str, reflected: bool, _to: object) -> bool:
-    """Alembic's include_object: compare the schema with the models without OPTIONAL_INDEXES."""
-    return not (kind == "index" and reflected and name in OPTIONAL_INDEXES)
+    """Alembic's include_object: the schema compared with the models, trigram indexes aside."""
+    if not reflected or name is None:
+        return True
+    if kind == "index":
+        return name not in OPTIONAL_INDEXES
+    return not (kind == "table" and name.startswith(TRIGRAM_TABLE))
 
 
 OPERATIONS = table_of(OperationRow)

@@ -326,6 +326,15 @@ def test_kept_lists_stay_exactly_what_a_fresh_read_gives_through_random_writes(
         assert leader.list_known_users() == reader.list_known_users()
         assert leader.known_user_counts() == reader.known_user_counts()
         assert leader.page_known_users("", 2, 3) == reader.page_known_users("", 2, 3)
+        for typed in ("person 1", "N1"):  # the trigram table's way and the walk's
+            needle = typed.lower()
+            named = [
+                u.email
+                for u in reader.list_known_users()
+                if needle in u.email or needle in u.display_name.lower()
+            ]
+            page = leader.page_known_users(typed, 0, 20)
+            assert [u.email for u in page.entries] == named and page.total == len(named)
 
     try:
         for step in range(400):
@@ -369,8 +378,9 @@ def test_kept_lists_stay_exactly_what_a_fresh_read_gives_through_random_writes(
 
 def test_a_page_of_user_sync_reads_one_page_not_the_list(tmp_path: Path) -> None:
     """`user sync` at 200,000 entries: every statement is bounded (a LIMIT, the page's keys,
-    or one row per distinct set of sources: never the kept list's read of every entry), and a
-    filtered page walks the `search` index alone."""
+    or one row per distinct set of sources: never the kept list's read of every entry); a text
+    of three characters or more is looked up in the trigram table, a shorter one walks the
+    `search` index alone."""
     import sqlite3
 
     from sqlalchemy import event
@@ -393,17 +403,20 @@ def test_a_page_of_user_sync_reads_one_page_not_the_list(tmp_path: Path) -> None
         assert len(store.page_known_users("", 100, 25).entries) == 25
         assert store.page_known_users("USER 29", 0, 25).total == 11  # 29, 290..299
         assert store.page_known_users("user", 0, 25).total == 300
+        assert store.page_known_users("29", 0, 25).total == 13  # and 129, 229
         assert store.known_user_counts() == {"": 300, "group:google": 300}
 
         reads = [s for s in statements if "FROM known_users" in s]
-        assert reads, statements
         for sql in reads:
             assert "LIMIT" in sql or " IN (" in sql or "GROUP BY" in sql, sql
-        with store.engine.connect() as conn:
-            walk = next(s for s in reads if "GLOB" in s and "ORDER BY" in s)
-            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {walk}").all()
-        assert [row[-1] for row in plan] == [
-            "SCAN known_users USING COVERING INDEX ix_known_users_search"
-        ]
+
+        def plan(sql: str) -> list[str]:
+            with store.engine.connect() as conn:
+                return [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+
+        walk = next(s for s in reads if "'*29*'" in s and "ORDER BY" in s)
+        assert plan(walk) == ["SCAN known_users USING COVERING INDEX ix_known_users_search"]
+        lookup = next(s for s in reads if "'*user 29*'" in s)
+        assert any("SCAN known_users_trigrams VIRTUAL TABLE INDEX" in step for step in plan(lookup))
     finally:
         store.engine.dispose()

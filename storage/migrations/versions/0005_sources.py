@@ -12,14 +12,19 @@ source key, with its state and what its last read found.
   here for the entries already stored (in Python: SQLite's lower() knows only ASCII);
 - its index lets a filtered page walk the entries in email order (the search texts sort as
   their emails do) without reading the rows;
+- a trigram index finds the few entries holding a rare text without walking them all. On
+  SQLite an FTS5 table (tokenizer trigram) over `search`, kept by triggers, keyed by a new
+  integer primary key (VACUUM may renumber the rows of a table without one); the email stays
+  unique. On PostgreSQL an index of extension pg_trgm, optional: where the extension cannot be
+  installed (no privilege, a managed server that does not allow it) the migration goes on
+  without it and a rare text is found by walking the index of `search` (slower, correct);
 - the index of `sources` (a handful of distinct texts) lets the counts by source (`sources`,
   `sync status`, `user sync`) group 200,000 entries without sorting them;
 - on PostgreSQL `email` and `search` sort bytewise (COLLATE "C"), as Python and SQLite do, so
-  pages follow the order of every other list of User Sync whatever the database's collation;
-- on PostgreSQL a trigram index on `search` (extension pg_trgm) finds the entries holding a rare
-  text without walking them all. It is optional: where the extension cannot be installed (no
-  privilege, a managed server that does not allow it) the migration goes on without it and a
-  filtered page walks the index of `search` instead (slower for a rare text, still correct).
+  pages follow the order of every other list of User Sync whatever the database's collation.
+
+SQLite cannot change a primary key in place: known_users is copied into a new table, and the
+version triggers of migration 0004 are made again on it.
 """
 
 import logging
@@ -35,6 +40,7 @@ depends_on: str | Sequence[str] | None = None
 
 TRIGRAM_INDEX = "ix_known_users_search_trgm"  # storage.tables.OPTIONAL_INDEXES
 BATCH = 5_000
+VERSION_EVENTS = ("INSERT", "UPDATE", "DELETE")  # migration 0004's SQLite triggers
 log = logging.getLogger(__name__)
 
 
@@ -58,19 +64,99 @@ def upgrade() -> None:
         _when("last_tried_at"),
         sa.PrimaryKeyConstraint("key"),
     )
-    postgres = op.get_bind().dialect.name == "postgresql"
-    collation = "C" if postgres else None
+    if op.get_bind().dialect.name == "postgresql":
+        _upgrade_postgres()
+    else:
+        _upgrade_sqlite()
+
+
+def _upgrade_sqlite() -> None:
+    _copy_known_users(with_search=True)
+    _fill_search()
+    _add_indexes()
+    # storage.tables.TRIGRAM_TABLE; the trigram tokenizer's case folding is off: `search` is
+    # lower-cased already, by Python's rules.
+    op.execute(
+        "CREATE VIRTUAL TABLE known_users_trigrams USING fts5(search, content='known_users', "
+        "content_rowid='id', tokenize='trigram case_sensitive 1')"
+    )
+    op.execute("INSERT INTO known_users_trigrams(known_users_trigrams) VALUES ('rebuild')")
+    # What the FTS5 documentation gives for an external content table; an update that leaves
+    # `search` as it was (a change of sources) leaves the index alone.
+    forget = (
+        "INSERT INTO known_users_trigrams(known_users_trigrams, rowid, search) "
+        "VALUES ('delete', old.id, old.search)"
+    )
+    learn = "INSERT INTO known_users_trigrams(rowid, search) VALUES (new.id, new.search)"
+    op.execute(
+        "CREATE TRIGGER tr_known_users_trigrams_insert AFTER INSERT ON known_users "
+        f"BEGIN {learn}; END"
+    )
+    op.execute(
+        "CREATE TRIGGER tr_known_users_trigrams_delete AFTER DELETE ON known_users "
+        f"BEGIN {forget}; END"
+    )
+    op.execute(
+        "CREATE TRIGGER tr_known_users_trigrams_update AFTER UPDATE ON known_users "
+        f"WHEN old.search IS NOT new.search OR old.id IS NOT new.id BEGIN {forget}; {learn}; END"
+    )
+
+
+def _upgrade_postgres() -> None:
     op.add_column(
         "known_users",
-        sa.Column("search", sa.Text(collation=collation), nullable=False, server_default=""),
+        sa.Column("search", sa.Text(collation="C"), nullable=False, server_default=""),
     )
     _fill_search()
-    if postgres:
-        op.alter_column("known_users", "email", type_=sa.String(collation="C"))
+    op.alter_column("known_users", "email", type_=sa.String(collation="C"))
+    # The same integer key as SQLite's (where it keys the trigram index; here only its shape).
+    op.execute("ALTER TABLE known_users ADD COLUMN id SERIAL NOT NULL")
+    op.execute("ALTER TABLE known_users DROP CONSTRAINT known_users_pkey")
+    op.execute("ALTER TABLE known_users ADD CONSTRAINT known_users_pkey PRIMARY KEY (id)")
+    op.create_unique_constraint("uq_known_users_email", "known_users", ["email"])
+    _add_indexes()
+    _add_trigram_index()
+
+
+def _copy_known_users(*, with_search: bool) -> None:
+    """SQLite: known_users again, keyed by an integer id (with_search) or by email as 0004 had
+    it, the rows copied in email order; its indexes and 0004's triggers made again."""
+    columns: list[sa.schema.SchemaItem] = [
+        sa.Column("email", sa.String(), nullable=False),
+        sa.Column("display_name", sa.String(), nullable=False),
+        sa.Column("sources", sa.Text(), nullable=False),
+        sa.Column("both_groups", sa.Boolean(), nullable=False, server_default=sa.false()),
+    ]
+    if with_search:
+        columns = [
+            sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+            *columns,
+            sa.Column("search", sa.Text(), nullable=False, server_default=""),
+            sa.PrimaryKeyConstraint("id"),
+            sa.UniqueConstraint("email", name="uq_known_users_email"),
+        ]
+    else:
+        columns.append(sa.PrimaryKeyConstraint("email"))
+    op.create_table("known_users_copy", *columns)
+    kept = "email, display_name, sources, both_groups"
+    op.execute(
+        f"INSERT INTO known_users_copy ({kept}) SELECT {kept} FROM known_users ORDER BY email"  # noqa: S608
+    )
+    op.drop_table("known_users")  # its indexes and triggers go with it
+    op.rename_table("known_users_copy", "known_users")
+    op.create_index("ix_known_users_both_groups", "known_users", ["both_groups"])
+    for event in VERSION_EVENTS:
+        # Built from the constants above only, as in migration 0004.
+        op.execute(
+            f"CREATE TRIGGER tr_known_users_{event.lower()} AFTER {event} ON known_users BEGIN "  # noqa: S608
+            "UPDATE table_versions SET token = lower(hex(randomblob(16))) "
+            "WHERE name = 'known_users'; END"
+        )
+
+
+def _add_indexes() -> None:
     op.create_index("ix_known_users_search", "known_users", ["search"])
     op.create_index("ix_known_users_sources", "known_users", ["sources"])
-    if postgres:
-        _add_trigram_index()
 
 
 def _fill_search() -> None:
@@ -109,8 +195,8 @@ def _trigram_schema(bind: sa.Connection) -> str | None:
 
 
 def _add_trigram_index() -> None:
-    """Install pg_trgm (in `public`, where every schema finds it, else in the current schema)
-    when it is not yet, then index `search` with it; without it, say so and go on."""
+    """PostgreSQL: install pg_trgm (in `public`, where every schema finds it, else in the
+    current schema) when it is not yet, then index `search` with it; without it, say so."""
     bind = op.get_bind()
     schema = _trigram_schema(bind)
     if schema is None:
@@ -137,12 +223,17 @@ def _add_trigram_index() -> None:
 
 
 def downgrade() -> None:
-    postgres = op.get_bind().dialect.name == "postgresql"
-    if postgres:
+    if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP INDEX IF EXISTS {TRIGRAM_INDEX}")  # pg_trgm stays: others may use it
-    op.drop_index("ix_known_users_sources", table_name="known_users")
-    op.drop_index("ix_known_users_search", table_name="known_users")
-    if postgres:
+        op.drop_index("ix_known_users_sources", table_name="known_users")
+        op.drop_index("ix_known_users_search", table_name="known_users")
+        op.drop_constraint("uq_known_users_email", "known_users", type_="unique")
+        op.execute("ALTER TABLE known_users DROP CONSTRAINT known_users_pkey")
+        op.execute("ALTER TABLE known_users ADD CONSTRAINT known_users_pkey PRIMARY KEY (email)")
+        op.drop_column("known_users", "id")
         op.alter_column("known_users", "email", type_=sa.String(collation="default"))
-    op.drop_column("known_users", "search")
+        op.drop_column("known_users", "search")
+    else:
+        op.execute("DROP TABLE known_users_trigrams")  # its triggers go with known_users below
+        _copy_known_users(with_search=False)
     op.drop_table("sources")
