@@ -420,3 +420,26 @@ def test_a_page_of_user_sync_reads_one_page_not_the_list(tmp_path: Path) -> None
         assert any("SCAN known_users_trigrams VIRTUAL TABLE INDEX" in step for step in plan(lookup))
     finally:
         store.engine.dispose()
+
+
+def test_a_text_is_found_through_the_trigram_table_after_a_vacuum(tmp_path: Path) -> None:
+    """SQLite's VACUUM may renumber the rows of a table without an integer key; the FTS5 table
+    follows known_users by its id, which VACUUM keeps."""
+    from core.model import KnownUser
+
+    store = open_store(f"sqlite:///{tmp_path / 'vacuum.sqlite3'}")
+    try:
+        store.save_known_users(KnownUser(f"user{i:03d}@x.com", f"User {i}") for i in range(60))
+        store.remove_known_users(f"user{i:03d}@x.com" for i in range(0, 60, 2))
+        with store.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM")
+        store.save_known_users([KnownUser("late@x.com", "User 377")])
+
+        def found(text: str) -> list[str]:
+            return [u.email for u in store.page_known_users(text, 0, 25).entries]
+
+        assert found("user 37") == ["late@x.com", "user037@x.com"]
+        assert found("user03") == [f"user{i:03d}@x.com" for i in (31, 33, 35, 37, 39)]
+        assert found("user 36") == []  # removed before the vacuum
+    finally:
+        store.engine.dispose()
