@@ -12,6 +12,7 @@ from core.commands.context import Context, Outcome
 from core.commands.parser import Command
 from core.commands.reply import Reply, Table
 from core.commands.sources import label_order, labelled
+from core.known_paging import counted_past
 from core.model import AccountRecord, KnownUser
 
 PAGE_SIZE = 25
@@ -51,6 +52,15 @@ async def user_sync(ctx: Context, cmd: Command) -> Outcome:
         counts = store.known_user_counts() if number == 1 else {}
     matching = f" matching '{_shown(text)}'" if text else ""
     pages = max(math.ceil(page.total / PAGE_SIZE), 1)
+    if counted_past(page.total, (number - 1) * PAGE_SIZE, PAGE_SIZE):
+        # A common text: the store stopped counting (core/known_paging.py), so say "more than"
+        counted = page.total - 1
+        lines = [
+            f"page {number:,} of more than {counted // PAGE_SIZE:,} (more than {counted:,} "
+            f"entries{matching})"
+        ]
+    else:
+        lines = [f"page {number:,} of {pages:,} ({page.total:,} entries{matching})"]
     if number > pages:
         lines = [
             f"There {'is' if pages == 1 else 'are'} {pages:,} page(s) of {page.total:,} "
@@ -58,7 +68,6 @@ async def user_sync(ctx: Context, cmd: Command) -> Outcome:
         ]
         return Outcome(Reply("No such page", lines, kind="error"), target=text[:100])
     rows = [_row(e, page.accounts.get(e.email, ()), names) for e in page.entries]
-    lines = [f"page {number:,} of {pages:,} ({page.total:,} entries{matching})"]
     if not page.total:
         lines.append(
             f"No entry's address or name contains '{_shown(text)}' (any case)."

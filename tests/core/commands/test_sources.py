@@ -407,6 +407,20 @@ async def test_user_sync_filters_by_a_text_in_the_address_or_the_name(bot: Bot) 
     ]
 
 
+async def test_user_sync_says_more_than_when_a_common_text_matches_past_the_count(
+    bot: Bot,
+) -> None:
+    """The store stops counting a filtered list at 1,000 matches (core/known_paging.py): the
+    reply says "more than" rather than a wrong page count, and paging still goes on."""
+    seed_user_sync(bot, extra=1_030)
+    first = await bot.say("user sync person")
+    assert first.lines[0] == "page 1 of more than 40 (more than 1,000 entries matching 'person')"
+    assert "Next: `user sync person page 2`." in first.lines
+    late = await bot.say("user sync person page 41")
+    assert len(table(late).rows) == 25  # matches 1,001 to 1,025 of 1,030
+    assert late.lines[0] == "page 41 of more than 41 (more than 1,025 entries matching 'person')"
+
+
 # ---- user, sync status, help ------------------------------------------------------------------
 async def test_user_lists_every_source_by_its_label(bot: Bot) -> None:
     seed_sources(bot)
