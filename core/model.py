@@ -252,8 +252,9 @@ class KnownUser:
 
 @dataclass(frozen=True, slots=True)
 class KnownPage:
-    """One page of User Sync (`user sync`): the entries, how many match in all, and their
-    secondary accounts by the entry's email (an entry may have none)."""
+    """One page of User Sync (`user sync`): the entries, how many match in all (for a common
+    text, a lower bound: core/known_paging.py), and their secondary accounts by the entry's
+    email (an entry may have none)."""
 
     entries: tuple[KnownUser, ...]
     total: int

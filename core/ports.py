@@ -177,7 +177,9 @@ class Store(Protocol):
 
     def page_known_users(self, text: str, offset: int, limit: int) -> KnownPage:
         """`user sync`: entries by email whose email or display name contains `text` (any
-        case; "" for all), `limit` of them from `offset`. A paged query: fast at 200,000."""
+        case; "" for all), `limit` of them from `offset`. A paged query: fast at 200,000. A
+        filtered total is exact up to a bound and a lower bound past it
+        (`core.known_paging.counted_past` tells which)."""
         ...
 
     def known_user_counts(self) -> dict[str, int]:
