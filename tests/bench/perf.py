@@ -13,13 +13,15 @@ docs/PERFORMANCE.md (a table) and docs/performance.json (the raw figures).
    (target < 2 s) and its peak RSS during the cycle (target < 400 MB).
 3. delay: change-to-account delay and `resync user` time (tests/bench/bench_service_delay.py).
 4. chat: `sync status` latency at 200 requests/s (tests/bench/bench_sync_status.py).
+5. usersync: `user sync` pages and the counts by source at 200,000 User Sync entries, on SQLite
+   and PostgreSQL (tests/bench/bench_user_sync.py).
 
 The emulators run in a process of their own (filled in memory by tests/bench/orgs.py), and so
 does the product in scenarios 1 and 2, so the product's CPU and memory are its own. The machine
 is shared and small: read ratios and counts, not the last digit.
 
-Run: ./run perf [--full] [--only import,cycle,delay,chat] [--import-n 5000] [--cycle-n 10000]
-     [--scale 5] [--rate 200] [--seconds 10] [--no-write]
+Run: ./run perf [--full] [--only import,lag,cycle,delay,chat,usersync] [--import-n 5000]
+     [--cycle-n 10000] [--scale 5] [--rate 200] [--seconds 10] [--usersync-n 200000] [--no-write]
 A run of some scenarios only keeps the other scenarios' figures already in docs/performance.json.
 """
 
@@ -569,6 +571,34 @@ def _chat_in_process(rate: float, seconds: float, users: int) -> dict[str, Any]:
     return result
 
 
+# ---- 5. User Sync at 200,000 entries ----------------------------------------------------------
+
+
+def scenario_usersync(n: int, out: TextIO, times: int | None = None) -> dict[str, Any]:
+    """bench_user_sync's figures (by store, "SQLite" and "PostgreSQL"), in a process of its own;
+    `times` calls each (the benchmark's 200 by default)."""
+    bench = load_bench("bench_user_sync")
+    times = bench.TIMES if times is None else times
+    out.write(
+        f"== 5. `user sync` pages and known_user_counts at {n:,} User Sync entries, {times} "
+        "calls each, SQLite and PostgreSQL when it answers (bench_user_sync)\n"
+    )
+    out.flush()
+    by_store = in_child(bench.measure_all, n, times)
+    for name, figures in by_store.items():
+        if "skipped" in figures:
+            out.write(f"  {name}: skipped, {figures['skipped']}\n")
+            continue
+        calls = figures["calls"]
+        out.write(
+            f"  {name} (filled in {figures['fill_seconds']:g} s): p99 "
+            + ", ".join(f"{c['label']} {c['p99_ms']} ms" for c in calls.values())
+            + f" (target < {P99_TARGET:g} ms)\n"
+        )
+    out.flush()
+    return {"entries": n, "times": times, "stores": by_store}
+
+
 # ---- the report ---------------------------------------------------------------------------------
 
 
@@ -743,6 +773,40 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 else "**no** (replies missing)",
             )
         )
+    for key in sorted((k for k in results if k.startswith("usersync:")), key=_n_of):
+        table += _usersync_rows(results[key])
+    return table
+
+
+USERSYNC_ROWS = (
+    ("page_1", "5. `user sync` page 1"),
+    ("common", "5. `user sync` filtered page (common text)"),
+    ("rare", "5. `user sync` filtered page (rare text)"),
+    ("known_user_counts", "5. known_user_counts (sync status, sources)"),
+)
+
+
+def _usersync_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    n, target = f"{f['entries']:,}", f"p99 < {P99_TARGET:g} ms"
+    table = []
+    for store in ("SQLite", "PostgreSQL"):
+        got = f["stores"].get(store, {"skipped": "not run"})
+        if "skipped" in got:
+            table.append((f"5. `user sync`, {store}", n, f"skipped: {got['skipped']}", target, "-"))
+            continue
+        for call, scenario in USERSYNC_ROWS:
+            c = got["calls"][call]
+            found = f"'{c['text']}': {c['found']}" if c.get("text") else c["found"]
+            table.append(
+                (
+                    f"{scenario}, {store}",
+                    n,
+                    f"p99 {c['p99_ms']:.2f} ms (median {c['median_ms']:.2f} ms, "
+                    f"{got['times']} calls; {found})",
+                    target,
+                    _met(c["p99_ms"], P99_TARGET),
+                )
+            )
     return table
 
 
@@ -764,11 +828,11 @@ def machine() -> dict[str, Any]:
 HOW = """\
 ## How it was measured
 
-- **Command**: `./run perf` (default sizes, about 3 minutes here) or `./run perf --full` (the
-  no-change cycle at 100,000 a side); `--only cycle --cycle-n 100000` runs one scenario and keeps
-  the others' figures in `docs/performance.json`. The code: `tests/bench/perf.py`, the
-  organisation generator `tests/bench/orgs.py`; `tests/bench_smoke/test_perf_smoke.py` runs
-  every scenario at a tiny size in `./run test`.
+- **Command**: `./run perf` (default sizes, about 3 minutes here and 1.5 more for `usersync`)
+  or `./run perf --full` (the no-change cycle at 100,000 a side); `--only cycle --cycle-n
+  100000` runs one scenario and keeps the others' figures in `docs/performance.json`. The
+  code: `tests/bench/perf.py`, the organisation generator `tests/bench/orgs.py`;
+  `tests/bench_smoke/test_perf_smoke.py` runs every scenario at a tiny size in `./run test`.
 - **Organisations** of N Microsoft primaries (an Entra security group) and N Google primaries
   (a Google group) are filled straight into the emulators' in-memory Tenant and Workspace. For
   the no-change cycle the organisation is already synced: every primary's marked secondary
@@ -800,6 +864,19 @@ HOW = """\
   SQLite, the loop's interval as shown). **Chat**: `bench_sync_status` (signed Teams requests,
   real JWT validation, the channel emulator in a process of its own, an open-loop load
   generator).
+- **User Sync** (`usersync`, issue 14): `bench_user_sync.measure_all`, in a process of its
+  own, fills a store with 200,000 User Sync entries (two primary groups of 75,000, an imported
+  Teams team of 10,000, a Google import of 50,000) and 100,000 account records, then times 200
+  calls each of what `user sync` and `sync status` ask the store: page 1, page 1 filtered by a
+  common text (`smith`: 10,000 entries) and by a rare one (one entry), and
+  `known_user_counts`. SQLite, and PostgreSQL when it answers (`DIRSYNC_TEST_POSTGRES_URL` or
+  the tests' default; a schema of its own, VACUUM ANALYZEd after the fill, dropped after).
+  The store's design: a filtered page walks an index of a search column (email and lower-cased
+  name) in email order and stops at the page, and a rare text is found through a trigram index
+  (SQLite's FTS5 table, PostgreSQL's pg_trgm); the counts by source are kept while the table's
+  version token is unchanged; a filtered total is exact up to 1,000 matches, then "more than
+  1,000". `docs/performance.json` also holds page 500, a two-letter text found nowhere (a full
+  walk) and the counts right after a write: shown, not judged.
 - The machine is shared with other work: figures are noisy; read ratios and counts.
 """
 
@@ -836,7 +913,7 @@ def write_docs(results: dict[str, Any], out_dir: Path) -> None:
 # ---- main -------------------------------------------------------------------------------------
 
 
-SCENARIOS = ("import", "lag", "cycle", "delay", "chat")
+SCENARIOS = ("import", "lag", "cycle", "delay", "chat", "usersync")
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -853,6 +930,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=200.0, help="chat: requests a second")
     parser.add_argument("--seconds", type=float, default=10.0, help="chat: seconds of load")
     parser.add_argument("--users", type=int, default=100_000, help="chat: users in the store")
+    parser.add_argument("--usersync-n", type=int, default=200_000, help="usersync: entries")
     parser.add_argument("--out", type=Path, default=DOCS, help="where the docs are written")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument(
@@ -870,7 +948,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> dict[str, Any]:
     """Run the chosen scenarios; returns their figures keyed "import:N", "cycle:N", "delay",
-    "chat" (the keys the docs merge on)."""
+    "chat", "usersync:N" (the keys the docs merge on)."""
     limits = Limits(scale=args.scale)
     figures: dict[str, Any] = {}
     started = time.monotonic()
@@ -888,6 +966,8 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> dict[str, Any]:
         )
     if "chat" in args.scenarios:
         figures["chat"] = scenario_chat(args.rate, args.seconds, args.users, out)
+    if "usersync" in args.scenarios:
+        figures[f"usersync:{args.usersync_n}"] = scenario_usersync(args.usersync_n, out)
     out.write(f"== done in {time.monotonic() - started:.0f} s\n")
     return figures
 

@@ -115,3 +115,32 @@ def test_delay_and_chat_scenarios_and_the_docs(tmp_path: Path) -> None:
     assert "`resync user` via teams" in text and "`sync status` at 20/s" in text
     assert "a finding" in text and "How it was measured" in text
     assert json.loads((tmp_path / "performance.json").read_text())["chat"]["answered"] == 20
+
+
+def test_user_sync_pages_and_counts_are_timed_on_each_store_and_reported(tmp_path: Path) -> None:
+    out = io.StringIO()
+    figures = perf.scenario_usersync(2_000, out, times=5)
+
+    assert figures["entries"] == 2_000 and figures["times"] == 5
+    sqlite = figures["stores"]["SQLite"]
+    stores = [sqlite] + [f for f in [figures["stores"]["PostgreSQL"]] if "skipped" not in f]
+    for store in stores:
+        calls = store["calls"]
+        assert store["accounts"] == 1_000
+        assert all(0 < call["median_ms"] <= call["p99_ms"] < 5_000 for call in calls.values())
+        assert calls["page_1"]["shown"] == 25 and calls["page_1"]["total"] == 2_000
+        # 'smith' is one last name in 20: the total is exact below 1,000 matches
+        assert calls["common"]["total"] == 104 and not calls["common"]["total_is_a_lower_bound"]
+        assert calls["rare"]["shown"] == calls["rare"]["total"] == 1
+        assert calls["known_user_counts"]["entries"] == 2_000
+        assert calls["known_user_counts"]["sources"] == 4  # two groups, the team, the import
+
+    perf.write_docs({"usersync:2000": figures, "machine": perf.machine()}, tmp_path)
+    text = (tmp_path / "PERFORMANCE.md").read_text()
+    assert "| 5. `user sync` page 1, SQLite | 2,000 | p99 " in text
+    assert "5. `user sync` filtered page (common text), SQLite | 2,000 | p99 " in text
+    assert "'smith': 25 shown of 104" in text and "'silva1234': 1 shown of 1" in text
+    assert "5. known_user_counts (sync status, sources), SQLite" in text
+    assert "5. `user sync` filtered page (rare text), PostgreSQL" in text or (
+        "5. `user sync`, PostgreSQL | 2,000 | skipped: not reachable" in text
+    )
