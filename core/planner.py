@@ -401,37 +401,48 @@ class _Planner:
             keys, users = self.keyed[role]
             for key, user in zip(keys, users, strict=True):
                 previous = old_get(key)
-                extra = members_get(key)
                 if previous is None:
-                    changed[key] = KnownUser(
-                        key, user.display_name, only | extra if extra else only
-                    )
+                    changed[key] = KnownUser(key, user.display_name, only)
                     continue
-                if extra is None and previous.sources == only:
-                    sources = previous.sources  # the usual case, in step
-                else:
-                    sources = carried(previous.sources) | only
-                    if extra is not None:
-                        sources |= extra
-                    if sources == previous.sources:
-                        sources = previous.sources
-                if sources is previous.sources and previous.display_name == user.display_name:
+                sources = previous.sources
+                if sources != only:  # the imported sources that list them are laid on below
+                    sources = carried(sources) | only
+                if sources == previous.sources and previous.display_name == user.display_name:
                     if changed and key in changed:  # a key twice in a group: the last decides
                         del changed[key]
                 else:
                     changed[key] = KnownUser(key, user.display_name, sources)
+        claimed = self.claimed_emails.get
+        for key, extra in members.items():  # the live groups' users an imported source lists
+            if claimed(key) not in live:
+                continue
+            previous = old_get(key)
+            entry = changed.get(key) or previous
+            if entry is None or extra <= entry.sources:
+                continue
+            sources = entry.sources | extra
+            if (
+                previous is not None
+                and previous.sources == sources
+                and previous.display_name == entry.display_name
+            ):
+                changed.pop(key, None)
+                continue
+            changed[key] = KnownUser(key, entry.display_name, sources)
         # Entries that are not a live group's user: what they keep of their sources, with the
         # imported sources read now that list them; gone when nothing is left. The live groups'
         # users are the keys claimed by a live group (rule 5 claims each key for one group).
-        claimed = self.claimed_emails.get
         gone: set[str] = set()
-        for key, entry in old.items():
-            if claimed(key) in live:
-                continue
-            extra = members_get(key)
+        if live.issuperset(data.groups):  # every group is live: the unclaimed keys, in C
+            others: Iterable[str] = old.keys() - self.claimed_emails.keys()
+        else:
+            others = [key for key in old if claimed(key) not in live]
+        for key in others:
+            entry = old[key]
+            listed = members_get(key)
             kept = carried(entry.sources)
-            if extra is not None:
-                kept |= extra
+            if listed is not None:
+                kept |= listed
             elif kept is entry.sources:
                 continue  # nothing read this run lists them or removed their sources
             if not kept:
