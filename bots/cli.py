@@ -254,8 +254,9 @@ async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return await _serve(_serve_overrides(settings, args), out, err)
     if args.command == "db":
         from storage import migrate
+        from storage.files import private_folder
 
-        settings.state.mkdir(parents=True, exist_ok=True)
+        private_folder(settings.state)
         if args.action == "upgrade":
             migrate.upgrade(settings.database_url)
         out.write(f"database schema at revision {migrate.current(settings.database_url)}\n")
@@ -269,6 +270,7 @@ async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 0 if reply.ok else 1
     finally:
         app.save()
+        await app.close()  # the directory clients' HTTP sessions: no "Unclosed client session"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from storage.files import private_database, private_folder
 from storage.sql_store import SqlStore
 
 
@@ -21,14 +22,16 @@ def make_engine(url: str) -> Engine:
     SQLite gets WAL (readers do not block the writer, so the chat front-end can answer while a
     run writes), enforced foreign keys, a busy timeout, and `check_same_thread=False`: a pooled
     connection may be used by another thread than the one that opened it (executors). The
-    parent folder of a SQLite file is created, so a fresh checkout works without a setup step.
+    parent folder of a SQLite file is created (0700), so a fresh checkout works without a setup
+    step, and the database and its WAL and shared-memory files are its owner's only (0600).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        private_folder(Path(database).parent)
+        private_database(Path(database))
     engine = create_engine(url, connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
