@@ -3,7 +3,8 @@
 google-auth does the cryptography (`id_token.verify_token`: signature against the certificates
 URL, expiry, audience); the claims that tell Chat apart from any other Google-signed token are
 ours to check, per audience type: iss chat@system.gserviceaccount.com for the project number,
-and for the endpoint URL an accounts.google.com ID token whose verified email is Chat's.
+and for the endpoint URL an accounts.google.com ID token whose verified email is Chat's; so is
+the lifetime (a token made to live longer than Google's hour is refused).
 
 `verify_token` fetches the certificates on every call with a blocking transport, so the check
 runs in a worker thread and the certificates are cached for a few minutes. A token signed with
@@ -27,6 +28,7 @@ import jwt
 from google.oauth2 import id_token
 
 from bots.gchat.settings import CHAT_ISSUER, OIDC_ISSUERS, GChatSettings
+from bots.token_lifetime import NO_EXPIRY, TOO_LONG, lifetime_refusal
 
 REFETCH_SECONDS = 30.0
 
@@ -47,7 +49,14 @@ REASONS = (
     "wrong issuer",
     "wrong account",
     "invalid token",
+    NO_EXPIRY,
+    TOO_LONG,
 )
+
+# Google's ID tokens "are valid for up to 1 hour (3,600 seconds)"
+# (https://cloud.google.com/docs/authentication/token-types#id-lifetime); Chat's tokens, iat to
+# exp, last the same hour. google-auth checks only that exp is not past.
+MAX_LIFETIME = 3600.0
 
 
 def _claimed(token: str) -> dict[str, Any]:
@@ -168,6 +177,10 @@ class TokenVerifier:
             raise CertificatesUnavailable(str(exc)) from exc
         except (ValueError, google.auth.exceptions.GoogleAuthError, jwt.PyJWTError) as exc:
             raise Unauthorized(f"invalid token: {exc}", self._reason(token)) from exc
+        refused = lifetime_refusal(claims, MAX_LIFETIME, time.time())
+        if refused is not None:
+            lifetime = f"iat {claims.get('iat')!r}, exp {claims.get('exp')!r}"
+            raise Unauthorized(f"{refused}: {lifetime}", refused)
         if settings.audience_type == "project-number":
             if claims.get("iss") != CHAT_ISSUER:
                 raise Unauthorized(

@@ -1,11 +1,13 @@
 """Inbound authentication: botbuilder's own JWT validation (issuer, audience, key endorsements,
-service URL claim), with three of its traps closed.
+service URL claim), with four of its traps closed.
 
 - A request without an Authorization header raises AttributeError in botbuilder's
   parameterized mode (HTTP 500); here it is refused (401) before botbuilder sees it.
 - Any failure to validate a token (bad signature, expired, unknown key id, garbage) becomes
   TokenRefused (a PermissionError), which CloudAdapter answers with 401, so nothing runs; it
   names a reason from a short list (`refusal_reason`) for the audit log and the metrics.
+- botbuilder takes a well-signed token without `exp`, or one made to live for a month; here a
+  token without `exp` or living longer than the documented maximum is refused.
 - botbuilder fetches the signing keys with blocking `requests.get` on the event loop, once a
   day, and never again for a key id it has not seen (key rotation). Here the class-level key
   cache (`JwtTokenExtractor.metadataCache`) is refreshed from a worker thread before
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -30,6 +33,7 @@ from botframework.connector.auth import (  # type: ignore[import-untyped]
 
 from bots.teams.credentials import BotCredentials
 from bots.teams.settings import TeamsSettings
+from bots.token_lifetime import NO_EXPIRY, TOO_LONG, lifetime_refusal
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,27 @@ REASONS = (
     "wrong issuer",
     "invalid token",
     "signing keys unavailable",
+    NO_EXPIRY,
+    TOO_LONG,
 )
+
+# The longest lifetime a validated token may have. The Bot Framework's page on authentication
+# (https://learn.microsoft.com/en-us/azure/bot-service/rest-api/bot-framework-rest-connector-authentication)
+# shows the login service's tokens with expires_in 3600 and a channel->bot token from nbf to exp
+# of 65 minutes (the hour and its 5 minutes of clock skew): 65 minutes for the channel's tokens.
+CHANNEL_MAX_LIFETIME = 65 * 60.0
+# Tokens the Bot Framework Emulator sends come from Microsoft Entra ID, whose access tokens live
+# "a random value ranging between 60-90 minutes"
+# (https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens#token-lifetime).
+ENTRA_MAX_LIFETIME = 90 * 60.0
+
+
+def lifetime_limit(claims: Mapping[str, Any], settings: TeamsSettings) -> float:
+    """The documented maximum for a token with these (validated) claims: the channel's own
+    issuer's, or Entra ID's for the other issuers botbuilder accepts (emulator, skills)."""
+    if claims.get("iss") == settings.token_issuer:
+        return CHANNEL_MAX_LIFETIME
+    return ENTRA_MAX_LIFETIME
 
 
 def refusal_reason(auth_header: str, settings: TeamsSettings) -> str:
@@ -173,6 +197,11 @@ class ChannelAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]  
         except Exception as error:
             reason = refusal_reason(auth_header, self.settings)
             raise TokenRefused(reason, f"{type(error).__name__}: {error}") from error
+        claims = dict(getattr(result.claims_identity, "claims", None) or {})
+        limit = lifetime_limit(claims, self.settings)
+        refused = lifetime_refusal(claims, limit, time.time())
+        if refused is not None:  # botbuilder takes a token without exp, or for a month
+            raise TokenRefused(refused, f"exp {claims.get('exp')!r}, at most {limit:g} s")
         result.connector_factory = self._reused(result.connector_factory)
         self._remember(key, auth_header, result)
         return result
