@@ -38,6 +38,7 @@ from bots.service.server import start_service
 from bots.wiring import App, build
 from core.engine import NO_CHANGE
 from core.model import AuditEvent, DirectoryKind, ImportedSource, Role, SourceKind, google_source
+from storage.files import private_folder
 
 # Settings the demo decides (where things are); every other DIRSYNC_* variable applies.
 _OWNED = (
@@ -57,7 +58,7 @@ _DEMO_DEFAULTS = {
 def _reset(state: Path) -> None:
     if state.exists():
         shutil.rmtree(state)
-    state.mkdir(parents=True)
+    private_folder(state)  # 0700: it holds the emulators' secrets and the database
 
 
 def demo_env(

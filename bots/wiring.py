@@ -9,6 +9,7 @@ one still works; one that is half set is a ConfigError naming what is missing.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import logging
@@ -31,6 +32,7 @@ from core.planner import PlanSettings
 from core.ports import Clock, DirectoryPort, Store
 from core.reconciler import RetryPolicy
 from storage.db import open_store
+from storage.files import private_folder
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +80,17 @@ class App:
     file_secrets: list[str] = field(default_factory=list)
     closers: list[Closer] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.engine.auditor.secrets = self.secret_values
+
     @property
     def directories(self) -> dict[DirectoryKind, DirectoryPort]:
         return dict(self.engine.directories)
+
+    def secret_values(self) -> list[str]:
+        """Every secret the audit trail and the replies mask: the settings' and the key files'
+        (read at each audit event, so keys read later at start-up count too)."""
+        return [*self.settings.secret_values(), *self.file_secrets]
 
     def use_runner(self, runner: Runner, *, next_run_at: NextRun | None = None) -> Interpreter:
         """The server's interpreter: commands hand runs to `runner` (the replica holding the
@@ -114,10 +124,19 @@ async def build(
     runner: Runner | None = None,
     next_run_at: NextRun | None = None,
 ) -> App:
-    settings.state.mkdir(parents=True, exist_ok=True)
+    private_folder(settings.state)
     clock = clock or SystemClock()
     if settings.directories == "live":
-        return await _build_live(settings, clock, runner, next_run_at)
+        app = await _build_live(settings, clock, runner, next_run_at)
+    else:
+        app = await _build_sample(settings, clock, runner, next_run_at)
+    app.file_secrets.extend(s for s in key_file_secrets(settings) if s not in app.file_secrets)
+    return app
+
+
+async def _build_sample(
+    settings: Settings, clock: Clock, runner: Runner | None, next_run_at: NextRun | None
+) -> App:
     store = open_store(settings.database_url)
     org = load_or_seed(settings.state / "sample-org.json")
     engine = Engine(store, org.directories, clock, engine_settings(settings))
@@ -167,6 +186,20 @@ async def _build_live(
         file_secrets=[s for s in file_secrets if s],
         closers=closers,
     )
+
+
+def key_file_secrets(settings: Settings) -> list[str]:
+    """The private keys of the configured key files, read as far as they can be: masked even
+    where this process does not use them (the Chat app's key in `dirsync cmd`)."""
+    texts: list[str] = []
+    files = (settings.google_service_account_file, settings.gchat_service_account_file)
+    for path in filter(None, files):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            texts.append(str(json.loads(Path(path).read_text()).get("private_key", "")))
+    if settings.microsoft_certificate_file:
+        with contextlib.suppress(OSError):
+            texts.append(Path(settings.microsoft_certificate_file).read_text())
+    return [text for text in texts if "PRIVATE KEY" in text]
 
 
 def _configured(settings: Settings, required: tuple[str, ...], what: str) -> bool:

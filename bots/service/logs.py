@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from core import masking
 from core.engine import CURRENT_RUN
 
-MASK = "***"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -34,15 +34,10 @@ class SecretMask(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        # Longest first, so a secret that contains another is masked whole. Very short values
-        # would mask ordinary words: a secret is at least 4 characters.
-        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self.secrets = masking.usable(secrets)  # longest first, at least 4 characters
 
     def mask(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return text
+        return masking.mask(text, self.secrets)  # the audit trail's masking too
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:

@@ -20,6 +20,7 @@ from core.commands.parser import Command, ParseError, parse
 from core.commands.reply import Reply
 from core.engine import Engine
 from core.errors import DirectoryError, GroupRefused, NotFound, UsageError
+from core.masking import mask_reply
 from core.ports import Clock, Store
 
 log = logging.getLogger(__name__)
@@ -138,21 +139,25 @@ class Interpreter:
         return Outcome(reply, target=spec.name if spec else "")
 
     def _audit(self, action: str, asker: Asker, where: Where, text: str, outcome: Outcome) -> Reply:
+        """Audits the command and returns its reply, both with configured secrets masked (a
+        secret pasted into a command is stored and echoed as ***)."""
+        auditor = self.engine.auditor
+        reply = mask_reply(outcome.reply, auditor.secrets())
         try:
-            self.engine.auditor.record(
+            auditor.record(
                 "command",
                 action,
                 actor=asker.id,
                 where=where.describe(),
                 target=outcome.target,
                 result=outcome.audit_result,
-                detail=audit_detail(text),
+                detail=audit_detail(auditor.mask(text)),
             )
         except Exception:
             log.exception("could not store the audit event of %s from %s", action, asker.id)
             note = "Warning: this command could not be written to the audit log."
-            return dataclasses.replace(outcome.reply, lines=[*outcome.reply.lines, note])
-        return outcome.reply
+            return dataclasses.replace(reply, lines=[*reply.lines, note])
+        return reply
 
 
 def audit_detail(text: str) -> str:
