@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bots.config import BY_NAME, ConfigError, Settings
@@ -33,6 +33,9 @@ from core.ports import Clock, DirectoryPort, Store
 from core.reconciler import RetryPolicy
 from storage.db import open_store
 from storage.files import private_folder
+
+if TYPE_CHECKING:  # the Google client libraries load only when a Google directory is used
+    from core.directories.google import GoogleDirectory
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +174,9 @@ async def _build_live(
             settings.google_service_account_file, "google_service_account_file"
         )
         file_secrets.append(str(info.get("private_key", "")))
-        directories[DirectoryKind.GOOGLE] = _google(settings, info)
+        google = _google(settings, info)
+        directories[DirectoryKind.GOOGLE] = google
+        closers.append(google.close)
     store = open_store(settings.database_url)
     engine = Engine(store, directories, clock, engine_settings(settings))
     access = AccessPolicy(
@@ -280,7 +285,7 @@ def _entra(settings: Settings) -> tuple[Any, str]:
     return EntraDirectory(http), key
 
 
-def _google(settings: Settings, info: dict[str, Any]) -> DirectoryPort:
+def _google(settings: Settings, info: dict[str, Any]) -> GoogleDirectory:
     from core.directories.google import GoogleSettings, connect
 
     return connect(

@@ -156,6 +156,13 @@ class GoogleDirectory:
         # Given names repeat (thousands of Annas): one string each in the cached users (about
         # 5 MB at 100,000 members). Started afresh by each full read, so it never grows old.
         self._given_names: dict[str, str] = {}
+        self.clients: list[Any] = []  # the API clients each thread made (connect): for close
+
+    async def close(self) -> None:
+        """Close the API clients' connections (httplib2 leaves its sockets open otherwise); a
+        client used again reconnects."""
+        for client in list(self.clients):
+            client.close()
 
     # ---- groups ----------------------------------------------------------------------------
     async def get_group(self, key: str) -> GroupInfo:
@@ -672,7 +679,7 @@ def connect(
     options = {"api_endpoint": endpoint} if endpoint else None
 
     def services() -> dict[str, Any]:
-        return {
+        made = {
             name: _Collections(
                 build(
                     api,
@@ -689,6 +696,8 @@ def connect(
                 ("orgunits", "admin", "directory_v1", org_unit_credentials),
             )
         }
+        directory.clients.extend(made.values())
+        return made
 
     batch_uri = (
         f"{endpoint.rstrip('/')}/batch" if endpoint else "https://admin.googleapis.com/batch"
@@ -704,4 +713,5 @@ def connect(
         quota_window_seconds=quota_window_seconds,
         threads=threads,
     )
-    return GoogleDirectory(api, settings)
+    directory = GoogleDirectory(api, settings)  # `services` runs later, in the API's threads
+    return directory
