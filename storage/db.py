@@ -29,10 +29,12 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     database = parsed.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
-        private_folder(Path(database).parent)
-        private_database(Path(database))
     engine = create_engine(url, connect_args={"check_same_thread": False})
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database)
+        private_folder(path.parent)
+        # Before each DBAPI connect, so the file is 0600 before SQLite first creates it.
+        event.listen(engine, "do_connect", lambda *_: private_database(path))
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
