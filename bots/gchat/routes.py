@@ -1,10 +1,12 @@
 """`POST /api/google-chat`: Google Chat's HTTP endpoint for the app.
 
 Order matters: the bearer token is checked before the body is even read, so a caller without
-a valid Chat token learns nothing and runs nothing (401, no command; the refusal is counted in a
-"security" audit event, one per reason and minute). Then the event is parsed (400 for anything
-that is not a Chat event) and answered synchronously: a classic event gets a Message, an add-on
-event the add-on's createMessageAction around it.
+a valid Chat token learns nothing, runs nothing and costs no read (401, no command; the refusal
+is counted in a "security" audit event, one per reason and minute). Then the body is read within
+the limits of bots/service/limits.py (size, time, content type, UTF-8, nesting: a 4xx with a
+short JSON error), the event is parsed (400 for anything that is not a Chat event) and answered
+synchronously: a classic event gets a Message, an add-on event the add-on's
+createMessageAction around it.
 
 Chat sends an event again when the app did not answer in time. A message seen in the last 10
 minutes (same message name) is not run again: the redelivery gets the first delivery's answer.
@@ -23,6 +25,7 @@ from bots.gchat.cards import reply_message
 from bots.gchat.events import BadEvent, ChatEvent, parse_event
 from bots.gchat.settings import GChatSettings
 from bots.gchat.verify import CertificatesUnavailable, TokenVerifier, Unauthorized
+from bots.service.limits import CHAT_MAX_BODY, QuietLog, Refused, read_json
 from bots.service.metrics import REFUSED_REASON
 from core.commands.guard import RecentDeliveries, RefusedRequests
 from core.commands.interpreter import Interpreter
@@ -45,13 +48,14 @@ class GChatEndpoint:
         # does not look into, where a card is hundreds it would sweep for ten minutes.
         self.deliveries: RecentDeliveries[str] = RecentDeliveries(interpreter.clock)
         self.refused = RefusedRequests(interpreter.engine.auditor, interpreter.clock, "Google Chat")
+        self.quiet = QuietLog(log)
 
     async def handle(self, request: web.Request) -> web.Response:
         if self.settings.auth:
             try:
                 await self.verifier.verify(request.headers.get("Authorization"))
             except Unauthorized as exc:
-                log.warning("Google Chat event refused: %s", exc)
+                self.quiet.warning(exc.reason, "Google Chat event refused: %s", exc)
                 self.refused.note(exc.reason)
                 request[REFUSED_REASON] = exc.reason
                 return _error(401, "unauthorized: a valid Google Chat bearer token is required")
@@ -59,9 +63,11 @@ class GChatEndpoint:
                 log.error("Google Chat certificates unavailable: %s", exc)
                 return _error(503, "cannot check the token now; retry later")
         try:
-            event = parse_event(await request.read())
+            event = parse_event(await read_json(request, limit=CHAT_MAX_BODY))
+        except Refused as exc:
+            return self._refuse(request, exc.status, exc.reason, exc.message)
         except BadEvent as exc:
-            return _error(400, f"bad Google Chat event: {exc}")
+            return self._refuse(request, 400, "not a Chat event", f"bad Google Chat event: {exc}")
         key = event.message_name if event.is_command else None
         earlier = self.deliveries.claim(key) if key is not None else None
         if earlier is not None:
@@ -77,6 +83,11 @@ class GChatEndpoint:
         if key is not None:
             self.deliveries.settle(key, text)
         return web.json_response(text=text)
+
+    def _refuse(self, request: web.Request, status: int, reason: str, message: str) -> web.Response:
+        self.quiet.warning(reason, "Google Chat request refused (%s): %s", status, message)
+        request[REFUSED_REASON] = reason
+        return _error(status, message)
 
     async def _answer(self, event: ChatEvent) -> dict[str, Any]:
         reply = await answer(event, self.interpreter)

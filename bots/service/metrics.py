@@ -10,9 +10,12 @@ one, so two services in one process, as in tests, never share counts).
   directory being slow to replicate, not an error;
 - dirsync_command_seconds{frontend}: how long chat commands take to answer, per front-end;
 - dirsync_is_leader: 1 while this replica holds the reconciliation lease;
-- dirsync_requests_refused_total{frontend,reason}: chat requests refused for their token (the
-  front-end names the reason on the request, REFUSED_REASON; the audit log has them too, as
-  "security" events collapsed per minute).
+- dirsync_requests_refused_total{frontend,reason}: chat requests refused, for their token (the
+  audit log has those too, as "security" events collapsed per minute) or for their body (size,
+  time, content type, UTF-8, nesting, not an event: bots/service/limits.py); the front-end
+  names the reason on the request (REFUSED_REASON). Connections closed because no complete
+  request arrived within the header timeout count as frontend "http", reason
+  "no request in time".
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ COMMAND_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # The front-end a request path belongs to.
 FRONTENDS = {"/api/messages": "teams", "/api/google-chat": "gchat"}
 
-# Set by a front-end on a request it refused (401): why, e.g. "expired token".
+# Set by a front-end on a request it refused (4xx): why, e.g. "expired token", "body too large".
 REFUSED_REASON = web.RequestKey("dirsync_refused_reason", str)
+STALLED = "no request in time"
 
 
 def api_counters(directory: Any) -> tuple[int, int] | None:
@@ -111,7 +115,7 @@ class Metrics:
         )
         self.refused = Counter(
             "dirsync_requests_refused",
-            "Chat requests refused for their token, per front-end and reason",
+            "Chat requests refused (token, body or a stalled connection), per front-end and reason",
             ["frontend", "reason"],
             registry=self.registry,
         )
@@ -132,6 +136,10 @@ class Metrics:
             count = getattr(applied, outcome)
             if count:
                 self.operations.labels(kind=run.kind, outcome=outcome).inc(count)
+
+    def count_stalled(self) -> None:
+        """A connection closed because no complete request arrived in time (no front-end yet)."""
+        self.refused.labels(frontend="http", reason=STALLED).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -9,7 +9,8 @@ audit sink that posts to the admin channels.
         print(service.url)          # http://127.0.0.1:3978 (port 0: the one picked)
 
 An endpoint whose settings are all missing is not mounted (one log line says which settings
-to set); a malformed setting is a ConfigError that names it. `Service.stop()` (or leaving the
+to set); a malformed setting is a ConfigError that names it. The server's timeouts and the
+chat endpoints' body limits are in bots/service/limits.py. `Service.stop()` (or leaving the
 context) stops accepting requests, lets the loop finish the operation in flight and record the
 run, then closes the clients.
 """
@@ -27,7 +28,7 @@ from aiohttp import web
 
 from bots.audit_sink import AuditSink, Poster
 from bots.config import Settings
-from bots.service import logs
+from bots.service import limits, logs
 from bots.service.loop import ReconciliationLoop
 from bots.service.metrics import Metrics
 from bots.service.readiness import Readiness
@@ -203,9 +204,13 @@ async def _start(
         _mask_more(handler, secrets)
     app.file_secrets.extend(secrets)
 
-    runner = web.AppRunner(web_app, shutdown_timeout=SHUTDOWN_TIMEOUT, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    runner, site, _ = await limits.serve(
+        web_app,
+        settings.host,
+        settings.port,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        on_stalled=metrics.count_stalled,
+    )
     service = Service(
         settings,
         app,

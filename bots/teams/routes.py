@@ -1,15 +1,23 @@
-"""`POST /api/messages`: the endpoint the Bot Framework (or a local test tool) calls."""
+"""`POST /api/messages`: the endpoint the Bot Framework (or a local test tool) calls.
+
+Order matters, as on the Chat endpoint: the bearer token is checked from the header alone
+before the body is read (signature, issuer, audience, expiry; a request without a valid token
+gets 401 and costs no read and no parse), then the body is read within the limits of
+bots/service/limits.py (size, time, content type, UTF-8, nesting), then botbuilder checks the
+token again against the activity (its service URL and channel) and runs the turn.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 
 from aiohttp import web
 from azure.core.exceptions import DeserializationError  # what msrest raises (its own alias)
-from botbuilder.core import TurnContext
+from botbuilder.core import TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity
 
+from bots.service.limits import TEAMS_MAX_BODY, QuietLog, Refused, error_response, read_json
 from bots.service.metrics import REFUSED_REASON
 from bots.teams.auth import ChannelAuthentication, TokenRefused
 from bots.teams.credentials import BotCredentials
@@ -66,6 +74,11 @@ def make_adapter(settings: TeamsSettings) -> CloudAdapter:
     return adapter
 
 
+# What the header-only check passes to botbuilder: no service URL and no channel to match yet
+# (botbuilder then checks neither); the full check after the body has both.
+_HEADER_ONLY = Activity()
+
+
 def add_teams_routes(
     app: web.Application,
     *,
@@ -77,32 +90,51 @@ def add_teams_routes(
     if not settings.auth:
         log.warning("Teams auth is off: unsigned activities are accepted (local tools only)")
     adapter = make_adapter(settings)
+    authentication = adapter.bot_framework_authentication
     bot = DirsyncTeamsBot(interpreter, store, settings)
     refused = RefusedRequests(interpreter.engine.auditor, interpreter.clock, "Teams")
+    quiet = QuietLog(log)
+
+    def refuse_token(request: web.Request, error: Exception) -> web.Response:
+        reason = error.reason if isinstance(error, TokenRefused) else "invalid token"
+        quiet.warning(reason, "Teams activity refused: %s", error)
+        refused.note(reason)
+        request[REFUSED_REASON] = reason
+        return error_response(401, "unauthorized: a valid Bot Framework token is required")
+
+    def refuse(request: web.Request, status: int, reason: str, message: str) -> web.Response:
+        quiet.warning(reason, "Teams request refused (%s): %s", status, message)
+        request[REFUSED_REASON] = reason
+        return error_response(status, message)
 
     async def messages(request: web.Request) -> web.StreamResponse:
-        if request.content_type != "application/json":
-            raise web.HTTPUnsupportedMediaType(text="application/json expected")
+        auth_header = request.headers.get("Authorization", "")
+        if settings.auth:
+            try:
+                await authentication.authenticate_request(_HEADER_ONLY, auth_header)
+            except PermissionError as error:  # TokenRefused, or botbuilder's own
+                return refuse_token(request, error)
         try:
-            body = json.loads(await request.read())  # cached by aiohttp for the adapter's read
-        except ValueError as error:
-            raise web.HTTPBadRequest(text="the body is not JSON") from error
+            body = await read_json(request, limit=TEAMS_MAX_BODY)
+        except Refused as error:
+            return refuse(request, error.status, error.reason, error.message)
         if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text="the body is not an activity (a JSON object)")
+            return refuse(request, 400, "not an activity", "the body is not a JSON object")
         try:
-            response = await adapter.process(request, bot)
-        except DeserializationError as error:
-            # A field of the wrong type (found by fuzzing): msrest fails before any auth.
-            raise web.HTTPBadRequest(text="the body is not a Bot Framework activity") from error
-        except web.HTTPUnauthorized as error:
-            # CloudAdapter raises this while handling our TokenRefused: the reason is there.
-            cause = error.__context__
-            reason = cause.reason if isinstance(cause, TokenRefused) else "invalid token"
-            log.warning("Teams activity refused: %s", cause or reason)
-            refused.note(reason)
-            request[REFUSED_REASON] = reason
-            raise
-        return response if response is not None else web.Response(status=201)
+            activity = Activity().deserialize(body)
+            if not activity.type:
+                return refuse(request, 400, "not an activity", "the activity has no type")
+            invoke = await adapter.process_activity(auth_header, activity, bot.on_turn)
+        except DeserializationError:
+            # A field of the wrong type (found by fuzzing): msrest fails reading it.
+            return refuse(
+                request, 400, "not an activity", "the body is not a Bot Framework activity"
+            )
+        except PermissionError as error:  # e.g. a service URL the token was not issued for
+            return refuse_token(request, error)
+        if invoke:
+            return web.json_response(data=serializer_helper(invoke.body), status=invoke.status)
+        return web.Response(status=201)
 
     app.router.add_post(MESSAGES_PATH, messages)
     app[TEAMS_BOT] = bot

@@ -109,6 +109,7 @@ async def test_a_body_that_is_not_json_is_a_bad_request(teams_bot: TeamsBot) -> 
     }
     async with teams_bot.http.post(teams_bot.url, data=b"{nope", headers=headers) as response:
         assert response.status == 400
-    async with teams_bot.http.post(teams_bot.url, data=b"{}", headers={}) as response:
+    signed = {"Authorization": headers["Authorization"]}  # unsigned: 401 before the body
+    async with teams_bot.http.post(teams_bot.url, data=b"{}", headers=signed) as response:
         assert response.status == 415
     assert teams_bot.store.list_audit(100) == audited
