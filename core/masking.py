@@ -29,25 +29,52 @@ def usable(secrets: Iterable[str]) -> list[str]:
     return sorted(kept, key=lambda v: (-len(v), v))
 
 
+_RUN = re.compile(rf"[A-Za-z0-9+/=]{{{_PEM_LINE},}}")
+
+
+class _Masking:
+    """One pattern for all the secrets, and a quick look first (most texts hold none): each
+    secret lower-cased is looked for in the text lower-cased, except those made of base64
+    characters only (a key's lines, many of them), looked for only in the text's runs of such
+    characters, where any of their occurrences must be."""
+
+    def __init__(self, kept: list[str]) -> None:
+        lowered = [secret.lower() for secret in kept]
+        self.runs_only = [secret for secret in lowered if _RUN.fullmatch(secret)]
+        self.anywhere = [secret for secret in lowered if not _RUN.fullmatch(secret)]
+        self.pattern = re.compile("|".join(map(re.escape, kept)), re.IGNORECASE)
+
+    def _holds_one(self, text: str) -> bool:
+        lowered = text.lower()
+        if any(secret in lowered for secret in self.anywhere):
+            return True
+        if not self.runs_only or len(lowered) < _PEM_LINE:
+            return False
+        runs = _RUN.findall(lowered)
+        return any(secret in run for run in runs for secret in self.runs_only)
+
+    def __call__(self, text: str) -> str:
+        return self.pattern.sub(MASK, text) if self._holds_one(text) else text
+
+
 def mask(text: str, secrets: Iterable[str]) -> str:
     """`text` with every one of `secrets` (and what `usable` adds) replaced by ***, in any case."""
-    pattern = _pattern(tuple(secrets))
-    return pattern.sub(MASK, text) if pattern is not None and text else text
+    masking = _masking(tuple(secrets))
+    return masking(text) if masking is not None and text else text
 
 
 @functools.lru_cache(maxsize=32)
-def _pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+def _masking(secrets: tuple[str, ...]) -> _Masking | None:
     kept = usable(secrets)
-    return re.compile("|".join(map(re.escape, kept)), re.IGNORECASE) if kept else None
+    return _Masking(kept) if kept else None
 
 
 def mask_reply(reply: Reply, secrets: Iterable[str]) -> Reply:
     """`reply` with every one of `secrets` masked in all its texts (a reply may echo what was
     typed); the same reply when there is nothing to mask."""
-    pattern = _pattern(tuple(secrets))
-    if pattern is None:
+    masking = _masking(tuple(secrets))
+    if masking is None:
         return reply
-    masking = functools.partial(pattern.sub, MASK)
     tables = [
         Table(
             masking(t.title),
