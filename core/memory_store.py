@@ -7,13 +7,15 @@ cases against both), so tests written against it say something about production.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
 from core import known_paging
+from core.fencing import LeaseLost
 from core.model import (
     AccountRecord,
     Assignment,
@@ -48,6 +50,10 @@ class MemoryStore:
         self._delta: dict[str, str] = {}
         self._conversations: dict[tuple[str, str, str], ConversationRef] = {}
         self._leases: dict[str, Lease] = {}
+        self._generations: dict[str, int] = {}  # kept when a lease is released
+        self._fence: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar(
+            f"memory_store_fence_{id(self)}", default=None
+        )
         self._requests: dict[int, RunRequest] = {}
         self._request_ids = itertools.count(1)
 
@@ -59,9 +65,11 @@ class MemoryStore:
         return dict(self._assignments)
 
     def save_assignment(self, assignment: Assignment) -> None:
+        self._check_fence()
         self._assignments[assignment.role] = assignment
 
     def remove_assignment(self, role: Role) -> None:
+        self._check_fence()
         self._assignments.pop(role, None)
 
     def forget_kept(self) -> None:
@@ -86,6 +94,7 @@ class MemoryStore:
         ]
 
     def save_account(self, record: AccountRecord) -> None:
+        self._check_fence()
         self._accounts[(record.role, record.source_id)] = record
 
     def save_accounts(self, records: Iterable[AccountRecord]) -> None:
@@ -93,6 +102,7 @@ class MemoryStore:
             self.save_account(record)
 
     def delete_account(self, role: Role, source_id: str) -> None:
+        self._check_fence()
         self._accounts.pop((role, source_id), None)
 
     def count_accounts(self) -> int:
@@ -112,6 +122,7 @@ class MemoryStore:
         return self._known.get(email.strip().lower())
 
     def save_known_users(self, users: Iterable[KnownUser]) -> None:
+        self._check_fence()
         # One key function for save, get and remove; the stored email is the key itself.
         for user in users:
             key = user.email.strip().lower()
@@ -123,6 +134,7 @@ class MemoryStore:
         return len(found), found[: max(limit, 0)]
 
     def remove_known_users(self, emails: Iterable[str]) -> None:
+        self._check_fence()
         for email in emails:
             self._known.pop(email.strip().lower(), None)
 
@@ -159,9 +171,11 @@ class MemoryStore:
         return self._sources.get(key)
 
     def save_source(self, source: ImportedSource) -> None:
+        self._check_fence()
         self._sources[source.key] = source
 
     def remove_source(self, key: str) -> None:
+        self._check_fence()
         self._sources.pop(key, None)
 
     # operation journal
@@ -176,6 +190,7 @@ class MemoryStore:
         reason: str,
         at: datetime,
     ) -> int:
+        self._check_fence()
         op_id = next(self._op_ids)
         self._ops[op_id] = OperationRecord(
             id=op_id,
@@ -198,6 +213,7 @@ class MemoryStore:
         account_id: str | None = None,
         error: str | None = None,
     ) -> None:
+        self._check_fence()
         op = self._ops[op_id]
         self._ops[op_id] = dataclasses.replace(
             op, status=status, finished_at=at, account_id=account_id, error=error
@@ -217,9 +233,11 @@ class MemoryStore:
 
     # runs
     def start_run(self, run: RunRecord) -> None:
+        self._check_fence()
         self._runs[run.id] = run
 
     def finish_run(self, run: RunRecord) -> None:
+        self._check_fence()
         self._runs[run.id] = run
 
     def get_run(self, run_id: str) -> RunRecord | None:
@@ -234,6 +252,7 @@ class MemoryStore:
 
     # audit
     def add_audit(self, event: AuditEvent) -> int:
+        self._check_fence()
         event_id = len(self._audit) + 1
         self._audit.append(dataclasses.replace(event, id=event_id))
         return event_id
@@ -247,6 +266,7 @@ class MemoryStore:
         return [e for e in self._audit if e.posted_at is None][:limit]
 
     def mark_audit_posted(self, event_ids: Sequence[int], at: datetime) -> None:
+        self._check_fence()
         for event_id in event_ids:
             self._audit[event_id - 1] = dataclasses.replace(self._audit[event_id - 1], posted_at=at)
 
@@ -255,23 +275,27 @@ class MemoryStore:
         return list(self._held.values())
 
     def hold(self, deletions: Iterable[HeldDeletion]) -> None:
+        self._check_fence()
         for held in deletions:
             key = (held.role, held.source_id)
             if key not in self._held:
                 self._held[key] = held
 
     def approve_held(self, *, by: str) -> int:
+        self._check_fence()
         waiting = [k for k, h in self._held.items() if not h.approved]
         for key in waiting:
             self._held[key] = dataclasses.replace(self._held[key], approved=True, approved_by=by)
         return len(waiting)
 
     def discard_held(self) -> int:
+        self._check_fence()
         count = len(self._held)
         self._held.clear()
         return count
 
     def release_held(self, keys: Iterable[tuple[Role, str]]) -> None:
+        self._check_fence()
         for key in keys:
             self._held.pop(key, None)
 
@@ -280,9 +304,11 @@ class MemoryStore:
         return list(self._failures.values())
 
     def save_failure(self, failure: Failure) -> None:
+        self._check_fence()
         self._failures[(failure.role, failure.source_id)] = failure
 
     def clear_failure(self, role: Role, source_id: str) -> None:
+        self._check_fence()
         self._failures.pop((role, source_id), None)
 
     # delta links
@@ -290,6 +316,7 @@ class MemoryStore:
         return self._delta.get(key)
 
     def set_delta_link(self, key: str, link: str | None) -> None:
+        self._check_fence()
         if link is None:
             self._delta.pop(key, None)
         else:
@@ -297,26 +324,50 @@ class MemoryStore:
 
     # conversations
     def save_conversation(self, ref: ConversationRef) -> None:
+        self._check_fence()
         self._conversations[(ref.platform.value, ref.key, ref.purpose)] = ref
 
     def list_conversations(self, purpose: str = "audit") -> list[ConversationRef]:
         return [c for c in self._conversations.values() if c.purpose == purpose]
 
     # leases
-    def take_lease(self, name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:
+    def take_lease(self, name: str, holder: str, *, now: datetime, ttl: timedelta) -> Lease | None:
         current = self._leases.get(name)
         if current is not None and current.holder != holder and current.until > now:
-            return False
-        self._leases[name] = Lease(name, holder, now + ttl)
-        return True
+            return None
+        generation = self._generations.get(name, 0)
+        if current is None or current.holder != holder or current.until <= now:
+            generation += 1  # taken anew: whatever the previous holding still writes is refused
+        self._generations[name] = generation
+        self._leases[name] = Lease(name, holder, now + ttl, generation)
+        return self._leases[name]
 
     def release_lease(self, name: str, holder: str) -> None:
         current = self._leases.get(name)
         if current is not None and current.holder == holder:
             del self._leases[name]
+            self._generations[name] = current.generation + 1
 
     def get_lease(self, name: str) -> Lease | None:
         return self._leases.get(name)
+
+    @contextlib.contextmanager
+    def fenced(self, name: str, generation: int) -> Iterator[None]:
+        token = self._fence.set((name, generation))
+        try:
+            yield
+        finally:
+            self._fence.reset(token)
+
+    def _check_fence(self) -> None:
+        """A write inside `fenced`: refused unless the lease is still at its generation."""
+        fence = self._fence.get()
+        if fence is not None and self._generations.get(fence[0]) != fence[1]:
+            name, generation = fence
+            raise LeaseLost(
+                f"the {name} lease is no longer at generation {generation} (now "
+                f"{self._generations.get(name, 0)}): this run's writes are refused"
+            )
 
     # run requests
     def add_run_request(

@@ -446,8 +446,11 @@ class RunRequest:
 @dataclass(frozen=True, slots=True)
 class Lease:
     """Who holds a named lease (the reconciliation lease: one replica reconciles) and until
-    when. A holder renews it well before `until`; once `until` has passed anyone may take it."""
+    when. A holder renews it well before `until`; once `until` has passed anyone may take it.
+    `generation` grows each time the lease is taken anew (another holder, or the same one after
+    it ended or was released): writes fenced with an older one are refused (core/fencing.py)."""
 
     name: str
     holder: str
     until: datetime
+    generation: int = 0

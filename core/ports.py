@@ -254,16 +254,28 @@ class Store(Protocol):
     def list_conversations(self, purpose: str = "audit") -> list[ConversationRef]: ...
 
     # the reconciliation lease: with several replicas, only its holder reconciles
-    def take_lease(self, name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:
-        """Take or renew `name` for `holder` until now + ttl, atomically across processes.
-        True when the lease was free, expired (until <= now) or already `holder`'s."""
+    def take_lease(self, name: str, holder: str, *, now: datetime, ttl: timedelta) -> Lease | None:
+        """Take or renew `name` for `holder` until now + ttl, atomically across processes: the
+        lease as taken when it was free, expired (until <= now) or already `holder`'s, else
+        None. Its generation stays the same only when this renews `holder`'s unexpired lease;
+        otherwise it grows (core/fencing.py)."""
         ...
 
     def release_lease(self, name: str, holder: str) -> None:
-        """Give the lease up at once (graceful shutdown); a no-op unless `holder` has it."""
+        """Give the lease up at once (graceful shutdown); a no-op unless `holder` has it. The
+        generation grows: whatever still writes under the released one is refused."""
         ...
 
-    def get_lease(self, name: str) -> Lease | None: ...
+    def get_lease(self, name: str) -> Lease | None:
+        """Who holds `name` and until when (maybe past); None when never taken or released."""
+        ...
+
+    def fenced(self, name: str, generation: int) -> AbstractContextManager[None]:
+        """Every write of this store inside (in this task, and the tasks it starts) checks, in
+        its own transaction, that lease `name` is still at `generation`, and is refused with
+        core.fencing.LeaseLost otherwise: a stalled holder's run cannot write once another has
+        taken the lease, even after it wakes up. Reads are not fenced."""
+        ...
 
     # runs asked for by commands, carried out by the lease holder
     def add_run_request(

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,9 @@ from sqlalchemy import (
     Engine,
     Row,
     Select,
+    and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -38,6 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from core import known_paging
+from core.fencing import LeaseLost
 from core.model import (
     AccountRecord,
     Assignment,
@@ -77,6 +80,8 @@ from storage.utc import UtcDateTime
 if TYPE_CHECKING:
     from core.ports import Store
 
+RELEASED = datetime(1970, 1, 1, tzinfo=UTC)  # the `until` of a released lease: long expired
+
 
 class SqlStore:
     """The production Store. Build it with `storage.db.open_store(url)`, which migrates first;
@@ -100,6 +105,10 @@ class SqlStore:
         self._known_counts: tuple[str, dict[str, int]] | None = None
         self._reading: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
             f"sql_store_reading_{id(self)}", default=None
+        )
+        # The lease (name, generation) this task's writes are fenced with (`fenced`).
+        self._fence: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar(
+            f"sql_store_fence_{id(self)}", default=None
         )
 
     @property
@@ -139,11 +148,11 @@ class SqlStore:
         return {a.role: a for a in assignments}
 
     def save_assignment(self, assignment: Assignment) -> None:
-        with self._tx() as conn:
+        with self._write() as conn:
             upsert(conn, ASSIGNMENTS, [convert.assignment_values(assignment)], keys=["role"])
 
     def remove_assignment(self, role: Role) -> None:
-        with self._tx() as conn:
+        with self._write() as conn:
             conn.execute(delete(ASSIGNMENTS).where(ASSIGNMENTS.c.role == role.value))
 
     # accounts
@@ -226,6 +235,7 @@ class SqlStore:
         new: str | None = None
         try:
             with self._tx() as conn:
+                self._check_fence(conn)
                 if before is not None:
                     new = secrets.token_hex(16)
                     claimed = conn.execute(
@@ -416,11 +426,11 @@ class SqlStore:
         return convert.source_of(row) if row is not None else None
 
     def save_source(self, source: ImportedSource) -> None:
-        with self._tx() as conn:
+        with self._write() as conn:
             upsert(conn, SOURCES, [convert.source_values(source)], keys=["key"])
 
     def remove_source(self, key: str) -> None:
-        with self._tx() as conn:
+        with self._write() as conn:
             conn.execute(delete(SOURCES).where(SOURCES.c.key == key))
 
     # operation journal
@@ -447,7 +457,7 @@ class SqlStore:
             "started_at": at,
             "status": "started",
         }
-        with self._tx() as conn:
+        with self._write() as conn:
             return _inserted_id(conn.execute(insert(OPERATIONS).values(values)))
 
     def finish_operation(
@@ -466,7 +476,7 @@ class SqlStore:
             .where(OPERATIONS.c.id == op_id)
             .values(status=status, finished_at=at, account_id=account_id, error=error)
         )
-        with self._tx() as conn:
+        with self._write() as conn:
             if conn.execute(stmt).rowcount == 0:
                 raise KeyError(op_id)
 
@@ -499,7 +509,7 @@ class SqlStore:
     # runs
 
     def start_run(self, run: RunRecord) -> None:
-        with self._tx() as conn:
+        with self._write() as conn:
             upsert(conn, RUNS, [convert.run_values(run)], keys=["id"])
 
     def finish_run(self, run: RunRecord) -> None:
@@ -527,7 +537,7 @@ class SqlStore:
     # audit
 
     def add_audit(self, event: AuditEvent) -> int:
-        with self._tx() as conn:
+        with self._write() as conn:
             return _inserted_id(conn.execute(insert(AUDIT).values(convert.audit_values(event))))
 
     def list_audit(self, limit: int) -> list[AuditEvent]:
@@ -557,7 +567,7 @@ class SqlStore:
             .where(AUDIT.c.id == bindparam("event_id"))
             .values(posted_at=bindparam("posted"))
         )
-        with self._tx() as conn:
+        with self._write() as conn:
             conn.execute(stmt, params)
 
     # held deletions
@@ -574,16 +584,16 @@ class SqlStore:
         for held in deletions:
             first.setdefault((held.role, held.source_id), held)
         rows = [convert.held_values(h) for h in first.values()]
-        with self._tx() as conn:
+        with self._write() as conn:
             upsert(conn, HELD, rows, keys=["role", "source_id"], update=False)
 
     def approve_held(self, *, by: str) -> int:
         stmt = update(HELD).where(HELD.c.approved.is_(False)).values(approved=True, approved_by=by)
-        with self._tx() as conn:
+        with self._write() as conn:
             return int(conn.execute(stmt).rowcount)
 
     def discard_held(self) -> int:
-        with self._tx() as conn:
+        with self._write() as conn:
             return int(conn.execute(delete(HELD)).rowcount)
 
     def release_held(self, keys: Iterable[tuple[Role, str]]) -> None:
@@ -593,7 +603,7 @@ class SqlStore:
         stmt = delete(HELD).where(
             HELD.c.role == bindparam("role_value"), HELD.c.source_id == bindparam("sid")
         )
-        with self._tx() as conn:
+        with self._write() as conn:
             conn.execute(stmt, params)
 
     # failures
@@ -604,11 +614,11 @@ class SqlStore:
         return [convert.failure_of(row) for row in rows]
 
     def save_failure(self, failure: Failure) -> None:
-        with self._tx() as conn:
+        with self._write() as conn:
             upsert(conn, FAILURES, [convert.failure_values(failure)], keys=["role", "source_id"])
 
     def clear_failure(self, role: Role, source_id: str) -> None:
-        with self._tx() as conn:
+        with self._write() as conn:
             conn.execute(
                 delete(FAILURES).where(
                     FAILURES.c.role == role.value, FAILURES.c.source_id == source_id
@@ -625,7 +635,7 @@ class SqlStore:
 
     def set_delta_link(self, key: str, link: str | None) -> None:
         """None forgets the link: the next read starts a fresh delta round."""
-        with self._tx() as conn:
+        with self._write() as conn:
             if link is None:
                 conn.execute(delete(DELTA_LINKS).where(DELTA_LINKS.c.key == key))
             else:
@@ -634,7 +644,7 @@ class SqlStore:
     # conversations
 
     def save_conversation(self, ref: ConversationRef) -> None:
-        with self._tx() as conn:
+        with self._write() as conn:
             upsert(
                 conn,
                 CONVERSATIONS,
@@ -655,11 +665,14 @@ class SqlStore:
     # the reconciliation lease: always on a connection of its own, committed at once, never
     # inside reading() (whose snapshot may be stale and is rolled back) and never cached
 
-    def take_lease(self, name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:
+    def take_lease(self, name: str, holder: str, *, now: datetime, ttl: timedelta) -> Lease | None:
         """One statement, so it is atomic across processes: insert the lease, or overwrite it
-        where it is ours or expired. A row that is another's and still valid is left as it
-        is and counts no change. PostgreSQL locks the conflicting row and checks the WHERE
-        against its newest version; SQLite runs the statement under its single writer lock."""
+        where it is ours or expired (a released lease has expired long ago), and give back its
+        generation. A row that is another's and still valid is left as it is and returns no
+        row. The generation stays only when this renews our own unexpired lease. PostgreSQL
+        locks the conflicting row and checks the WHERE against its newest version (waiting for
+        a fenced write that holds it, see `fenced`); SQLite runs the statement under its single
+        writer lock."""
         until = now + ttl
         dialect = self._engine.dialect.name
         stmt: Any
@@ -669,31 +682,84 @@ class SqlStore:
             stmt = sqlite.insert(LEASES)
         else:
             raise NotImplementedError(f"take_lease supports sqlite and postgresql, not {dialect}")
-        stmt = stmt.values(name=name, holder=holder, until=until)
+        lease_now = bindparam("lease_now", now, type_=UtcDateTime())
+        stmt = stmt.values(name=name, holder=holder, until=until, generation=1)
+        renewal = and_(LEASES.c.holder == stmt.excluded.holder, LEASES.c.until > lease_now)
         stmt = stmt.on_conflict_do_update(
             index_elements=[LEASES.c.name],
-            set_={"holder": stmt.excluded.holder, "until": stmt.excluded.until},
-            where=or_(
-                LEASES.c.holder == stmt.excluded.holder,
-                LEASES.c.until <= bindparam("lease_now", now, type_=UtcDateTime()),
-            ),
-        )
-        # rowcount: 1 when inserted or updated, 0 when the WHERE kept another's valid lease.
-        # SQLAlchemy keeps an INSERT's rowcount only when asked to.
-        stmt = stmt.execution_options(preserve_rowcount=True)
+            set_={
+                "holder": stmt.excluded.holder,
+                "until": stmt.excluded.until,
+                "generation": case((renewal, LEASES.c.generation), else_=LEASES.c.generation + 1),
+            },
+            where=or_(LEASES.c.holder == stmt.excluded.holder, LEASES.c.until <= lease_now),
+        ).returning(LEASES.c.generation)
         with self._engine.begin() as conn:
-            return int(conn.execute(stmt).rowcount) == 1
+            generation = conn.execute(stmt).scalar_one_or_none()
+        return Lease(name, holder, until, int(generation)) if generation is not None else None
 
     def release_lease(self, name: str, holder: str) -> None:
-        stmt = delete(LEASES).where(LEASES.c.name == name, LEASES.c.holder == holder)
+        """The row stays, without a holder and long expired, so the generation goes on."""
+        stmt = (
+            update(LEASES)
+            .where(LEASES.c.name == name, LEASES.c.holder == holder)
+            .values(holder="", until=RELEASED, generation=LEASES.c.generation + 1)
+        )
         with self._engine.begin() as conn:
             conn.execute(stmt)
 
     def get_lease(self, name: str) -> Lease | None:
-        query = select(LEASES.c.name, LEASES.c.holder, LEASES.c.until).where(LEASES.c.name == name)
+        query = select(LEASES.c.name, LEASES.c.holder, LEASES.c.until, LEASES.c.generation).where(
+            LEASES.c.name == name, LEASES.c.holder != ""
+        )
         with self._engine.begin() as conn:
             row = conn.execute(query).first()
-        return Lease(row.name, row.holder, row.until) if row is not None else None
+        return Lease(row.name, row.holder, row.until, row.generation) if row is not None else None
+
+    @contextmanager
+    def fenced(self, name: str, generation: int) -> Iterator[None]:
+        token = self._fence.set((name, generation))
+        try:
+            yield
+        finally:
+            self._fence.reset(token)
+
+    def _check_fence(self, conn: Connection) -> None:
+        """First thing in a write transaction inside `fenced`: the lease must still be at the
+        fence's generation, checked so that it cannot change before this transaction commits.
+        PostgreSQL: SELECT ... FOR SHARE locks the lease row, and a take_lease (an UPDATE of it)
+        waits for the commit. SQLite: a conditional no-op UPDATE, which takes the single writer
+        lock first (a read first would only fail later, at the first write, if another writer
+        came between). Refused: LeaseLost, and the transaction rolls back."""
+        fence = self._fence.get()
+        if fence is None:
+            return
+        name, generation = fence
+        if conn.dialect.name == "postgresql":
+            query = select(LEASES.c.generation).where(LEASES.c.name == name)
+            current = conn.execute(query.with_for_update(read=True)).scalar_one_or_none()
+            held = current == generation
+        else:
+            current = None
+            stmt = (
+                update(LEASES)
+                .where(LEASES.c.name == name, LEASES.c.generation == generation)
+                .values(generation=LEASES.c.generation)
+            )
+            held = conn.execute(stmt).rowcount == 1
+        if not held:
+            now = f" (now {current})" if current is not None else ""
+            raise LeaseLost(
+                f"the {name} lease is no longer at generation {generation}{now}: "
+                "this run's writes are refused"
+            )
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction (fenced inside `fenced`)."""
+        with self._tx() as conn:
+            self._check_fence(conn)
+            yield conn
 
     # run requests: written on a connection of their own (committed at once, even when called
     # inside reading()); read like everything else

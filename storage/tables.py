@@ -263,13 +263,17 @@ class ConversationRow(SQLModel, table=True):
 
 class LeaseRow(SQLModel, table=True):
     """A named lease (the reconciliation lease): who holds it and until when. Taken and renewed
-    by one INSERT ... ON CONFLICT DO UPDATE ... WHERE, so two replicas never both hold it."""
+    by one INSERT ... ON CONFLICT DO UPDATE ... WHERE, so two replicas never both hold it.
+    `generation` grows each time it is taken anew or released (migration 0006): a run's writes
+    are fenced with it. A released lease keeps its row (holder "", `until` long past), so the
+    count goes on."""
 
     __tablename__ = "leases"
 
     name: str = Field(primary_key=True)
     holder: str
     until: datetime = Field(sa_type=UtcDateTime)
+    generation: int = 0
 
 
 class RunRequestRow(SQLModel, table=True):

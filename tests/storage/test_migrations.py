@@ -53,7 +53,7 @@ def test_migrated_schema_matches_the_models(db_url: str) -> None:
 
     upgrade(db_url)
 
-    assert current(db_url) == head() == "0005"
+    assert current(db_url) == head() == "0006"
     assert schema_differences(db_url) == []
     assert table_names(db_url) == tables_at_head(db_url)
 

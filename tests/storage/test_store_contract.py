@@ -763,70 +763,75 @@ TTL = timedelta(seconds=30)
 def test_a_free_lease_is_taken_and_read_back(store: Store) -> None:
     assert store.get_lease(LEASE) is None
 
-    assert store.take_lease(LEASE, "a", now=T0, ttl=TTL) is True
+    assert store.take_lease(LEASE, "a", now=T0, ttl=TTL) == Lease(LEASE, "a", T0 + TTL, 1)
 
-    assert store.get_lease(LEASE) == Lease(LEASE, "a", T0 + TTL)
+    assert store.get_lease(LEASE) == Lease(LEASE, "a", T0 + TTL, 1)
     assert store.get_lease("other") is None
 
 
 def test_a_valid_lease_is_refused_to_another_holder(store: Store) -> None:
     store.take_lease(LEASE, "a", now=T0, ttl=TTL)
 
-    assert store.take_lease(LEASE, "b", now=T0 + timedelta(seconds=29), ttl=TTL) is False
-    assert store.take_lease(LEASE, "b", now=T0 + TTL - timedelta(microseconds=1), ttl=TTL) is False
+    assert store.take_lease(LEASE, "b", now=T0 + timedelta(seconds=29), ttl=TTL) is None
+    assert store.take_lease(LEASE, "b", now=T0 + TTL - timedelta(microseconds=1), ttl=TTL) is None
 
-    assert store.get_lease(LEASE) == Lease(LEASE, "a", T0 + TTL)
+    assert store.get_lease(LEASE) == Lease(LEASE, "a", T0 + TTL, 1)
 
 
 def test_the_holder_renews_its_lease_even_after_it_expired(store: Store) -> None:
     store.take_lease(LEASE, "a", now=T0, ttl=TTL)
 
-    assert store.take_lease(LEASE, "a", now=at(0) + timedelta(seconds=10), ttl=TTL) is True
-    assert store.get_lease(LEASE) == Lease(LEASE, "a", T0 + timedelta(seconds=40))
-    assert store.take_lease(LEASE, "a", now=at(5), ttl=TTL) is True
-    assert store.get_lease(LEASE) == Lease(LEASE, "a", at(5) + TTL)
-    assert store.take_lease(LEASE, "b", now=at(5) + timedelta(seconds=29), ttl=TTL) is False
+    renewed = store.take_lease(LEASE, "a", now=at(0) + timedelta(seconds=10), ttl=TTL)
+    assert renewed == Lease(LEASE, "a", T0 + timedelta(seconds=40), 1)  # same generation
+    assert store.get_lease(LEASE) == renewed
+    # After its end it is taken anew, even by the same holder: a new generation.
+    assert store.take_lease(LEASE, "a", now=at(5), ttl=TTL) == Lease(LEASE, "a", at(5) + TTL, 2)
+    assert store.get_lease(LEASE) == Lease(LEASE, "a", at(5) + TTL, 2)
+    assert store.take_lease(LEASE, "b", now=at(5) + timedelta(seconds=29), ttl=TTL) is None
 
 
 def test_an_expired_lease_is_taken_over(store: Store) -> None:
     store.take_lease(LEASE, "a", now=T0, ttl=TTL)
 
     # until <= now: expired at the very instant it ends
-    assert store.take_lease(LEASE, "b", now=T0 + TTL, ttl=TTL) is True
+    taken = store.take_lease(LEASE, "b", now=T0 + TTL, ttl=TTL)
+    assert taken == Lease(LEASE, "b", T0 + 2 * TTL, 2)
 
-    assert store.get_lease(LEASE) == Lease(LEASE, "b", T0 + 2 * TTL)
-    assert store.take_lease(LEASE, "a", now=T0 + TTL, ttl=TTL) is False
+    assert store.get_lease(LEASE) == taken
+    assert store.take_lease(LEASE, "a", now=T0 + TTL, ttl=TTL) is None
 
 
 def test_leases_of_different_names_are_independent(store: Store) -> None:
-    assert store.take_lease("one", "a", now=T0, ttl=TTL) is True
-    assert store.take_lease("two", "b", now=T0, ttl=TTL) is True
+    assert store.take_lease("one", "a", now=T0, ttl=TTL) is not None
+    assert store.take_lease("two", "b", now=T0, ttl=TTL) is not None
 
-    assert store.get_lease("one") == Lease("one", "a", T0 + TTL)
-    assert store.get_lease("two") == Lease("two", "b", T0 + TTL)
+    assert store.get_lease("one") == Lease("one", "a", T0 + TTL, 1)
+    assert store.get_lease("two") == Lease("two", "b", T0 + TTL, 1)
 
 
 def test_release_frees_the_lease_only_for_its_holder(store: Store) -> None:
     store.take_lease(LEASE, "a", now=T0, ttl=TTL)
 
     store.release_lease(LEASE, "b")
-    assert store.get_lease(LEASE) == Lease(LEASE, "a", T0 + TTL)
-    assert store.take_lease(LEASE, "b", now=at(0), ttl=TTL) is False
+    assert store.get_lease(LEASE) == Lease(LEASE, "a", T0 + TTL, 1)
+    assert store.take_lease(LEASE, "b", now=at(0), ttl=TTL) is None
 
     store.release_lease(LEASE, "a")
     assert store.get_lease(LEASE) is None
-    assert store.take_lease(LEASE, "b", now=at(0), ttl=TTL) is True
-    assert store.get_lease(LEASE) == Lease(LEASE, "b", T0 + TTL)
+    # The release counted as a change of holder (2), and so does the take (3).
+    assert store.take_lease(LEASE, "b", now=at(0), ttl=TTL) == Lease(LEASE, "b", T0 + TTL, 3)
+    assert store.get_lease(LEASE) == Lease(LEASE, "b", T0 + TTL, 3)
     store.release_lease("never-taken", "b")  # a no-op
+    assert store.get_lease("never-taken") is None
 
 
 def test_the_lease_is_read_and_taken_fresh_inside_reading(store: Store) -> None:
     """A grouped read must not serve a stale lease, nor swallow a take or a release."""
     with store.reading():
         assert store.get_lease(LEASE) is None
-        assert store.take_lease(LEASE, "a", now=T0, ttl=TTL) is True
-        assert store.get_lease(LEASE) == Lease(LEASE, "a", T0 + TTL)
-    assert store.get_lease(LEASE) == Lease(LEASE, "a", T0 + TTL)
+        assert store.take_lease(LEASE, "a", now=T0, ttl=TTL) is not None
+        assert store.get_lease(LEASE) == Lease(LEASE, "a", T0 + TTL, 1)
+    assert store.get_lease(LEASE) == Lease(LEASE, "a", T0 + TTL, 1)
     with store.reading():
         store.release_lease(LEASE, "a")
     assert store.get_lease(LEASE) is None
@@ -836,8 +841,8 @@ def test_lease_times_in_any_zone_compare_as_instants(store: Store) -> None:
     local = T0.astimezone(PARIS)
     store.take_lease(LEASE, "a", now=local, ttl=TTL)
 
-    assert store.take_lease(LEASE, "b", now=T0 + TTL - timedelta(seconds=1), ttl=TTL) is False
-    assert store.take_lease(LEASE, "b", now=(T0 + TTL).astimezone(PARIS), ttl=TTL) is True
+    assert store.take_lease(LEASE, "b", now=T0 + TTL - timedelta(seconds=1), ttl=TTL) is None
+    assert store.take_lease(LEASE, "b", now=(T0 + TTL).astimezone(PARIS), ttl=TTL) is not None
     lease = store.get_lease(LEASE)
     assert lease is not None and lease.until == T0 + 2 * TTL and lease.until.utcoffset() is not None
 
