@@ -10,6 +10,13 @@ fresh reads and does the rest.
 
 A "user" run (`resync user`) first clears the named people's failures, quarantine included, so
 they are tried again at once.
+
+A run given the reconciliation lease (`lease`, core/fencing.py) writes under it: every store
+write of the run is fenced with the lease's generation, and the plan is applied only while the
+lease holds. A run whose lease is lost stops: it writes nothing more (User Sync, failures, and
+the like are left to the next run), records itself as stopped where the store still takes it
+(a new holder will have closed it as interrupted otherwise), and raises LeaseLost when it had
+not planned yet.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from core import fencing
 from core.audit import Auditor
 from core.errors import DirectoryError, GroupRefused, UsageError
 from core.model import (
@@ -193,11 +201,17 @@ class Engine:
         triggered_by: str = "system",
         only_emails: frozenset[str] | None = None,
         progress: Progress | None = None,
+        lease: fencing.LeaseGuard | None = None,
     ) -> RunReport:
+        """One run. `lease`: the reconciliation lease this run holds (the module's docstring);
+        raises fencing.LeaseLost when it is lost before the run could plan."""
         async with self._lock:
             token = CURRENT_RUN.set(None)
             try:
-                return await self._run(kind, dry_run, triggered_by, only_emails, progress)
+                with fencing.fenced(self.store, None if dry_run else lease):
+                    return await self._run(
+                        kind, dry_run, triggered_by, only_emails, progress, lease
+                    )
             finally:
                 self.reconciler.stop_requested = False
                 CURRENT_RUN.reset(token)
@@ -209,6 +223,7 @@ class Engine:
         triggered_by: str,
         only_emails: frozenset[str] | None,
         progress: Progress | None,
+        lease: fencing.LeaseGuard | None,
     ) -> RunReport:
         run_id = uuid.uuid4().hex[:12]
         CURRENT_RUN.set(run_id)  # run() is awaited in its caller's context: reset there
@@ -232,7 +247,10 @@ class Engine:
             report = await self._plan(run, only_emails)
             report.cleared = cleared
             if not dry_run:
-                await self._apply(report, only_emails, progress)
+                await self._apply(report, only_emails, progress, lease)
+        except fencing.LeaseLost as error:
+            log.warning("run %s stopped: %s", run.id, error)
+            raise
         except Exception as error:
             failed = dataclasses.replace(
                 run, status="failed", finished_at=self.clock.now(), error=str(error)
@@ -404,9 +422,16 @@ class Engine:
         )
 
     async def _apply(
-        self, report: RunReport, only_emails: frozenset[str] | None, progress: Progress | None
+        self,
+        report: RunReport,
+        only_emails: frozenset[str] | None,
+        progress: Progress | None,
+        lease: fencing.LeaseGuard | None,
     ) -> None:
         plan, run = report.plan, report.run
+        if lease is not None and not lease.holds():  # lost while planning, which can be long
+            self._stopped_without_lease(report, lease.why())
+            return
         now = self.clock.now()
         for stopped in plan.stopped:
             self.auditor.alert("group stopped", stopped.reason, run_id=run.id)
@@ -441,8 +466,13 @@ class Engine:
             if progress is not None:
                 progress(done, total)
 
-        applied = await self.reconciler.apply(by_turns(plan.operations), run.id, done=tick)
+        applied = await self.reconciler.apply(
+            by_turns(plan.operations), run.id, done=tick, lease=lease
+        )
         report.applied = applied
+        if applied.lease_lost or (lease is not None and not lease.holds()):
+            self._stopped_without_lease(report, applied.lease_lost or lease_why(lease))
+            return
         for role, source_id in plan.settled:
             self.store.clear_failure(role, source_id)
         if only_emails is None:
@@ -480,6 +510,34 @@ class Engine:
             detail=summary_line(finished, plan),
         )
 
+    def _stopped_without_lease(self, report: RunReport, why: str) -> None:
+        """The lease was lost while applying: nothing more is written but the run's record, as
+        stopped, where the store still takes it (no one took the lease over)."""
+        run, applied = report.run, report.applied
+        report.run = dataclasses.replace(
+            run,
+            status="stopped",
+            finished_at=self.clock.now(),
+            created=applied.created,
+            adopted=applied.adopted,
+            updated=applied.updated,
+            deleted=applied.deleted,
+            failed=applied.failed,
+            held=len(report.plan.held),
+            pending=report.plan.pending_count,
+            error=f"the reconciliation lease was lost: {why}",
+        )
+        log.warning("run %s stopped: %s", run.id, why)
+        with contextlib.suppress(fencing.LeaseLost):
+            self.store.finish_run(report.run)
+            self.auditor.record(
+                "run",
+                "summary",
+                run_id=run.id,
+                actor=run.triggered_by,
+                detail=summary_line(report.run, report.plan),
+            )
+
     def _save_known_users(self, plan: Plan) -> None:
         """Only this run writes User Sync while it holds the engine's lock: what it read when
         planning is still what is stored, so the planner's difference from it is what to write
@@ -503,6 +561,10 @@ class Engine:
                 self.store.save_assignment(
                     dataclasses.replace(assignment, last_member_count=count, pending=pending)
                 )
+
+
+def lease_why(lease: fencing.LeaseGuard | None) -> str:
+    return lease.why() if lease is not None else "no lease"
 
 
 def _doubtful(record: AccountRecord, seen: Account | None) -> bool:

@@ -7,6 +7,12 @@ One failing user never stops the others: the failure is recorded with a backoff.
 
 A graceful stop (`request_stop`) starts no new operation; those already under way finish and
 are journalled, so nothing is left half-recorded and the next run re-plans the rest.
+
+A run that holds the reconciliation lease (core/fencing.py) applies under it: before each
+operation the reconciler checks that the lease still holds, and the directory clients check it
+before each request they send (`fencing.GATE`). When it does not, or the store refuses a fenced
+write, the run stops as on a graceful stop, except that an operation cut short is left to the
+next run, which checks it against the directories like one a crash interrupted.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from core import fencing
 from core.audit import Auditor
 from core.errors import (
     AddressTaken,
@@ -71,6 +78,7 @@ class ApplyResult:
     failed_keys: set[tuple[Role, str]] = field(default_factory=set)
     done_keys: set[tuple[Role, str]] = field(default_factory=set)
     not_started: int = 0  # operations skipped because a stop was requested
+    lease_lost: str = ""  # why the run stopped when it no longer held the reconciliation lease
 
 
 @contextlib.asynccontextmanager
@@ -122,8 +130,16 @@ class Reconciler:
         run_id: str,
         *,
         done: Callable[[], None] | None = None,
+        lease: fencing.LeaseGuard | None = None,
     ) -> ApplyResult:
-        """Carry out `operations`; `done()` is called as each one ends (progress)."""
+        """Carry out `operations`; `done()` is called as each one ends (progress). With a
+        `lease`, nothing is sent once it no longer holds (see the module's docstring)."""
+        with fencing.gated(lease):
+            return await self._apply(operations, run_id, done)
+
+    async def _apply(
+        self, operations: Sequence[Operation], run_id: str, done: Callable[[], None] | None
+    ) -> ApplyResult:
         result = ApplyResult()
         if self.concurrency == 1:
             for op in operations:
@@ -165,6 +181,15 @@ class Reconciler:
         if self.stop_requested:
             result.not_started += 1
             return
+        try:
+            fencing.check_gate()
+            await self._carry_out(op, run_id, result)
+        except fencing.LeaseLost as error:
+            self.stop_requested = True  # no new operation: the lease is someone else's
+            result.not_started += 1
+            result.lease_lost = result.lease_lost or str(error)
+
+    async def _carry_out(self, op: Operation, run_id: str, result: ApplyResult) -> None:
         op_id = self.store.begin_operation(
             run_id=run_id,
             kind=op.kind.value,
@@ -179,6 +204,14 @@ class Reconciler:
                 account_id = await self._delete(op, run_id, result)
             else:
                 account_id = await self._ensure(op, run_id, result)
+        except fencing.LeaseLost as error:
+            # Cut short, maybe after its directory write: the next run checks it, as after a
+            # crash. Recorded so where the generation is still current (no one took over).
+            with contextlib.suppress(fencing.LeaseLost):
+                self.store.finish_operation(
+                    op_id, status="interrupted", at=self.clock.now(), error=str(error)
+                )
+            raise
         except DirectoryError as error:
             made = error.account_id if isinstance(error, MadeButUnmarked) else None
             self.store.finish_operation(

@@ -27,6 +27,12 @@ Decisions:
 - **Lease lost** (another holder has it, or the store fails): reconciling stops at once. The run
   in progress is asked to stop (operations under way finish and are journalled), no new run
   starts and no request is finished; the loop keeps trying to take the lease back.
+- **Fencing** (core/fencing.py): each run gets the lease as this replica holds it (its
+  generation and end). The run's store writes are fenced with the generation, and nothing is
+  sent to a directory once the lease's end (less a margin) has passed on this replica's clock,
+  so a replica stalled past its lease (SIGSTOP, a frozen VM) that wakes up mid-run writes
+  nothing: its run stops as if the lease were lost. A lease taken anew under another generation
+  (this replica's own lease had run out) is a new leadership: the run under the old one stops.
 - **A run that raises** is logged and kept in `last_error`; its request is marked failed with the
   reason; the next scheduled run is `interval` later.
 - **The database going away mid-run** (a restart, a network cut) is not a bug of ours: the run
@@ -54,12 +60,14 @@ from bots.audit_sink import AuditSink
 from bots.service.memory import compact_after_big_run
 from core.commands.context import describe_run
 from core.engine import RUN_KINDS, Engine, RunReport
+from core.fencing import LEASE_NAME, LeaseGuard, LeaseLost
 from core.model import RunRequest
 from core.ports import Clock, Store
 
 log = logging.getLogger(__name__)
 
-LEASE_NAME = "reconciliation"
+__all__ = ["LEASE_NAME", "SCHEDULE", "ReconciliationLoop"]
+LEASE_LOST = "the reconciliation lease was lost"  # a run's error when it stopped for that
 SCHEDULE = "schedule"  # who triggered a scheduled run, as `sync status` shows it
 
 
@@ -92,8 +100,7 @@ class ReconciliationLoop:
         self.request_poll = request_poll
         self.last_error: str | None = None
         self._owed_alert: str | None = None  # a run failure the database could not take
-        self._leader = False
-        self._lease_until: datetime | None = None
+        self._guard: LeaseGuard | None = None  # the lease while this replica holds it
         self._other_until: datetime | None = None  # when the lease another replica holds ends
         self._stopping = False
         self._in_run = False
@@ -106,8 +113,13 @@ class ReconciliationLoop:
     @property
     def is_leader(self) -> bool:
         """True while this replica holds an unexpired reconciliation lease."""
-        until = self._lease_until
-        return self._leader and until is not None and self.clock.now() < until
+        guard = self._guard
+        return guard is not None and not guard.lost and self.clock.now() < guard.until
+
+    @property
+    def lease(self) -> LeaseGuard | None:
+        """The lease as this replica holds it (its generation), or None."""
+        return self._guard
 
     @property
     def task(self) -> asyncio.Task[None] | None:
@@ -142,15 +154,14 @@ class ReconciliationLoop:
                 await self._task
         if self.is_leader and self.sink is not None:
             await self._flush()
-        if self._leader:
+        if self._guard is not None:
             try:
                 self.store.release_lease(LEASE_NAME, self.holder)
             except Exception:
                 log.exception("could not release the reconciliation lease; it expires by itself")
             else:
                 log.info("released the reconciliation lease (%s)", self.holder)
-        self._leader = False
-        self._lease_until = None
+        self._drop_lease()
 
     # ---- the tasks ---------------------------------------------------------------------------
     async def _main(self) -> None:
@@ -173,43 +184,63 @@ class ReconciliationLoop:
         """The leader renews every third of the lease; a standby also tries the moment the
         lease it saw runs out, so a dead leader's successor starts within the lease time."""
         period = self.lease_seconds / 3
-        if self._leader or self._other_until is None:
+        if self._guard is not None or self._other_until is None:
             return period
         left = (self._other_until - self.clock.now()).total_seconds()
         return min(period, max(0.0, left) + 0.01)
 
     def _renew(self) -> None:
-        if self._stopping and not self._leader:
+        if self._stopping and self._guard is None:
             return
         now = self.clock.now()
         ttl = timedelta(seconds=self.lease_seconds)
         self._other_until = None
         try:
-            held = self.store.take_lease(LEASE_NAME, self.holder, now=now, ttl=ttl)
+            lease = self.store.take_lease(LEASE_NAME, self.holder, now=now, ttl=ttl)
             why = "another replica holds it"
-            if not held:
+            if lease is None:
                 other = self.store.get_lease(LEASE_NAME)
                 self._other_until = other.until if other is not None else None
         except Exception as error:
-            held = False
+            lease = None
             why = f"the store failed: {error}"
-            if self._leader:
+            if self._guard is not None:
                 self.last_error = f"the reconciliation lease could not be renewed: {error}"
-        if held:
-            self._lease_until = now + ttl
-            if not self._leader:
-                self._leader = True
-                log.info("%s holds the reconciliation lease: this replica reconciles", self.holder)
-                self._plan_schedule()
-                self._wake.set()
+        guard = self._guard
+        if lease is not None and guard is not None and lease.generation == guard.generation:
+            guard.until = lease.until
             return
-        if self._leader:
+        if lease is not None:
+            if guard is not None:  # our lease had run out: the run under it is fenced off
+                log.warning(
+                    "%s took the reconciliation lease anew (generation %d, was %d): the run "
+                    "under the old one stops",
+                    self.holder,
+                    lease.generation,
+                    guard.generation,
+                )
+                self._drop_lease()
+            self._guard = LeaseGuard.of(lease, ttl, self.clock)
+            log.info(
+                "%s holds the reconciliation lease (generation %d): this replica reconciles",
+                self.holder,
+                lease.generation,
+            )
+            self._plan_schedule()
+            self._wake.set()
+            return
+        if guard is not None:
             log.warning(
                 "%s lost the reconciliation lease (%s): reconciling stops now", self.holder, why
             )
-            self._leader = False
-            self._lease_until = None
+            self._drop_lease()
             self.store.forget_kept()  # a standby plans nothing: its kept lists are dead weight
+
+    def _drop_lease(self) -> None:
+        """No longer the holder: the run under the lease (if any) stops at once."""
+        if self._guard is not None:
+            self._guard.lost = True
+            self._guard = None
             if self._in_run:
                 self.engine.request_stop()
 
@@ -307,7 +338,7 @@ class ReconciliationLoop:
             return
         only = emails if request.kind == "user" else None
         report, error = await self._run(request.kind, by=request.by, only_emails=only)
-        if not self.is_leader:
+        if not self.is_leader or error == LEASE_LOST:
             log.warning("run request %s left pending: the lease was lost", request.id)
         elif report is None:
             self._finish(request, "failed", None, f"the run failed: {error}")
@@ -328,9 +359,17 @@ class ReconciliationLoop:
         self, kind: str, *, by: str, only_emails: frozenset[str] | None = None
     ) -> tuple[RunReport | None, str]:
         started = time.monotonic()
+        guard = self._guard
+        if guard is None or not guard.holds():
+            return None, LEASE_LOST
         self._in_run = True
         try:
-            report = await self.engine.run(kind, triggered_by=by, only_emails=only_emails)
+            report = await self.engine.run(
+                kind, triggered_by=by, only_emails=only_emails, lease=guard
+            )
+        except LeaseLost as error:  # lost before the run had planned: nothing to report
+            log.warning("%s run (by %s) stopped: %s", kind, by, error)
+            return None, LEASE_LOST
         except Exception as error:
             database = database_error(error)
             if database is None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import DirectoryError, NotFound
+from core.fencing import LeaseLost, check_gate
 
 RequestMaker = Callable[[Any], Any]  # service -> googleapiclient HttpRequest
 RETRY_REASONS = {
@@ -155,6 +156,7 @@ class GoogleApi:
         for attempt in range(self.max_attempts):
             await self.pace.take()
             async with self._threads:
+                check_gate()  # a run's lease: nothing is sent after it ended (LeaseLost)
                 self.counters.http_requests += 1
                 try:
                     return await asyncio.to_thread(self._execute, make, api)
@@ -201,6 +203,13 @@ class GoogleApi:
     async def _send(self, chunk: list[_Item]) -> None:
         await self.pace.take(len(chunk))
         async with self._threads:
+            try:
+                check_gate()  # a run's lease: nothing is sent after it ended
+            except LeaseLost as error:
+                for item in chunk:
+                    if not item.future.done():
+                        item.future.set_exception(error)
+                return
             self.counters.http_requests += 1
             self.counters.batch_parts += len(chunk)
             try:

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 
 from core.errors import DirectoryError, NotFound
+from core.fencing import LeaseLost, check_gate
 
 TokenSource = Callable[[], Awaitable[str]]
 Sleep = Callable[[float], Awaitable[None]]
@@ -124,6 +125,7 @@ class GraphHttp:
             all_headers.update(headers or {})
             try:
                 async with self._slots:
+                    check_gate()  # a run's lease: nothing is sent after it ended (LeaseLost)
                     self.counters.http_requests += 1
                     async with self._session.request(
                         method, self._url(path), json=body, headers=all_headers
@@ -223,7 +225,7 @@ class Batcher:
             outer = await self.http.request("POST", "/$batch", body=payload, what="$batch")
             if outer.status != 200 or not isinstance(outer.body, dict):
                 raise outer.error("$batch")
-        except DirectoryError as error:
+        except (DirectoryError, LeaseLost) as error:
             for item in chunk:
                 if not item.future.done():
                     item.future.set_exception(error)

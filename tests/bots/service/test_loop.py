@@ -22,7 +22,7 @@ from core.clock import SystemClock
 from core.directories.memory import MemoryDirectory
 from core.engine import Engine, EngineSettings, RunReport
 from core.memory_store import MemoryStore
-from core.model import ConversationRef, DirectoryKind, GroupInfo, Platform, SourceRead
+from core.model import ConversationRef, DirectoryKind, GroupInfo, Lease, Platform, SourceRead
 from core.ports import Store
 from tests.bots.test_audit_sink import FakePoster
 from tests.core.world import SlowGoogle, World
@@ -291,7 +291,7 @@ class LeaseStore(MemoryStore):
 
     down = False
 
-    def take_lease(self, name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:
+    def take_lease(self, name: str, holder: str, *, now: datetime, ttl: timedelta) -> Lease | None:
         if self.down:
             raise OSError("connection refused")
         return super().take_lease(name, holder, now=now, ttl=ttl)
