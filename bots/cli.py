@@ -17,10 +17,12 @@ from typing import Any, TextIO
 from bots import config
 from bots.lag import DEMO_LAG, FORMAT, lag_argument
 from bots.say import add_say_arguments, run_say_args
+from bots.service.runner import LeasedRunner, answer
 from bots.wiring import CLI_WHERE, App, build, cli_asker
 from core.commands.reply import render_text
 from core.engine import RUN_KINDS, summary_line
 from core.errors import DirectoryError, UsageError
+from core.model import RunRequest
 
 
 class ProgressBar:
@@ -151,10 +153,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _sync(app: App, dry_run: bool, kind: str, out: TextIO, err: TextIO) -> int:
-    report = await app.engine.run(
-        kind, dry_run=dry_run, triggered_by=cli_asker().id, progress=ProgressBar(err)
-    )
+async def _sync(
+    app: App, runner: LeasedRunner, dry_run: bool, kind: str, out: TextIO, err: TextIO
+) -> int:
+    """A dry run plans here (it writes nothing); a run takes the reconciliation lease, or is
+    carried out by the service that holds it (its summary printed)."""
+    by = cli_asker().id
+    if dry_run:
+        report = await app.engine.run(kind, dry_run=True, triggered_by=by)
+    else:
+        outcome = await runner.run(kind, by=by, progress=ProgressBar(err))
+        if isinstance(outcome, RunRequest):
+            out.write(answer(outcome) + "\n")
+            run = app.store.get_run(outcome.run_id) if outcome.run_id else None
+            return 0 if run is not None and run.failed == 0 else 1
+        report = outcome
     plan = report.plan
     if dry_run:
         out.write(f"dry run: {len(plan.operations)} operation(s) would be applied\n")
@@ -168,7 +181,7 @@ async def _sync(app: App, dry_run: bool, kind: str, out: TextIO, err: TextIO) ->
         out.write(f"held: {len(plan.held)} deletion(s): {plan.hold_reason}\n")
     if not dry_run:
         out.write(summary_line(report.run, plan) + "\n")
-    return 0 if report.applied.failed == 0 else 1
+    return 0 if report.applied.failed == 0 and not report.stopped else 1
 
 
 def _serve_overrides(settings: config.Settings, args: argparse.Namespace) -> config.Settings:
@@ -263,8 +276,17 @@ async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 0
     app = await build(settings)
     try:
+        # Runs take the service's lease, or go to the service that holds it (never beside it).
+        runner = LeasedRunner(
+            app.engine,
+            app.store,
+            app.engine.clock,
+            lease_seconds=settings.lease_seconds,
+            notify=lambda line: print(f"dirsync: {line}", file=err, flush=True),
+        )
+        app.use_runner(runner)
         if args.command == "sync":
-            return await _sync(app, args.dry_run, args.kind, out, err)
+            return await _sync(app, runner, args.dry_run, args.kind, out, err)
         reply = await app.interpreter.handle(" ".join(args.text), cli_asker(), CLI_WHERE)
         out.write(render_text(reply) + "\n")
         return 0 if reply.ok else 1
