@@ -25,10 +25,11 @@ def private_folder(path: Path) -> Path:
 
 def private_database(path: Path) -> None:
     """Create the SQLite file 0600 if it is missing; take the others' bits off it and off its
-    side files if they have any."""
-    with contextlib.suppress(FileExistsError):
+    side files if they have any. Whatever fails here (no folder, not our file) is left for
+    SQLite to report when it opens the file."""
+    with contextlib.suppress(OSError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
     for name in (path, *(path.with_name(path.name + side) for side in SIDE_FILES)):
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             if name.stat().st_mode & 0o077:
                 name.chmod(FILE_MODE)
