@@ -25,7 +25,7 @@ from bots.gchat.cards import reply_message
 from bots.gchat.events import BadEvent, ChatEvent, parse_event
 from bots.gchat.settings import GChatSettings
 from bots.gchat.verify import CertificatesUnavailable, TokenVerifier, Unauthorized
-from bots.service.limits import CHAT_MAX_BODY, QuietLog, Refused, read_json
+from bots.service.limits import CHAT_MAX_BODY, QuietLog, RecentRefusals, Refused, read_json
 from bots.service.metrics import REFUSED_REASON
 from core.commands.guard import RecentDeliveries, RefusedRequests
 from core.commands.interpreter import Interpreter
@@ -49,14 +49,21 @@ class GChatEndpoint:
         self.deliveries: RecentDeliveries[str] = RecentDeliveries(interpreter.clock)
         self.refused = RefusedRequests(interpreter.engine.auditor, interpreter.clock, "Google Chat")
         self.quiet = QuietLog(log)
+        self.recent = RecentRefusals()
 
     async def handle(self, request: web.Request) -> web.Response:
         if self.settings.auth:
+            header = request.headers.get("Authorization", "")
+            known = self.recent.reason(header)
             try:
-                await self.verifier.verify(request.headers.get("Authorization"))
+                if known is not None:  # the same header, refused a moment ago
+                    raise Unauthorized("refused a moment ago", known)
+                await self.verifier.verify(header)
             except Unauthorized as exc:
                 self.quiet.warning(exc.reason, "Google Chat event refused: %s", exc)
                 self.refused.note(exc.reason)
+                if known is None:
+                    self.recent.remember(header, exc.reason)
                 request[REFUSED_REASON] = exc.reason
                 return _error(401, "unauthorized: a valid Google Chat bearer token is required")
             except CertificatesUnavailable as exc:

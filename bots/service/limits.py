@@ -12,6 +12,8 @@ LOG_EVERY seconds), never a traceback.
   (400), nested at most MAX_DEPTH deep (400), then `json.loads` (400). A body a handler did
   not read (a refused token) is drained for at most LINGER seconds, then the connection closes.
 - **Disconnects**: a client that goes away mid-body is one log line, not a traceback.
+- **Refused tokens**: the same Authorization header refused again within 30 s is refused
+  without checking it again (RecentRefusals).
 
 `serve` starts an aiohttp app with these settings (what `dirsync serve` runs);
 `read_json` is what the chat endpoints call once the caller is authenticated.
@@ -147,6 +149,46 @@ def nesting_depth(body: bytes) -> int:
     return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
 
 
+# ---- refused credentials -------------------------------------------------------------------
+REFUSAL_MEMORY = 30.0  # seconds; Chat refetches its keys for an unseen key id every 30 s
+REFUSAL_MEMORY_SIZE = 10_000
+
+
+class RecentRefusals:
+    """Authorization headers refused in the last REFUSAL_MEMORY seconds, with the reason: the
+    same header again is refused at once, without its signature being checked again, so a
+    flood of one forged or expired token costs a lookup (checking one costs a millisecond of
+    CPU). Only what the token itself decides is kept (not a failure to fetch the keys)."""
+
+    def __init__(
+        self,
+        seconds: float = REFUSAL_MEMORY,
+        size: int = REFUSAL_MEMORY_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.seconds = seconds
+        self.size = size
+        self.clock = clock
+        self._refused: dict[str, tuple[float, str]] = {}
+
+    def reason(self, header: str) -> str | None:
+        """Why `header` was refused, if it was lately."""
+        found = self._refused.get(header)
+        if found is None:
+            return None
+        if found[0] <= self.clock():
+            del self._refused[header]
+            return None
+        return found[1]
+
+    def remember(self, header: str, reason: str) -> None:
+        if not header:
+            return  # no token: nothing to check anyway
+        if len(self._refused) >= self.size:
+            self._refused.clear()
+        self._refused[header] = (self.clock() + self.seconds, reason)
+
+
 # ---- log lines that a flood cannot multiply --------------------------------------------------
 class QuietLog:
     """At most one line per key every `every` seconds; the next line says how many like it were
@@ -198,14 +240,16 @@ ONE_LINE_BAD_REQUESTS = OneLineBadRequests()
 class StalledConnections:
     """Counts (and logs) connections the server closed because no complete request arrived
     within the header timeout. It watches aiohttp's server: the time each connection opened,
-    forgotten once a request reached the app (its middleware); one that closes later than the
-    timeout without one was closed by the timer."""
+    forgotten once a request reached the app (its middleware); one that closes at the timeout
+    or later without one was closed by the timer (or gave up at the same moment)."""
 
     def __init__(self, timeout: float, on_stalled: Callable[[], None], quiet: QuietLog) -> None:
         self.timeout = timeout
         self.on_stalled = on_stalled
         self.quiet = quiet
         self.closed = 0
+        self.shortest = float("inf")  # seconds the closed ones had been open
+        self.longest = 0.0
         self._opened: dict[Any, tuple[float, str]] = {}  # connection -> (opened, peer)
 
     def watch(self, server: Any) -> None:
@@ -220,15 +264,18 @@ class StalledConnections:
 
         def connection_lost(handler: Any, exc: BaseException | None) -> None:
             opened = self._opened.pop(handler, None)
-            if opened is not None and loop.time() - opened[0] >= self.timeout * 0.9:
-                self._stalled(opened[1])
+            lived = loop.time() - opened[0] if opened is not None else 0.0
+            if opened is not None and lived >= self.timeout - 0.01:  # the timer's, or later
+                self._stalled(opened[1], lived)
             lost(handler, exc)
 
         server.connection_made = connection_made
         server.connection_lost = connection_lost
 
-    def _stalled(self, peer: str) -> None:
+    def _stalled(self, peer: str, lived: float) -> None:
         self.closed += 1
+        self.shortest = min(self.shortest, lived)
+        self.longest = max(self.longest, lived)
         self.on_stalled()
         self.quiet.warning(
             "stalled",

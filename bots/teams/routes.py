@@ -17,7 +17,14 @@ from botbuilder.core import TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 
-from bots.service.limits import TEAMS_MAX_BODY, QuietLog, Refused, error_response, read_json
+from bots.service.limits import (
+    TEAMS_MAX_BODY,
+    QuietLog,
+    RecentRefusals,
+    Refused,
+    error_response,
+    read_json,
+)
 from bots.service.metrics import REFUSED_REASON
 from bots.teams.auth import ChannelAuthentication, TokenRefused
 from bots.teams.credentials import BotCredentials
@@ -77,6 +84,8 @@ def make_adapter(settings: TeamsSettings) -> CloudAdapter:
 # What the header-only check passes to botbuilder: no service URL and no channel to match yet
 # (botbuilder then checks neither); the full check after the body has both.
 _HEADER_ONLY = Activity()
+# Not the token's fault: checked again next time.
+_TRANSIENT = {"signing keys unavailable"}
 
 
 def add_teams_routes(
@@ -94,9 +103,13 @@ def add_teams_routes(
     bot = DirsyncTeamsBot(interpreter, store, settings)
     refused = RefusedRequests(interpreter.engine.auditor, interpreter.clock, "Teams")
     quiet = QuietLog(log)
+    recent = RecentRefusals()
 
-    def refuse_token(request: web.Request, error: Exception) -> web.Response:
-        reason = error.reason if isinstance(error, TokenRefused) else "invalid token"
+    def refuse_token(request: web.Request, error: Exception | str) -> web.Response:
+        if isinstance(error, str):
+            reason = error
+        else:
+            reason = error.reason if isinstance(error, TokenRefused) else "invalid token"
         quiet.warning(reason, "Teams activity refused: %s", error)
         refused.note(reason)
         request[REFUSED_REASON] = reason
@@ -110,10 +123,16 @@ def add_teams_routes(
     async def messages(request: web.Request) -> web.StreamResponse:
         auth_header = request.headers.get("Authorization", "")
         if settings.auth:
+            known = recent.reason(auth_header)
+            if known is not None:
+                return refuse_token(request, known)
             try:
                 await authentication.authenticate_request(_HEADER_ONLY, auth_header)
             except PermissionError as error:  # TokenRefused, or botbuilder's own
-                return refuse_token(request, error)
+                response = refuse_token(request, error)
+                if request[REFUSED_REASON] not in _TRANSIENT:
+                    recent.remember(auth_header, request[REFUSED_REASON])
+                return response
         try:
             body = await read_json(request, limit=TEAMS_MAX_BODY)
         except Refused as error:

@@ -9,8 +9,11 @@ client does.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
+import multiprocessing
+import socket
 import threading
 import time
 import uuid
@@ -41,7 +44,7 @@ from emulators.botframework import BotFrameworkChannel
 from emulators.botframework import create_app as create_channel_app
 from emulators.gchat import ChatStandIn, message_event, standin_of
 from emulators.gchat import create_app as create_chat_app
-from emulators.runner import EmulatorThread
+from emulators.runner import EmulatorThread, serve_forever
 from tests.bots.gchat.conftest import ADMIN as CHAT_ADMIN
 from tests.bots.gchat.conftest import ADMINS_SPACE, PROJECT_NUMBER
 from tests.bots.gchat.conftest import settings_for as chat_settings
@@ -69,6 +72,56 @@ def platforms() -> Iterator[tuple[BotFrameworkChannel, EmulatorThread]]:
             JwtTokenExtractor.metadataCache.pop(channel.openid_metadata_url, None)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _serve_platforms(apps: list[tuple[web.Application, int]]) -> None:
+    """The stand-ins' process (forked: it shares the parent's signing keys). Its collector is
+    off: its pauses are not the service's latency."""
+    gc.disable()
+
+    async def serve() -> None:
+        await asyncio.gather(*(serve_forever(app, port=port) for app, port in apps))
+
+    asyncio.run(serve())
+
+
+@contextmanager
+def platforms_elsewhere() -> Iterator[tuple[BotFrameworkChannel, str, ChatStandIn]]:
+    """The Bot Framework channel and the Chat stand-in in a process of their own, as Microsoft's
+    and Google's services are elsewhere: their work (Teams replies posted to the connector) is
+    not the service's. Yields the channel (to sign with), the stand-in's URL and the stand-in
+    (to sign Chat tokens with: the forked copy has the same keys)."""
+    channel = BotFrameworkChannel(BOT_ID, bot_app_password=BOT_PASSWORD)
+    channel.add_member(ADMIN_MEMBER)
+    chat_app = create_chat_app()
+    ports = _free_port(), _free_port()
+    channel.base_url = f"http://127.0.0.1:{ports[0]}"
+    apps = [(create_channel_app(channel=channel), ports[0]), (chat_app, ports[1])]
+    process = multiprocessing.get_context("fork").Process(
+        target=_serve_platforms, args=(apps,), daemon=True
+    )
+    process.start()
+    try:
+        for port in ports:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "the stand-ins did not start"
+                    time.sleep(0.05)
+        yield channel, f"http://127.0.0.1:{ports[1]}", standin_of(chat_app)
+    finally:
+        process.terminate()
+        process.join(5)
+        JwtTokenExtractor.metadataCache.pop(channel.openid_metadata_url, None)
+
+
 @dataclass
 class Front:
     """Both endpoints on loopback, and what a test looks at."""
@@ -86,11 +139,14 @@ class Front:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def token(self, frontend: str) -> str:
-        """A valid Authorization header for `frontend`."""
+    def token(self, frontend: str, *, expired: bool = False) -> str:
+        """A valid Authorization header for `frontend` (or one that has expired)."""
         if frontend == "teams":
+            if expired:
+                return self.channel.authorization(issued_at=time.time() - 7200)
             return self.channel.authorization()
-        return "Bearer " + self.chat.tokens.project_number_token(PROJECT_NUMBER)
+        token = self.chat.tokens.project_number_token(PROJECT_NUMBER, expired=expired)
+        return f"Bearer {token}"
 
     def status_body(self, frontend: str) -> bytes:
         """A signed-able `sync status` from the admin, a new message each time."""
@@ -135,8 +191,16 @@ async def make_interpreter() -> tuple[Interpreter, MemoryStore]:
 
 @asynccontextmanager
 async def serve_front(
-    channel: BotFrameworkChannel, chat_thread: EmulatorThread, limits: HttpLimits
+    channel: BotFrameworkChannel,
+    chat_thread: EmulatorThread | str,
+    limits: HttpLimits,
+    chat: ChatStandIn | None = None,
 ) -> AsyncIterator[Front]:
+    """Both endpoints; the Chat stand-in as a thread, or as a URL and the stand-in to sign with."""
+    chat_url = chat_thread if isinstance(chat_thread, str) else chat_thread.base_url
+    if chat is None:
+        assert isinstance(chat_thread, EmulatorThread)
+        chat = standin_of(chat_thread.app)
     interpreter, store = await make_interpreter()
     metrics = Metrics(dict)
     app = web.Application(middlewares=[metrics.middleware()])
@@ -145,7 +209,7 @@ async def serve_front(
         app,
         interpreter=interpreter,
         store=store,
-        settings=chat_settings("project-number", chat_thread.base_url),
+        settings=chat_settings("project-number", chat_url),
     )
     runner, site, stalled = await serve(
         app, "127.0.0.1", 0, limits=limits, shutdown_timeout=1, on_stalled=metrics.count_stalled
@@ -153,7 +217,6 @@ async def serve_front(
     try:
         await site.start()
         host, port = runner.addresses[0][:2]
-        chat = standin_of(chat_thread.app)
         yield Front(host, port, app, store, metrics, stalled, channel, chat)
     finally:
         await runner.cleanup()

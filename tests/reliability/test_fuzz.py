@@ -64,7 +64,7 @@ from tests.core.commands.conftest import STRANGER as CMD_STRANGER
 
 QUICK = 300
 NOT_IMPLEMENTED = 501
-TOO_LARGE = 413  # aiohttp's answer to a body over 1 MiB (client_max_size): before any code of ours
+TOO_LARGE = 413  # a body over the endpoint's limit (256 KiB: bots/service/limits.py)
 FULL = 10_000
 T = TypeVar("T")
 

@@ -19,11 +19,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
+from bots.gchat.verify import TokenVerifier
 from bots.service.limits import CHAT_MAX_BODY, TEAMS_MAX_BODY, HttpLimits
 from bots.service.metrics import STALLED
+from bots.teams.auth import ChannelAuthentication
 from emulators.botframework import BotFrameworkChannel
 from emulators.runner import EmulatorThread
 from tests.reliability.hostile import (
@@ -126,6 +129,41 @@ async def test_a_bad_body_without_a_token_gets_401_not_its_4xx(
 
     assert (status, status_forged) == (401, 401)
     assert front.refusals() == {(frontend, "missing token"): 1, (frontend, "invalid token"): 1}
+
+
+@pytest.mark.parametrize("frontend", FRONTENDS)
+async def test_the_same_bad_token_again_is_refused_without_checking_it_again(
+    front: Front, frontend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked: list[str] = []
+    if frontend == "teams":
+        inner_teams = ChannelAuthentication.authenticate_request
+
+        async def spy_teams(self: ChannelAuthentication, activity: Any, header: str) -> Any:
+            checked.append(header)
+            return await inner_teams(self, activity, header)
+
+        monkeypatch.setattr(ChannelAuthentication, "authenticate_request", spy_teams)
+    else:
+        inner_chat = TokenVerifier.verify
+
+        async def spy_chat(self: TokenVerifier, header: str | None) -> Any:
+            checked.append(header or "")
+            return await inner_chat(self, header)
+
+        monkeypatch.setattr(TokenVerifier, "verify", spy_chat)
+    expired = front.token(frontend, expired=True)
+    body = front.status_body(frontend)
+
+    statuses = [(await post(front, frontend, body, authorization=expired))[0] for _ in range(5)]
+
+    assert statuses == [401] * 5
+    assert checked == [expired]  # once; the next four were known
+    assert front.refusals() == {(frontend, "expired token"): 5}  # all counted and audited
+    front.refused_requests(frontend).flush()
+    [event] = front.security_events()
+    assert event.detail.startswith("5 requests refused")
+    assert (await post(front, frontend, body, authorization=front.token(frontend)))[0] < 300
 
 
 # ---- a valid token, a bad body ---------------------------------------------------------------

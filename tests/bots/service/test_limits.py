@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from bots.service.limits import MAX_DEPTH, QuietLog, nesting_depth
+from bots.service.limits import MAX_DEPTH, QuietLog, RecentRefusals, nesting_depth
 
 
 @pytest.mark.parametrize(
@@ -76,3 +76,21 @@ def test_quiet_log_writes_one_line_per_key_and_interval_then_the_count_left_out(
         "refused: missing token",
         "refused: expired token (and 999 more like it in the last 10 s)",
     ]
+
+
+def test_recent_refusals_remember_a_header_for_a_while_and_a_bounded_number() -> None:
+    now = [0.0]
+    recent = RecentRefusals(seconds=30, size=3, clock=lambda: now[0])
+    recent.remember("Bearer forged", "invalid token")
+    recent.remember("", "missing token")  # no token: nothing worth remembering
+
+    assert recent.reason("Bearer forged") == "invalid token"
+    assert recent.reason("") is None
+    assert recent.reason("Bearer another") is None
+    now[0] = 30.0
+    assert recent.reason("Bearer forged") is None  # checked again after 30 s
+
+    for n in range(4):
+        recent.remember(f"Bearer {n}", "expired token")
+    assert recent.reason("Bearer 3") == "expired token"
+    assert recent.reason("Bearer 0") is None  # the memory was full: it started again
