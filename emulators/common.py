@@ -8,9 +8,11 @@ code they would otherwise repeat, so their control routes answer alike.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
@@ -146,6 +148,9 @@ class RequestCounts:
         self.in_batch_by_kind: Counter[str] = Counter()
         self.by_status: Counter[int] = Counter()  # API responses, batched ones included
         self.injected_faults = 0
+        # The latest HTTP requests, oldest first: when (time.time() on arrival), method, path,
+        # status, and who (a digest of the bearer token: each process signs in for its own)
+        self.log: deque[tuple[float, str, str, int, str]] = deque(maxlen=REQUEST_LOG_SIZE)
 
     def record(self, kind: str, *, in_batch: bool = False) -> None:
         if in_batch:
@@ -169,16 +174,40 @@ class RequestCounts:
         return {"injected_faults": self.injected_faults}
 
 
+REQUEST_LOG_SIZE = 50_000
+
+
+def client_of(request: web.Request) -> str:
+    """Who sent the request, as far as the emulator can tell: a short digest of its bearer
+    token ("" without one, e.g. a token request)."""
+    auth = request.headers.get("Authorization", "")
+    if not auth.lower().startswith("bearer "):
+        return ""
+    return hashlib.sha256(auth[7:].strip().encode()).hexdigest()[:12]
+
+
 def request_counter(stats_of: Callable[[web.Application], RequestCounts]) -> Middleware:
-    """A middleware counting every HTTP request outside /_control/ in the app's stats."""
+    """A middleware counting every HTTP request outside /_control/ in the app's stats, and
+    keeping it in the request log (GET /_control/requests)."""
 
     @web.middleware
     async def count_requests(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        if not request.path.startswith(CONTROL_PREFIX):
-            stats_of(request.app).http_requests += 1
-        return await handler(request)
+        if request.path.startswith(CONTROL_PREFIX):
+            return await handler(request)
+        stats = stats_of(request.app)
+        stats.http_requests += 1
+        arrived, status = time.time(), 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as error:
+            status = error.status
+            raise
+        finally:
+            stats.log.append((arrived, request.method, request.path, status, client_of(request)))
 
     return count_requests
 
@@ -224,6 +253,24 @@ def stats_route(stats_of: Callable[[web.Application], RequestCounts]) -> web.Rou
         return web.json_response(stats_of(request.app).to_json())
 
     return web.get(f"{CONTROL_PREFIX}stats", stats)
+
+
+def requests_route(stats_of: Callable[[web.Application], RequestCounts]) -> web.RouteDef:
+    """GET /_control/requests[?since=<time.time()>]: the request log, oldest first."""
+
+    async def requests(request: web.Request) -> web.Response:
+        try:
+            since = float(request.query.get("since", "0"))
+        except ValueError as exc:
+            raise web.HTTPBadRequest(text="since: seconds since the epoch") from exc
+        entries = [
+            {"at": at, "method": method, "path": path, "status": status, "client": client}
+            for at, method, path, status, client in list(stats_of(request.app).log)
+            if at >= since
+        ]
+        return web.json_response({"requests": entries})
+
+    return web.get(f"{CONTROL_PREFIX}requests", requests)
 
 
 def reset_route(reset_app: Callable[[web.Application], None]) -> web.RouteDef:
@@ -294,7 +341,8 @@ def emulator_routes(
     limit_defaults: Callable[[], LimitT],
 ) -> list[web.RouteDef]:
     """The control routes an API emulator with request counts, faults and a rate limit has:
-    /_control/stats, /_control/reset (zero the counts, refill the limit, clear faults),
+    /_control/stats, /_control/requests (the request log), /_control/reset (zero the counts
+    and the log, refill the limit, clear faults),
     /_control/faults and /_control/{limit_name} (the limit's settings)."""
 
     def reset(app: web.Application) -> None:
@@ -305,6 +353,7 @@ def emulator_routes(
 
     return [
         stats_route(lambda app: emulator_of(app).stats),
+        requests_route(lambda app: emulator_of(app).stats),
         reset_route(reset),
         *fault_routes(lambda app: emulator_of(app).faults, fault_defaults),
         *settings_routes(limit_name, limit_of, limit_defaults),
