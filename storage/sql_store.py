@@ -235,7 +235,6 @@ class SqlStore:
         new: str | None = None
         try:
             with self._tx() as conn:
-                self._check_fence(conn)
                 if before is not None:
                     new = secrets.token_hex(16)
                     claimed = conn.execute(
@@ -252,6 +251,7 @@ class SqlStore:
                         .where(TABLE_VERSIONS.c.name == table)
                         .values(token=new)
                     )
+                self._check_fence(conn)
         except BaseException:
             with self._kept_lock:
                 self._kept.pop(table, None)
@@ -725,12 +725,14 @@ class SqlStore:
             self._fence.reset(token)
 
     def _check_fence(self, conn: Connection) -> None:
-        """First thing in a write transaction inside `fenced`: the lease must still be at the
-        fence's generation, checked so that it cannot change before this transaction commits.
-        PostgreSQL: SELECT ... FOR SHARE locks the lease row, and a take_lease (an UPDATE of it)
-        waits for the commit. SQLite: a conditional no-op UPDATE, which takes the single writer
-        lock first (a read first would only fail later, at the first write, if another writer
-        came between). Refused: LeaseLost, and the transaction rolls back."""
+        """Last thing in a write transaction inside `fenced`, right before the commit: the lease
+        must still be at the fence's generation, checked so that it cannot change before the
+        commit. PostgreSQL: SELECT ... FOR SHARE reads the lease row's newest version and locks
+        it, so a take_lease (an UPDATE of it) either committed before (and is seen) or waits for
+        this commit. SQLite: a conditional no-op UPDATE, under the single writer lock this
+        transaction holds since its first write. Refused: LeaseLost, and the transaction rolls
+        back. Last, not first: the lease row is locked only for the commit, so a holder frozen
+        in the middle of a transaction does not hold up a takeover."""
         fence = self._fence.get()
         if fence is None:
             return
@@ -758,8 +760,8 @@ class SqlStore:
     def _write(self) -> Iterator[Connection]:
         """A write transaction (fenced inside `fenced`)."""
         with self._tx() as conn:
-            self._check_fence(conn)
             yield conn
+            self._check_fence(conn)
 
     # run requests: written on a connection of their own (committed at once, even when called
     # inside reading()); read like everything else

@@ -10,15 +10,17 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import insert
 
 from core.fencing import LeaseLost
 from core.model import AccountRecord, AuditEvent, KnownUser, Role, RunRecord
 from core.ports import Store
 from storage.db import open_store
 from storage.sql_store import SqlStore
+from storage.tables import OPERATIONS
 from tests.storage.test_store_contract import T0, at
 
 LEASE = "reconciliation"
@@ -143,12 +145,12 @@ async def test_the_fence_follows_the_task_and_the_tasks_it_starts(store: Store) 
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
-def test_a_takeover_waits_for_a_fenced_write_in_progress(
+def test_a_takeover_during_a_fenced_write_refuses_it_at_its_commit(
     backend: str, request: pytest.FixtureRequest
 ) -> None:
-    """The check and the write are one transaction that holds the lease row: a take_lease by
-    another replica during it waits for its commit (and then bumps the generation), never
-    slipping in between."""
+    """The check is the write transaction's last statement and holds the lease row until the
+    commit: a takeover before it makes the write roll back; one after it waits for the commit,
+    never slipping in between. (So a holder frozen mid-transaction holds no lease lock.)"""
     from tests.storage.conftest import database_url
 
     url = database_url(request, backend)
@@ -159,21 +161,50 @@ def test_a_takeover_waits_for_a_fenced_write_in_progress(
         assert lease is not None
         taken_after: list[float] = []
 
-        def take_over() -> None:
+        def take_over(now: datetime) -> None:
             started = time.monotonic()
-            assert other.take_lease(LEASE, "b", now=T0 + TTL, ttl=TTL) is not None
+            assert other.take_lease(LEASE, "b", now=now, ttl=TTL) is not None
             taken_after.append(time.monotonic() - started)
 
-        with writer.fenced(LEASE, lease.generation), writer._write() as conn:
-            thread = threading.Thread(target=take_over)
+        def write_while_taken_over() -> None:
+            with writer._write() as conn:
+                take_over(T0 + TTL)
+                conn.execute(insert(OPERATIONS).values(OPERATION))
+
+        # Taken over while the write transaction is under way: refused at its commit.
+        with writer.fenced(LEASE, lease.generation), pytest.raises(LeaseLost):
+            write_while_taken_over()
+        assert writer.list_operations("r1") == []
+
+        # The check passed: a takeover now waits for the commit, which goes through.
+        mine = writer.take_lease(LEASE, "a", now=T0 + 3 * TTL, ttl=TTL)
+        assert mine is not None
+        taken_after.clear()
+        with writer.fenced(LEASE, mine.generation), writer._write() as conn:
+            conn.execute(insert(OPERATIONS).values(OPERATION))
+            writer._check_fence(conn)
+            thread = threading.Thread(target=take_over, args=(T0 + 5 * TTL,))
             thread.start()
             time.sleep(0.5)
-            assert taken_after == []  # still waiting for this transaction
-            writer._check_fence(conn)  # still current inside it
+            assert taken_after == []  # waiting for this transaction
         thread.join(10)
         assert taken_after and taken_after[0] >= 0.4
-        with writer.fenced(LEASE, lease.generation), pytest.raises(LeaseLost):
+        assert len(writer.list_operations("r1")) == 1
+        with writer.fenced(LEASE, mine.generation), pytest.raises(LeaseLost):
             writer.save_account(record("s1"))
     finally:
         writer.engine.dispose()
         other.engine.dispose()
+
+
+OPERATION = {
+    "run_id": "r1",
+    "kind": "create",
+    "role": MS.value,
+    "source_id": "s1",
+    "email": "u1@contoso.com",
+    "email_lower": "u1@contoso.com",
+    "reason": "new",
+    "started_at": T0,
+    "status": "started",
+}
