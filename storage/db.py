@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from storage.files import private_database, private_folder
 from storage.sql_store import SqlStore
@@ -27,7 +27,7 @@ def make_engine(url: str) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, connect_args=_postgres_options(parsed))
     database = parsed.database or ""
     engine = create_engine(url, connect_args={"check_same_thread": False})
     if database and database != ":memory:" and not database.startswith("file:"):
@@ -37,6 +37,23 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "do_connect", lambda *_: private_database(path))
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+# PostgreSQL ends a session left idle inside a transaction this long, releasing its locks. Our
+# transactions are short: only a frozen process (a long pause, a frozen VM) meets it, whose row
+# locks would otherwise hold up the replica that takes the lease over (core/fencing.py).
+IDLE_IN_TRANSACTION_MS = 10_000
+
+
+def _postgres_options(parsed: URL) -> dict[str, Any]:
+    """The session's idle-in-transaction timeout, added to the URL's own `options`."""
+    options = parsed.query.get("options", "")
+    if parsed.get_backend_name() != "postgresql" or not isinstance(options, str):
+        return {}
+    if "idle_in_transaction_session_timeout" in options:
+        return {}  # the URL sets its own
+    timeout = f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+    return {"options": f"{options} {timeout}".strip()}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

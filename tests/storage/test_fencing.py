@@ -208,3 +208,21 @@ OPERATION = {
     "started_at": T0,
     "status": "started",
 }
+
+
+@pytest.mark.postgres
+def test_a_frozen_session_cannot_hold_its_locks_for_long(postgres_url: str) -> None:
+    """PostgreSQL ends our sessions once idle inside a transaction for 10 s (a frozen process:
+    its row locks would hold up the takeover); the URL's own options are kept."""
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    engine = make_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            timeout = conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar()
+            schema = conn.execute(text("SHOW search_path")).scalar()
+    finally:
+        engine.dispose()
+    assert timeout == "10s" and str(schema).startswith("test_")
