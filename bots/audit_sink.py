@@ -4,10 +4,15 @@ What is posted: one summary per run that changed, failed or stopped (kind "run")
 alert, in the order they happened.
 The other events (each command, each account change) stay in the store for `audit N`; the
 sink marks them handled as it passes them. An event is marked posted only when every channel
-accepted it; a failed post is tried again at the next flush, and a channel that already took
-it is not sent it twice (remembered for the life of the process). Posts respect a per-channel
-rate (Google Chat allows 60 writes a minute per space): what does not fit waits for the next
-flush rather than earning 429s.
+accepted it, and at once; a failed post is tried again at the next flush, and a channel that
+already took it is not sent it twice (remembered for the life of the process). Google Chat
+drops a post whose request id it has seen; Teams has no such key, so an event goes to Teams
+last, once every other channel took it, and only if the store still lists it as unposted right
+then (the database may have gone away, or another replica posted it, while Chat's post was
+retried): a process that dies between a Teams post and its record repeats that one Teams post,
+nothing more. Posts respect
+a per-channel rate (Google Chat allows 60 writes a minute per space): what does not fit waits
+for the next flush rather than earning 429s.
 """
 
 from __future__ import annotations
@@ -104,6 +109,8 @@ class AuditSink:
             if outcome == "posted":
                 done.append(event.id)
                 result.posted += 1
+                self.store.mark_audit_posted(done, self.clock.now())  # now: a crash repeats none
+                done = []
             else:
                 blocked = True
                 if outcome == "failed":
@@ -114,17 +121,25 @@ class AuditSink:
             self.store.mark_audit_posted(done, self.clock.now())
         return result
 
+    def _unposted(self, event_id: int) -> bool:
+        """Asked right before a post that cannot be taken back: raises if the store is gone."""
+        return any(e.id == event_id for e in self.store.unposted_audit(self.batch))
+
     async def _deliver(self, event: AuditEvent, channels: list[ConversationRef]) -> str:
         assert event.id is not None
         text = format_event(event)
         outcome = "posted"
-        for channel in channels:
+        for channel in sorted(channels, key=lambda c: c.platform is Platform.MICROSOFT):
+            if outcome != "posted" and channel.platform is Platform.MICROSOFT:
+                break  # Teams only once the others took it (it has no request id)
             key = f"{channel.platform.value}:{channel.key}"
             if (event.id, key) in self._delivered:
                 continue
             if not self._fits(key):
                 outcome = "deferred" if outcome == "posted" else outcome
                 continue
+            if channel.platform is Platform.MICROSOFT and not self._unposted(event.id):
+                break  # another replica posted it: it is marked already
             self._spend(key)
             try:
                 await self.posters[channel.platform].post(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+
+import pytest
 
 from bots.audit_sink import AuditSink
 from core.audit import Auditor
 from core.clock import FixedClock
 from core.engine import Engine
 from core.memory_store import MemoryStore
-from core.model import ConversationRef, Platform
+from core.model import AuditEvent, ConversationRef, Platform
 
 
 @dataclass
@@ -64,13 +68,55 @@ async def test_the_summary_of_a_run_that_changed_nothing_is_kept_but_not_posted(
 async def test_a_failed_post_is_retried_and_the_channel_that_took_it_gets_no_duplicate() -> None:
     store, audit, teams, chat, sink, _ = setup()
     audit.alert("quarantine", "ann@contoso.com is quarantined")
-    chat.failures = 1
+    teams.failures = 1
     first = await sink.flush()
     assert first.failed == 1 and len(store.unposted_audit(10)) == 1  # not marked posted
-    assert len(teams.sent) == 1 and chat.sent == []
+    assert len(chat.sent) == 1 and teams.sent == []
     second = await sink.flush()
     assert second.posted == 1 and store.unposted_audit(10) == []
     assert len(teams.sent) == 1 and len(chat.sent) == 1
+
+
+async def test_teams_gets_an_event_only_once_google_chat_took_it() -> None:
+    """Teams has no request id (a post repeated after a crash shows twice), Google Chat has one;
+    so Teams comes last, and not at all while Chat refuses the event."""
+    _, audit, teams, chat, sink, _ = setup()
+    audit.alert("quarantine", "ann@contoso.com is quarantined")
+    chat.failures = 1
+    assert (await sink.flush()).failed == 1
+    assert (teams.sent, chat.sent) == ([], [])
+    assert (await sink.flush()).posted == 1 and len(teams.sent) == len(chat.sent) == 1
+
+
+class Crash(BaseException):
+    """The process dying (SIGKILL) in the middle of a flush."""
+
+
+async def test_a_crash_mid_flush_posts_nothing_twice_after_the_restart() -> None:
+    """Found by the simulated month (tests/reliability/test_month.py): events posted before a
+    crash were marked only at the end of the flush, so the next process posted them again
+    to Teams. Each is now marked as soon as every channel took it."""
+    store, audit, teams, _, sink, clock = setup()
+    for n in range(3):
+        audit.alert("alert", f"number {n}")
+
+    async def crash_on_the_third(
+        ref: ConversationRef, text: str, *, request_id: str | None = None
+    ) -> None:
+        if "number 2" in text:
+            raise Crash
+        teams.sent.append((ref.key, text))
+
+    teams.post = crash_on_the_third  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        await sink.flush()
+    assert len(store.unposted_audit(10)) == 1  # the two before it are recorded as posted
+    restarted_teams, restarted_chat = FakePoster(), FakePoster()
+    posters = {Platform.MICROSOFT: restarted_teams, Platform.GOOGLE: restarted_chat}
+    assert (await AuditSink(store, posters, clock).flush()).posted == 1
+    assert [t.split(" (")[0] for _, t in teams.sent + restarted_teams.sent] == [
+        f"[alert] alert: number {n}" for n in range(3)
+    ]
 
 
 async def test_order_is_kept_behind_a_failure() -> None:
@@ -110,3 +156,55 @@ async def test_without_an_admin_channel_nothing_is_lost() -> None:
     assert len(store.unposted_audit(10)) == 1
     store.save_conversation(ConversationRef(Platform.MICROSOFT, "19:later", "{}"))
     assert (await sink.flush()).posted == 1 and len(teams.sent) == 1
+
+
+class DownStore(MemoryStore):
+    """A store whose database can go away."""
+
+    down = False
+
+    def unposted_audit(self, limit: int) -> list[AuditEvent]:
+        if self.down:
+            raise ConnectionError("the database did not answer")
+        return super().unposted_audit(limit)
+
+    def mark_audit_posted(self, event_ids: Sequence[int], at: datetime) -> None:
+        if self.down:
+            raise ConnectionError("the database did not answer")
+        super().mark_audit_posted(event_ids, at)
+
+
+@dataclass
+class RecordingPoster:
+    sent: list[str | None] = field(default_factory=list)  # request ids
+    on_post: Callable[[], None] = lambda: None
+
+    async def post(self, ref: ConversationRef, text: str, *, request_id: str | None = None) -> None:
+        self.on_post()
+        self.sent.append(request_id)
+
+
+async def test_the_database_gone_while_chat_posts_keeps_teams_from_posting() -> None:
+    """Found by the simulated month: the database went away while Google Chat's post was
+    retried; Teams was posted, the record failed, and the next process posted it to Teams
+    again. Teams is now asked for only while the store answers (Chat's request id makes its
+    second post harmless: spaces.messages.create returns the message already made with that
+    id, https://developers.google.com/workspace/chat/api/reference/rest/v1/spaces.messages/create)."""
+    store, clock = DownStore(), FixedClock()
+    for platform, key in ((Platform.MICROSOFT, "19:admins"), (Platform.GOOGLE, "spaces/AAA")):
+        store.save_conversation(ConversationRef(platform, key, "{}", saved_at=clock.now()))
+    Auditor(store, clock).alert("quarantine", "ann@contoso.com is quarantined")
+
+    def database_goes() -> None:
+        store.down = True
+
+    teams, chat = RecordingPoster(), RecordingPoster(on_post=database_goes)
+    with pytest.raises(ConnectionError):
+        await AuditSink(store, {Platform.MICROSOFT: teams, Platform.GOOGLE: chat}, clock).flush()
+    assert (teams.sent, chat.sent) == ([], ["audit-1"])
+    store.down = False  # back, and the process restarted
+    teams, chat = RecordingPoster(), RecordingPoster()
+    assert (
+        await AuditSink(store, {Platform.MICROSOFT: teams, Platform.GOOGLE: chat}, clock).flush()
+    ).posted == 1
+    assert (teams.sent, chat.sent) == (["audit-1"], ["audit-1"])
