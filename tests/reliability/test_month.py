@@ -1,0 +1,52 @@
+"""A simulated month of churn through the real service (tests/reliability/month.py says what a
+day holds and what is checked after each). Two days of 50 primaries a side in the normal test
+command; the month, 30 days of 2,000 a side, on demand (`./run reliability
+tests/reliability/test_month.py`). DIRSYNC_MONTH_DAYS and DIRSYNC_MONTH_USERS change the
+on-demand size; DIRSYNC_MONTH_SEED the random seed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.month import DAY, Month, table
+
+SEED = int(os.environ.get("DIRSYNC_MONTH_SEED", "20240701"))
+
+
+def simulate(
+    tmp_path: Path, postgres_url: str, *, days: int, users: int, day_seconds: float
+) -> Month:
+    month = Month(
+        tmp_path, postgres_url, days=days, users=users, factor=DAY / day_seconds, rng_seed=SEED
+    )
+    rows = month.run()
+    print(f"\nseed {SEED} (DIRSYNC_MONTH_SEED)\n{table(rows)}")
+    print(f"returns: {dict(month.returns_checked)}")
+    assert len(rows) == days
+    assert all(r.kills == 1 for r in rows)
+    # Memory does not grow from day to day: the last third's peak within 25% (+20 MB) of the
+    # first third's. Each day's process is a new one (the day's SIGKILL), so growth here would
+    # be the service's memory following what the database and directories accumulate.
+    third = max(1, days // 3)
+    first, last = max(r.rss for r in rows[:third]), max(r.rss for r in rows[-third:])
+    assert last <= first * 1.25 + 20, (first, last)
+    return month
+
+
+@pytest.mark.postgres
+def test_two_simulated_days(tmp_path: Path, postgres_url: str) -> None:
+    simulate(tmp_path, postgres_url, days=2, users=50, day_seconds=15)
+
+
+@pytest.mark.postgres
+@pytest.mark.ondemand
+@pytest.mark.timeout(3 * 3600)
+def test_a_simulated_month(tmp_path: Path, postgres_url: str) -> None:
+    days = int(os.environ.get("DIRSYNC_MONTH_DAYS", "30"))
+    users = int(os.environ.get("DIRSYNC_MONTH_USERS", "2000"))
+    month = simulate(tmp_path, postgres_url, days=days, users=users, day_seconds=50)
+    if days >= 25:
+        assert month.returns_checked["new after the window"] > 0, month.returns_checked
