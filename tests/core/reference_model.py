@@ -90,23 +90,30 @@ class RoleRun:
     desired: Mapping[str, Person]  # the group's primaries after rules 2 and 5, by id
     paused: bool
     waiting: frozenset[str]  # ids in backoff or quarantine when the run started
-    before: Mapping[str, Seen]  # our accounts for this group at the last check, by primary id
-    after: Mapping[str, Seen]  # ... and now
+    before: Mapping[str, Seen]  # our accounts for this group when the run started, by primary
+    after: Mapping[str, Seen]  # ... and after it
+    remembered: Mapping[str, str]  # the addresses of the accounts we remember, by primary
     synced: Mapping[str, str]  # primary id -> the primary email its account's address follows
     taken: frozenset[str]  # addresses (lower case) of accounts that are not ours
     interop_domain: str = ""  # Google accounts' domain
     crashed: bool = False  # the run was cut by a crash, and a restarted process ran again
+    # Rule 8: accounts deleted or altered out of band and not repaired yet. An incremental run
+    # trusts what it remembers, so it may leave them as they are; a full run repairs them.
+    drifted: frozenset[str] = frozenset()
+    full: bool = False
 
 
 def allowed_addresses(run: RoleRun, person: Person) -> list[str]:
     """Where a new (or moved) account of `person` may be: Entra keeps the primary's own
     address; Google the first username not held by our account of another primary, before
-    the run (a leaver's address is freed only once the run is over) or after it (a newcomer
-    of the same run). After a crash, the restarted run may have found a leaver's delete
-    done, and the newcomer may have any of the usernames up to that one."""
+    the run (a leaver's address is freed only once the run is over; an account deleted out of
+    band holds its address while we remember it) or after it (a newcomer of the same run).
+    After a crash, the restarted run may have found a leaver's delete done, and the newcomer
+    may have any of the usernames up to that one."""
     if run.home == GOOGLE:
         return [person.email.lower()]
     held = {s.email for pid, s in [*run.before.items(), *run.after.items()] if pid != person.id}
+    held |= {address for pid, address in run.remembered.items() if pid != person.id}
     allowed: list[str] = []
     for address in google_candidates(person.email, run.interop_domain):
         allowed.append(address)
@@ -146,6 +153,12 @@ def check_role(run: RoleRun) -> Verdict:
             same_as_before(pid, "waiting after a failure")
             continue
         person = run.desired.get(pid)
+        if pid in run.drifted and not run.full and now == run.before.get(pid):
+            if person is not None and any(a in run.taken for a in allowed_addresses(run, person)):
+                blocked_ids.add(pid)
+            if pid in run.synced and now is not None:
+                synced[pid] = run.synced[pid]
+            continue  # not repaired by an incremental run (rule 8 is the full run's)
         if person is None:  # rules 4 and 5: no account for someone who is no primary here
             if now is not None:
                 problems.append(f"{side} account {now.email} of {pid}: not a primary here")
