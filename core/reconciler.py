@@ -199,18 +199,21 @@ class Reconciler:
             reason=op.reason.value,
             at=self.clock.now(),
         )
+        journalled: list[bool] = []  # a delete journals itself done before forgetting the record
         try:
             if op.kind is OpKind.DELETE:
-                account_id = await self._delete(op, run_id, result)
+                await self._delete(op, op_id, journalled, run_id, result)
+                account_id = op.account_id
             else:
                 account_id = await self._ensure(op, run_id, result)
         except fencing.LeaseLost as error:
             # Cut short, maybe after its directory write: the next run checks it, as after a
             # crash. Recorded so where the generation is still current (no one took over).
-            with contextlib.suppress(fencing.LeaseLost):
-                self.store.finish_operation(
-                    op_id, status="interrupted", at=self.clock.now(), error=str(error)
-                )
+            if not journalled:
+                with contextlib.suppress(fencing.LeaseLost):
+                    self.store.finish_operation(
+                        op_id, status="interrupted", at=self.clock.now(), error=str(error)
+                    )
             raise
         except DirectoryError as error:
             made = error.account_id if isinstance(error, MadeButUnmarked) else None
@@ -219,9 +222,10 @@ class Reconciler:
             )
             self._failed(op, error, run_id, result)
             return
-        self.store.finish_operation(
-            op_id, status="done", at=self.clock.now(), account_id=account_id
-        )
+        if not journalled:
+            self.store.finish_operation(
+                op_id, status="done", at=self.clock.now(), account_id=account_id
+            )
         self.store.clear_failure(op.role, op.source_id)
         result.done_keys.add(op.key)
 
@@ -326,7 +330,16 @@ class Reconciler:
             if _names_differ(spec, account) or (
                 spec.usernames and account.email.partition("@")[0] != spec.usernames[0]
             ):
-                account = await target.update_account(account.id, spec)
+                try:
+                    account = await target.update_account(account.id, spec)
+                except DirectoryError:
+                    # Back and ours, as it was (say its address could not move to one that is
+                    # taken): remembered, so no run tries to make them another; the failure
+                    # is retried as usual.
+                    self.store.save_account(self._record(spec, account))
+                    result.adopted += 1
+                    self._audit_account(op, "restored", account, run_id, result)
+                    raise
             result.adopted += 1
             self._audit_account(op, "restored", account, run_id, result)
             return account
@@ -367,7 +380,9 @@ class Reconciler:
                 return True
         return False
 
-    async def _delete(self, op: Operation, run_id: str, result: ApplyResult) -> str | None:
+    async def _delete(
+        self, op: Operation, op_id: int, journalled: list[bool], run_id: str, result: ApplyResult
+    ) -> None:
         target = self._target(op.role)
         if op.account_id is not None:
             try:
@@ -378,7 +393,15 @@ class Reconciler:
                 # nothing to do or to tell.
                 if op.reason is Reason.ORPHAN:
                     result.steps.append(f"{op.email}: already gone")
-                    return op.account_id
+                    return
+        # The journal says which account went before the record is forgotten: a crash between
+        # the two leaves the record, so the next run deletes again (already gone) and journals
+        # it; the other way round, the account's id would be lost and with it the restore
+        # (rule 13).
+        self.store.finish_operation(
+            op_id, status="done", at=self.clock.now(), account_id=op.account_id
+        )
+        journalled.append(True)
         self.store.delete_account(op.role, op.source_id)
         self.store.release_held([op.key])
         result.deleted += 1
@@ -391,7 +414,6 @@ class Reconciler:
         step = f"deleted {platform} account of {op.email} ({op.reason}){visible}"
         result.steps.append(step)
         self.auditor.record("account", "delete", target=op.email, detail=step, run_id=run_id)
-        return op.account_id
 
     def _record(self, spec: AccountSpec, account: Account) -> AccountRecord:
         now = self.clock.now()
