@@ -265,7 +265,11 @@ class Reconciler:
             restored = await self._restore(op, spec, target, run_id, result)
             if restored is not None:
                 return restored
-        if op.account_id is None and target.creates_idempotently:
+        if (
+            op.account_id is None
+            and target.creates_idempotently
+            and not self._cut_short(op, run_id)
+        ):
             created = await target.create_account(spec)
             if not created.existed:
                 result.created += 1
@@ -361,6 +365,17 @@ class Reconciler:
         result.adopted += 1
         self._audit_account(op, "adopted", account, run_id, result)
         return account
+
+    def _cut_short(self, op: Operation, run_id: str) -> bool:
+        """Whether this primary's last create was cut short (a crash, a lost lease): it may
+        have made an account at an address the plan no longer asks for (a better one freed up
+        since), so our marker is looked for before anything is made."""
+        for earlier in self.store.operations_for(op.email, 20):
+            if earlier.run_id == run_id:
+                continue  # this very create, journalled as it starts
+            if earlier.kind == OpKind.CREATE.value and (earlier.role, earlier.source_id) == op.key:
+                return earlier.status in ("started", "interrupted")
+        return False
 
     def _we_made(self, op: Operation, found: Account) -> bool:
         """Proof that an unmarked account is ours, from the journal of this same primary:
