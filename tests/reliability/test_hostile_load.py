@@ -63,7 +63,7 @@ P99_TARGET = 0.100
 
 
 async def load(role: str, plan: dict[str, Any]) -> dict[str, Any]:
-    # The attacker is elsewhere in life: here it shares the machine, so it runs at a lower
+    # A real attacker's CPU is not ours: here it shares the machine, so it runs at a lower
     # priority and takes the CPU the service leaves (the measurer does not: its delays would
     # count as the service's).
     nice = ["nice", "-n", "10"] if role == "attack" else []
@@ -149,9 +149,10 @@ async def run_trial(front: Front, trial: Trial) -> dict[str, Any]:
                 path: percentile(values, 0.99) * 1000 for path, values in latencies.items()
             },
             "commands_run": len(front.command_events()) - commands_before,
-            "over_50_ms_sent_at_s": [
+            "over_100_ms": sum(1 for _, latency in measured["slowest"] if latency > 0.1),
+            "over_50_ms_sent_at_s": [  # when, in the measured time: bursts show here
                 f"{sent:.2f}: {latency * 1000:.0f} ms" for sent, latency in measured["slowest"]
-            ],
+            ][:30],
         },
         "flood": {"rate": attacked["flood_rate"], "answers": attacked["flood"]},
         "slow": {
