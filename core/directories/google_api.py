@@ -160,6 +160,8 @@ class GoogleApi:
                 self.counters.http_requests += 1
                 try:
                     return await asyncio.to_thread(self._execute, make, api)
+                except LeaseLost:
+                    raise
                 except Exception as error:  # HttpError, or the transport's own errors
                     failure = api_error(error)
             self.counters.throttled += failure.throttled
@@ -170,7 +172,9 @@ class GoogleApi:
         raise DirectoryError(f"{what}: gave up")
 
     def _execute(self, make: RequestMaker, api: str) -> Any:
-        return make(self._service(api)).execute()
+        request = make(self._service(api))
+        check_gate()  # in the thread, right before it sends: the lease may have ended meanwhile
+        return request.execute()
 
     def _delay(self, attempt: int) -> float:
         return float(self.backoff * 2**attempt * (0.5 + random.random()))  # noqa: S311
@@ -214,6 +218,11 @@ class GoogleApi:
             self.counters.batch_parts += len(chunk)
             try:
                 outcomes = await asyncio.to_thread(self._execute_batch, chunk)
+            except LeaseLost as error:
+                for item in chunk:
+                    if not item.future.done():
+                        item.future.set_exception(error)
+                return
             except Exception as error:
                 failure = api_error(error)
                 outcomes = [failure] * len(chunk)
@@ -230,6 +239,7 @@ class GoogleApi:
         service = self._service("directory")
         for n, item in enumerate(chunk):
             batch.add(item.make(service), callback=callback, request_id=str(n))
+        check_gate()  # in the thread, right before it sends: the lease may have ended meanwhile
         batch.execute()  # over the http of its first request: this thread's own
         return [
             outcomes.get(str(n), ApiError(0, "missing", "no answer")) for n in range(len(chunk))

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.payload import JsonPayload
 
 from core.errors import DirectoryError, NotFound
 from core.fencing import LeaseLost, check_gate
@@ -64,6 +66,23 @@ class Counters:
     # The smallest (time actually waited - Retry-After asked) over every retried item: a
     # negative value would mean we came back too early.
     retry_margin: float = float("inf")
+
+
+class GatedJson(JsonPayload):
+    """A JSON body sent only while the run's lease holds (core/fencing.py): aiohttp writes a
+    body from a task of its own, an event loop turn (or, on a busy loop, a second) after the
+    request started, so the body's first write is the last moment to check. Its headers wait
+    for it: a refused request sends nothing."""
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        check_gate()
+        await super().write(writer)
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        check_gate()
+        await super().write_with_length(writer, content_length)
 
 
 @dataclass
@@ -127,13 +146,16 @@ class GraphHttp:
                 async with self._slots:
                     check_gate()  # a run's lease: nothing is sent after it ended (LeaseLost)
                     self.counters.http_requests += 1
+                    data = GatedJson(body) if body is not None else None
                     async with self._session.request(
-                        method, self._url(path), json=body, headers=all_headers
+                        method, self._url(path), data=data, headers=all_headers
                     ) as raw:
                         text = await raw.text()
                         parsed = json.loads(text) if text.strip() else None
                         response = GraphResponse(raw.status, dict(raw.headers), parsed)
             except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as error:
+                if isinstance(error.__cause__, LeaseLost):
+                    raise error.__cause__ from None  # GatedJson refused to send the body
                 response = GraphResponse(0, {}, None)
                 if attempt + 1 == self.max_attempts:
                     raise DirectoryError(f"{what or path}: {error!r}") from error

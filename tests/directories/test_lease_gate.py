@@ -5,7 +5,7 @@ emulators' request counts are the evidence."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -51,6 +51,35 @@ async def test_graph_requests_stop_at_the_lease_end() -> None:
             await setup.entra.delete_account(made.id)
         assert setup.emulator.stats.http_requests == sent  # not one request went out
         assert await setup.entra.get_account(made.id) is not None  # outside a run: not gated
+
+
+class Waking(FixedClock):
+    """A clock that reads its start once, then an hour later: a process paused between the
+    check before a request and the write of its body (aiohttp writes a body from a task of
+    its own, which a busy event loop may run a second later)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def now(self) -> datetime:
+        self.reads += 1
+        return self.current if self.reads == 1 else self.current + timedelta(hours=1)
+
+
+async def test_a_graph_body_is_not_written_once_the_lease_ended_after_the_check() -> None:
+    from emulators.microsoft import Tenant
+
+    async for setup in entra_connect(Tenant(tenant_id=TENANT)):
+        await setup.entra.get_account("nobody")  # signed in, connection open
+        sent = setup.emulator.stats.http_requests
+        clock = Waking()
+        lease = LeaseGuard("reconciliation", "a", 1, clock.current + TTL, TTL, clock)
+        with fencing.gated(lease), pytest.raises(LeaseLost):
+            await setup.entra.create_account(guest("ivy@example.com", "g-3"))
+        assert clock.reads == 2  # passed the check before the request, refused at its body
+        assert setup.emulator.stats.http_requests == sent  # the emulator received nothing
+        assert setup.tenant.users_by_email("ivy@example.com") == []
 
 
 async def test_google_requests_and_batches_stop_at_the_lease_end() -> None:
