@@ -216,7 +216,7 @@ async def test_short_hostile_load_is_refused_cheaply() -> None:
 
     check(SHORT, figures)
     # A few seconds on a machine shared with other tests: the 100 ms target is the full run's.
-    assert figures["signed"]["p99_ms"] < 3 * P99_TARGET * 1000
+    assert figures["signed"]["p99_ms"] < 5 * P99_TARGET * 1000
 
 
 @pytest.mark.ondemand
