@@ -344,6 +344,12 @@ class Emulators:
     def google_stats(self) -> dict[str, Any]:
         return dict(self._control("GET", self.google_base, "stats"))
 
+    def request_log(self, side: str, since: float = 0) -> list[dict[str, Any]]:
+        """The "graph" or "google" emulator's requests since `since` (time.time()), oldest
+        first: at, method, path, status, client (a digest of the bearer token)."""
+        base = self.ms_base if side == "graph" else self.google_base
+        return list(self._control("GET", base, f"requests?since={since}")["requests"])
+
     def tenant_summary(self) -> dict[str, Any]:
         return dict(self._control("GET", self.ms_base, "tenant"))
 
