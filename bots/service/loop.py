@@ -112,9 +112,10 @@ class ReconciliationLoop:
     # ---- the outside -----------------------------------------------------------------------
     @property
     def is_leader(self) -> bool:
-        """True while this replica holds an unexpired reconciliation lease."""
+        """True while this replica holds the reconciliation lease, short of its end less the
+        fencing margin (core/fencing.py): a leader whose renewal is that late acts as none."""
         guard = self._guard
-        return guard is not None and not guard.lost and self.clock.now() < guard.until
+        return guard is not None and guard.holds()
 
     @property
     def lease(self) -> LeaseGuard | None:
