@@ -261,7 +261,7 @@ class Reconciler:
         *,
         repair: bool,
     ) -> Account:
-        if op.account_id is None:
+        if op.account_id is None or repair:
             restored = await self._restore(op, spec, target, run_id, result)
             if restored is not None:
                 return restored
@@ -312,7 +312,38 @@ class Reconciler:
     ) -> Account | None:
         """A primary who comes back while the account we deleted for them can still be
         restored (the journal names it) gets that account back, names brought in line,
-        instead of a new one (rule 13). None: nothing to restore, make a new one."""
+        instead of a new one (rule 13); so does one whose remembered account is missing (a
+        repair: deleted out of band, or by a delete a crash cut before its journal entry).
+        None: nothing to restore, make a new one."""
+        account_id = op.account_id if op.account_id is not None else self._deleted(op, target)
+        if account_id is None:
+            return None
+        try:
+            account = await target.restore_account(account_id)
+        except NotFound:
+            return None
+        if account.marker != spec.marker:
+            return None  # not the account we deleted for them: leave it as it is
+        if _names_differ(spec, account) or (
+            spec.usernames and account.email.partition("@")[0] != spec.usernames[0]
+        ):
+            try:
+                account = await target.update_account(account.id, spec)
+            except DirectoryError:
+                # Back and ours, as it was (say its address could not move to one that is
+                # taken): remembered, so no run tries to make them another; the failure is
+                # retried as usual.
+                self.store.save_account(self._record(spec, account))
+                result.adopted += 1
+                self._audit_account(op, "restored", account, run_id, result)
+                raise
+        result.adopted += 1
+        self._audit_account(op, "restored", account, run_id, result)
+        return account
+
+    def _deleted(self, op: Operation, target: DirectoryPort) -> str | None:
+        """The account the journal says we deleted for this primary, while it can still be
+        restored; None when their last delete is older, unfinished or names no account."""
         now = self.clock.now()
         for earlier in self.store.operations_for(op.email, 20):
             if (earlier.role, earlier.source_id) != op.key or earlier.kind != OpKind.DELETE.value:
@@ -320,33 +351,11 @@ class Reconciler:
             finished = earlier.finished_at
             if (
                 earlier.status != "done"
-                or earlier.account_id is None
                 or finished is None
                 or now - finished >= target.restorable_for
             ):
                 return None
-            try:
-                account = await target.restore_account(earlier.account_id)
-            except NotFound:
-                return None
-            if account.marker != spec.marker:
-                return None  # not the account we deleted for them: leave it as it is
-            if _names_differ(spec, account) or (
-                spec.usernames and account.email.partition("@")[0] != spec.usernames[0]
-            ):
-                try:
-                    account = await target.update_account(account.id, spec)
-                except DirectoryError:
-                    # Back and ours, as it was (say its address could not move to one that is
-                    # taken): remembered, so no run tries to make them another; the failure
-                    # is retried as usual.
-                    self.store.save_account(self._record(spec, account))
-                    result.adopted += 1
-                    self._audit_account(op, "restored", account, run_id, result)
-                    raise
-            result.adopted += 1
-            self._audit_account(op, "restored", account, run_id, result)
-            return account
+            return earlier.account_id
         return None
 
     async def _adopt(

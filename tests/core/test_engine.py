@@ -174,7 +174,8 @@ async def test_rule_8_drift_repaired_on_full_run_and_audited() -> None:
     fixed = {u.email: u.display_name for u in world.google.managed()}
     assert fixed == {"ann@teams.example.com": "Ann Lee", "bob@teams.example.com": "Bob Ray"}
     details = [e.detail for e in world.store.list_audit(20) if e.kind == "account"]
-    assert any("recreated" in d and "repair" in d for d in details)
+    # the account deleted out of band comes back as it was (rule 13), not made anew
+    assert any("restored" in d and "repair: deleted out of band" in d for d in details)
     assert any("updated" in d and "repair: changed out of band" in d for d in details)
 
 

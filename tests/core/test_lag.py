@@ -87,7 +87,7 @@ async def test_drift_is_repaired_once_the_index_shows_it() -> None:
     fixed = {u.email: u.display_name for u in google.managed()}
     assert fixed == {"ann@teams.example.com": "Ann Lee", "bob@teams.example.com": "Bob Ray"}
     events = account_events(world)
-    assert any("recreated" in e and "repair" in e for e in events)
+    assert any("restored" in e and "repair: deleted out of band" in e for e in events)
     assert any("repair: changed out of band" in e for e in events)
 
 

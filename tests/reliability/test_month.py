@@ -63,7 +63,6 @@ def crash_after_a_delete(phase: str, method: str, key: str) -> None:
         raise Crash
 
 
-@pytest.mark.xfail(strict=True, reason="open: a delete cut by a crash loses the restore")
 async def test_a_delete_cut_by_a_crash_then_a_quick_return_keeps_the_restore() -> None:
     """Found by the simulated month (m01999 on day 1): the service is killed after Google
     deleted a leaver's account and before the journal says the delete is done; the person comes
