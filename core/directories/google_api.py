@@ -165,7 +165,9 @@ class GoogleApi:
                 except Exception as error:  # HttpError, or the transport's own errors
                     failure = api_error(error)
             self.counters.throttled += failure.throttled
-            if not failure.retryable or attempt + 1 == self.max_attempts:
+            # Every call here is a read: one whose connection dropped is sent again too.
+            again = failure.retryable or failure.reason == "transport"
+            if not again or attempt + 1 == self.max_attempts:
                 raise failure.as_error(what) from None
             self.counters.retried += 1
             await asyncio.sleep(self._delay(attempt))
