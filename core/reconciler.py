@@ -91,6 +91,16 @@ async def _lent(gate: asyncio.Semaphore) -> AsyncIterator[None]:
         await gate.acquire()
 
 
+def _address_differs(spec: AccountSpec, account: Account) -> bool:
+    """Whether the account is not where its primary's address puts it now: Google, the
+    username the policy chose; Entra, the primary's own address (a guest follows a rename)."""
+    if spec.usernames:
+        return account.email.partition("@")[0] != spec.usernames[0]
+    if spec.platform is Platform.MICROSOFT:
+        return account.email.lower() != spec.email.lower()
+    return False
+
+
 def _names_differ(spec: AccountSpec, account: Account) -> bool:
     """Whether the account shows other names than we would write, as its directory keeps
     them (core/names.py)."""
@@ -324,9 +334,7 @@ class Reconciler:
             return None
         if account.marker != spec.marker:
             return None  # not the account we deleted for them: leave it as it is
-        if _names_differ(spec, account) or (
-            spec.usernames and account.email.partition("@")[0] != spec.usernames[0]
-        ):
+        if _names_differ(spec, account) or _address_differs(spec, account):
             try:
                 account = await target.update_account(account.id, spec)
             except DirectoryError:

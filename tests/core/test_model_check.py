@@ -62,8 +62,8 @@ from tests.core.reference_model import (
 from tests.core.test_crash import Crash, CrashingStore, Tripwire
 from tests.core.world import GG, MS, World
 
-SEQUENCES, STEPS = 60, 40  # the normal test command
-LONG_SEQUENCES, LONG_STEPS = 2000, 80  # on demand
+SEQUENCES, STEPS = 100, 50  # the normal test command
+LONG_SEQUENCES, LONG_STEPS = 2000, 100  # on demand
 
 INTEROP = "teams.example.com"
 LOCALS = ("ann", "bob", "cat", "dan", "eve", "fay", "gil", "hal", "ivy", "jon", "kai", "lea")
@@ -693,6 +693,26 @@ async def test_a_create_cut_by_a_crash_is_not_made_twice_when_a_better_address_f
     assert [u.email for u in world.google.managed() if u.marker == marker] == [
         "gil2@teams.example.com"
     ]
+
+
+async def test_an_account_restored_by_a_repair_follows_its_primarys_new_email() -> None:
+    """Rules 8, 12 and 13: an admin deletes Gil's guest out of band, and Gil's email changes
+    (gil@example.com -> fay@contoso.com) before the next full run. The repair restores the
+    guest rather than inviting a new one, and its address moves to the new email, as a
+    rename moves it; it does not stay at the old address for good."""
+    world = World()
+    world.settings = EngineSettings(concurrency=1)
+    world.g_user("zed@example.com")  # the group never comes back empty (that holds deletions)
+    gil = world.g_user("gil@example.com", display_name="Gil Lee")
+    await world.assign_both(world.engine())
+    await world.engine().run("full")
+    guest = world.entra.by_email("gil@example.com")
+    assert guest is not None
+    world.entra.remove_user(guest.id)  # deleted out of band
+    world.google.users[gil].email = "fay@contoso.com"
+    await world.engine().run("full")
+    assert guest.id in world.entra.users  # restored, not invited anew
+    assert world.entra.users[guest.id].email == "fay@contoso.com"
 
 
 @pytest.mark.xfail(
