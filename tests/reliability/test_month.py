@@ -26,7 +26,7 @@ def simulate(
     )
     rows = month.run()
     print(f"\nseed {SEED} (DIRSYNC_MONTH_SEED)\n{table(rows)}")
-    print(f"returns: {dict(month.returns_checked)}")
+    print(f"tally: {dict(month.tally)}")
     assert len(rows) == days
     assert all(r.kills == 1 for r in rows)
     # Memory does not grow from day to day: the last third's peak within 25% (+20 MB) of the
@@ -51,7 +51,7 @@ def test_a_simulated_month(tmp_path: Path, postgres_url: str) -> None:
     users = int(os.environ.get("DIRSYNC_MONTH_USERS", "2000"))
     month = simulate(tmp_path, postgres_url, days=days, users=users, day_seconds=50)
     if days >= 25:
-        assert month.returns_checked["new after the window"] > 0, month.returns_checked
+        assert month.tally["new after the window"] > 0, month.tally
 
 
 class Crash(BaseException):
