@@ -912,10 +912,6 @@ class Month:
             days = (r.back_at - r.gone_at) * self.factor / DAY
             window = WINDOW_DAYS[r.side]
             if days < window - 1:
-                if held[key] != r.account and self._delete_cut_by_a_crash(r.email):
-                    # Known, open: test_month.py's strict xfail test shows it.
-                    self.tally["new after a delete cut by the kill (known bug)"] += 1
-                    continue
                 assert held[key] == r.account, (
                     f"{r.email} came back after {days:.1f} days: new account "
                     f"{held[key]}, not {r.account}; {self._history(r.email)}"
@@ -943,16 +939,13 @@ class Month:
         assert running <= 1, f"{running} runs left running"  # one may be under way
 
     def _not_known(self, missing: list[str]) -> list[str]:
-        """The primaries without an account, but for two known, open causes: a delete cut by
-        the kill (test_month.py's strict xfail test), and a full read that paged past members
-        while the group changed (the emulators' page tokens are offsets: members removed between
-        two pages shift the rest, and the next page skips as many), so the run deleted the
-        accounts of people still in the group."""
+        """The primaries without an account, but for a known, open cause: a full read that
+        paged past members while the group changed (the emulators' page tokens are offsets:
+        members removed between two pages shift the rest, and the next page skips as many), so
+        the run deleted the accounts of people still in the group."""
         left = []
         for email in missing:
-            if self._delete_cut_by_a_crash(email):
-                self.tally["no account after a delete cut by the kill (known)"] += 1
-            elif self._deleted_while_a_member(email):
+            if self._deleted_while_a_member(email):
                 self.tally["deleted while still a member (known: paging)"] += 1
             else:
                 left.append(email)
@@ -977,19 +970,6 @@ class Month:
             and tuple(last) == ("delete", "removed from group", "done", "full")
             and stayed
         )
-
-    def _delete_cut_by_a_crash(self, email: str) -> bool:
-        """The primary's last delete never finished: its process was killed (the journal says
-        interrupted)."""
-        with self.db.connect() as conn:
-            status = conn.execute(
-                text(
-                    "SELECT status FROM operations WHERE email_lower = :e AND kind = 'delete' "
-                    "ORDER BY id DESC LIMIT 1"
-                ),
-                {"e": email.lower()},
-            ).scalar()
-        return status == "interrupted"
 
     def _histories(self, emails: list[str]) -> str:
         return "; ".join(self._history(e) for e in emails[:2])

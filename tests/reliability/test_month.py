@@ -66,9 +66,9 @@ def crash_after_a_delete(phase: str, method: str, key: str) -> None:
 async def test_a_delete_cut_by_a_crash_then_a_quick_return_keeps_the_restore() -> None:
     """Found by the simulated month (m01999 on day 1): the service is killed after Google
     deleted a leaver's account and before the journal says the delete is done; the person comes
-    back before the restarted process runs. An incremental run leaves them with no account at
-    all (the record still names the deleted one) until the next full run, which makes a new
-    one ("recreated ... (repair: deleted out of band)") instead of restoring ours (rule 13)."""
+    back before the restarted process runs. The record still names the deleted account, so the
+    next full run (the first after a crash) repaired it with a new one ("recreated ... (repair:
+    deleted out of band)") instead of restoring ours (rule 13). It restores it now."""
     world = World(settings=EngineSettings(concurrency=1))
     world.ms_user("zed@contoso.com")  # the group never comes back empty (that holds deletions)
     ann = world.ms_user("ann@contoso.com")
