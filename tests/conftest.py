@@ -10,6 +10,7 @@ import functools
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 
 import pytest
@@ -31,8 +32,9 @@ def missing_service(message: str) -> NoReturn:
 
 
 @functools.cache
-def _postgres_error(url: str) -> str | None:
-    """Why `url` cannot be reached, or None. Cached: a dead server costs one timeout per run."""
+def postgres_error(url: str) -> str | None:
+    """Why `url` cannot be reached, or None. Cached: a dead server costs one timeout per run.
+    Also the benchmarks' check (tests/bench/bench_user_sync.py)."""
     try:
         engine = create_engine(url, connect_args={"connect_timeout": 3})
         try:
@@ -48,7 +50,7 @@ def _postgres_error(url: str) -> str | None:
 def require_postgres() -> str:
     """The URL of the test PostgreSQL server; skips (or fails when strict) when it is down."""
     url = os.environ.get("DIRSYNC_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-    error = _postgres_error(url)
+    error = postgres_error(url)
     if error is not None:
         shown = make_url(url).render_as_string(hide_password=True)
         missing_service(
@@ -57,12 +59,11 @@ def require_postgres() -> str:
     return url
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A URL whose connections live in a fresh schema of their own, dropped afterwards, so no
-    test ever sees another test's (or an earlier run's) tables."""
-    base = require_postgres()
-    schema = f"test_{uuid.uuid4().hex[:16]}"
+@contextmanager
+def postgres_schema(base: str, prefix: str = "test") -> Iterator[str]:
+    """`base` made into a URL whose connections live in a fresh schema of their own, named
+    `prefix`_<random>, dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
     admin = create_engine(base)
     try:
         with admin.begin() as conn:
@@ -73,6 +74,14 @@ def postgres_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL whose connections live in a fresh schema of their own, dropped afterwards, so no
+    test ever sees another test's (or an earlier run's) tables."""
+    with postgres_schema(require_postgres()) as url:
+        yield url
 
 
 # ---- Node packages and Google's Pub/Sub emulator ------------------------------------------------

@@ -25,15 +25,12 @@ import os
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from core.known_paging import counted_past
 from core.model import (
@@ -47,13 +44,13 @@ from core.model import (
 )
 from storage.db import open_store
 from storage.sql_store import SqlStore
+from tests.conftest import DEFAULT_POSTGRES_URL, postgres_error, postgres_schema
 
 ENTRIES = 200_000
 TEAM = team_source("6f1c2a9e-team-project-falcon")
 IMPORT = google_source("/Sales")
 TIMES = 200
 TARGET_MS = 50.0
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 FIRST = [
     "ann",
@@ -285,35 +282,6 @@ def measure(name: str, store: SqlStore, size: int = ENTRIES, times: int = TIMES)
     return figures
 
 
-def postgres_reachable(url: str) -> str | None:
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 3})
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        finally:
-            engine.dispose()
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}".splitlines()[0]
-    return None
-
-
-@contextmanager
-def postgres_schema(base: str) -> Iterator[str]:
-    """A URL whose connections use a fresh schema, dropped afterwards."""
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def run(name: str, url: str, size: int = ENTRIES, times: int = TIMES) -> dict[str, Any]:
     start = time.perf_counter()
     store = open_store(url)
@@ -341,12 +309,12 @@ def measure_all(size: int = ENTRIES, times: int = TIMES) -> dict[str, dict[str, 
             "SQLite", f"sqlite:///{Path(folder) / 'bench.sqlite3'}", size, times
         )
     base = os.environ.get("DIRSYNC_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-    error = postgres_reachable(base)
+    error = postgres_error(base)
     if error is not None:
         print(f"user sync on PostgreSQL: skipped, not reachable ({error})")
         figures["PostgreSQL"] = {"skipped": f"not reachable ({error})"}
         return figures
-    with postgres_schema(base) as url:
+    with postgres_schema(base, "bench") as url:
         figures["PostgreSQL"] = run("PostgreSQL", url, size, times)
     return figures
 
