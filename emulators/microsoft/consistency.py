@@ -5,9 +5,11 @@ the emulator is. Two lags can be switched on (`ConsistencyConfig`, `PUT /_contro
 
 - `read_after_write_seconds`: an object created through the API (`POST /users`, `POST /groups`,
   a new guest from `POST /invitations`) is answered 404 `Request_ResourceNotFound` by
-  `/users/{id or UPN}`, `/groups/{id}` (and the group's sub-routes), `/directoryObjects/{id}` and
-  as the target of a `members/$ref`, for that long: the request reached a replica the object
-  has not reached yet (Microsoft Q&A 947729 and 936575, msgraph-sdk-java issue 2575). Standard
+  `/users/{id or UPN}` (and its `checkMemberGroups`), `/groups/{id}` (and the group's
+  sub-routes), `/directoryObjects/{id}` and as the target of a `members/$ref`, for that long
+  (and `checkMemberGroups` leaves such a group out of its answer, as it does unknown ids): the
+  request reached a replica the object has not reached yet (Microsoft Q&A 947729 and 936575,
+  msgraph-sdk-java issue 2575). Standard
   list queries and the invitation API's existing-user lookup see it at once.
 - `index_lag_seconds`: advanced queries (`ConsistencyLevel: eventual` with `$count=true`) read an
   index that shows every user as it was that long ago ("The Microsoft Graph query engine uses an

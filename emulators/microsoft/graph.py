@@ -14,6 +14,7 @@ import uuid
 from aiohttp import web
 
 from . import (
+    check_member_groups,
     delta,
     graph_count,
     graph_directory,
@@ -68,7 +69,8 @@ def _run(req: GraphRequest, route: Route, params: dict[str, str]) -> GraphRespon
     if route.cost == 0:
         return _handle(req, route, params)
     em = req.emulator
-    writes = 1 if req.method in WRITE_METHODS else 0
+    write = req.method in WRITE_METHODS if route.write is None else route.write
+    writes = 1 if write else 0
     cost = 1 if writes else request_cost(route.cost, req.query)
     units = {"x-ms-resource-unit": str(cost)}
     injected = em.faults.error_status()
@@ -126,6 +128,7 @@ ROUTES: list[Route] = [
     *graph_teams.ROUTES,
     *invitations.ROUTES,
     *graph_directory.ROUTES,
+    *check_member_groups.ROUTES,
     make_batch_route(dispatch),
 ]
 

@@ -87,6 +87,9 @@ class Route:
     kind: str  # name used in request counts
     handler: Handler
     cost: int = 1  # resource units before $select/$top adjustments; 0: not throttled
+    # Whether it spends the write quota; None: by its method (POST, PATCH, PUT, DELETE do).
+    # Graph's table makes some POST actions reads (checkMemberGroups: 4 units, write cost 0).
+    write: bool | None = None
 
     def match(self, segments: Sequence[str]) -> dict[str, str] | None:
         if len(segments) != len(self.pattern):
