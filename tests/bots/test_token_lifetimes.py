@@ -9,57 +9,29 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import aiohttp
 import jwt
 import pytest
-from botframework.connector.auth import JwtTokenExtractor
 
-from bots.gchat.routes import GCHAT_ENDPOINT
 from bots.teams.routes import TEAMS_REFUSED
 from bots.token_lifetime import CLOCK_SKEW, lifetime_refusal
-from core.model import AuditEvent, Role
-from core.ports import Store
-from emulators.botframework import BotFrameworkChannel, create_app
-from emulators.gchat import ChatStandIn, message_event, standin_of
+from core.model import Role
+from emulators.botframework import BotFrameworkChannel
 from emulators.gchat import create_app as create_chat_app
-from emulators.runner import EmulatorThread, run_emulator
+from emulators.gchat import message_event
+from emulators.runner import EmulatorThread
+from tests.bots.chat_endpoints import command_events, security_events, serve_chat, serve_teams
 from tests.bots.gchat.conftest import ADMIN as CHAT_ADMIN
-from tests.bots.gchat.conftest import ADMINS_SPACE, ChatApp, make_app
-from tests.bots.teams.conftest import (
-    ADMIN_MEMBER,
-    BOT_ID,
-    BOT_PASSWORD,
-    TeamsBot,
-    settings_for,
-    start_bot,
-)
+from tests.bots.gchat.conftest import ADMINS_SPACE, ChatApp
+from tests.bots.teams.conftest import ADMIN_MEMBER, TeamsBot
 
 HOUR = 3600
 DAY = 24 * HOUR
 
 
-def refusals(store: Store) -> list[AuditEvent]:
-    return [e for e in store.list_audit(10_000) if e.kind == "security"]
-
-
-def commands(store: Store) -> list[AuditEvent]:
-    return [e for e in store.list_audit(10_000) if e.kind == "command"]
-
-
 # ---- Teams -------------------------------------------------------------------------------------
 @pytest.fixture
-def channel() -> Iterator[BotFrameworkChannel]:
-    channel = BotFrameworkChannel(BOT_ID, bot_app_password=BOT_PASSWORD)
-    channel.add_member(ADMIN_MEMBER)
-    with EmulatorThread(create_app(channel=channel)) as thread:
-        channel.base_url = thread.base_url
-        yield channel
-    JwtTokenExtractor.metadataCache.pop(channel.openid_metadata_url, None)
-
-
-@pytest.fixture
-async def teams(channel: BotFrameworkChannel) -> AsyncIterator[TeamsBot]:
-    async for bot in start_bot(channel, settings_for(channel)):
+async def teams() -> AsyncIterator[TeamsBot]:
+    async for bot in serve_teams():
         yield bot
 
 
@@ -99,11 +71,11 @@ async def test_teams_refuses_a_signed_token_without_exp_or_living_too_long(
 
     assert await teams.send(activity, authorization=teams_token(teams.channel, **times)) == 401
 
-    assert commands(teams.store) == []
+    assert command_events(teams.store) == []
     assert not teams.store.get_assignments()[Role.GOOGLE_PRIMARIES].paused
     assert teams.app is not None
     teams.app[TEAMS_REFUSED].flush()
-    [event] = refusals(teams.store)
+    [event] = security_events(teams.store)
     assert (event.where, event.target) == ("Teams", reason)
 
 
@@ -116,8 +88,8 @@ async def test_teams_takes_the_documented_lifetimes(teams: TeamsBot) -> None:
 
     assert await teams.send(activity, authorization=documented) == 201
     assert await teams.say("sync status") == 201  # the emulator's own: an hour from now
-    assert len(commands(teams.store)) == 2
-    assert refusals(teams.store) == []
+    assert len(command_events(teams.store)) == 2
+    assert security_events(teams.store) == []
 
 
 # ---- Google Chat -------------------------------------------------------------------------------
@@ -127,20 +99,12 @@ def chat_thread() -> Iterator[EmulatorThread]:
         yield thread
 
 
-@pytest.fixture
-def chat(chat_thread: EmulatorThread) -> ChatStandIn:
-    standin = standin_of(chat_thread.app)
-    chat_thread.call(standin.reset)
-    return standin
-
-
 @pytest.fixture(params=["project-number", "endpoint-url"])
 async def gchat(
-    request: pytest.FixtureRequest, chat: ChatStandIn, chat_thread: EmulatorThread
+    request: pytest.FixtureRequest, chat_thread: EmulatorThread
 ) -> AsyncIterator[ChatApp]:
-    app, store, engine = await make_app(request.param, chat, chat_thread.base_url)
-    async with run_emulator(app) as url, aiohttp.ClientSession() as session:
-        yield ChatApp(request.param, url, session, chat, store, engine, app[GCHAT_ENDPOINT])
+    async for app in serve_chat(request.param, chat_thread):
+        yield app
 
 
 def chat_token(app: ChatApp, **times: int) -> str:
@@ -184,7 +148,7 @@ async def test_chat_refuses_a_signed_token_living_longer_than_an_hour(
     assert not gchat.store.get_assignments()[Role.GOOGLE_PRIMARIES].paused
     assert gchat.endpoint is not None
     gchat.endpoint.refused.flush()
-    [event_] = refusals(gchat.store)
+    [event_] = security_events(gchat.store)
     assert (event_.where, event_.target) == ("Google Chat", reason)
 
 

@@ -20,48 +20,23 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp import web
-from botframework.connector.auth import JwtTokenExtractor
 
-from bots.gchat import add_gchat_routes
-from bots.gchat.routes import GCHAT_ENDPOINT
 from bots.service.metrics import Metrics
 from bots.teams.routes import TEAMS_BOT, TEAMS_REFUSED
 from core.clock import FixedClock
 from core.commands.guard import RecentDeliveries, RefusedRequests
-from core.model import AuditEvent, Role
-from core.ports import Store
-from emulators.botframework import BotFrameworkChannel, Conversation, SigningKey, create_app
-from emulators.gchat import (
-    ChatStandIn,
-    addon_message_event,
-    message_event,
-    standin_of,
-)
+from core.model import Role
+from emulators.botframework import BotFrameworkChannel, Conversation, SigningKey
 from emulators.gchat import SigningKey as ChatKey
+from emulators.gchat import addon_message_event, message_event
 from emulators.gchat import create_app as create_chat_app
-from emulators.runner import EmulatorThread, run_emulator
+from emulators.runner import EmulatorThread
+from tests.bots.chat_endpoints import command_events, security_events, serve_chat, serve_teams
 from tests.bots.gchat.conftest import ADMIN as CHAT_ADMIN
-from tests.bots.gchat.conftest import (
-    ADMINS_SPACE,
-    ENDPOINT_URL,
-    PROJECT_NUMBER,
-    ChatApp,
-    make_interpreter,
-    settings_for,
-)
+from tests.bots.gchat.conftest import ADMINS_SPACE, ENDPOINT_URL, PROJECT_NUMBER, ChatApp
 from tests.bots.gchat.conftest import STRANGER as CHAT_STRANGER
-from tests.bots.teams.conftest import (
-    ADMIN_MEMBER,
-    BOT_ID,
-    BOT_PASSWORD,
-    STRANGER,
-    TeamsBot,
-    start_bot,
-)
-from tests.bots.teams.conftest import settings_for as teams_settings
+from tests.bots.teams.conftest import ADMIN_MEMBER, STRANGER, TeamsBot
 
 HOUR = 3600
 WRITE_COMMANDS = [
@@ -75,29 +50,10 @@ WRITE_COMMANDS = [
 ]
 
 
-def security_events(store: Store) -> list[AuditEvent]:
-    return [e for e in store.list_audit(10_000) if e.kind == "security"]
-
-
-def command_events(store: Store) -> list[AuditEvent]:
-    return [e for e in store.list_audit(10_000) if e.kind == "command"]
-
-
 # ---- Teams ------------------------------------------------------------------------------------
 @pytest.fixture
-def channel() -> Iterator[BotFrameworkChannel]:
-    channel = BotFrameworkChannel(BOT_ID, bot_app_password=BOT_PASSWORD)
-    channel.add_member(ADMIN_MEMBER)
-    channel.add_member(STRANGER)
-    with EmulatorThread(create_app(channel=channel)) as thread:
-        channel.base_url = thread.base_url
-        yield channel
-    JwtTokenExtractor.metadataCache.pop(channel.openid_metadata_url, None)
-
-
-@pytest.fixture
-async def teams(channel: BotFrameworkChannel) -> AsyncIterator[TeamsBot]:
-    async for bot in start_bot(channel, teams_settings(channel)):
+async def teams() -> AsyncIterator[TeamsBot]:
+    async for bot in serve_teams():
         yield bot
 
 
@@ -270,30 +226,11 @@ def chat_thread() -> Iterator[EmulatorThread]:
         yield thread
 
 
-@pytest.fixture
-def chat(chat_thread: EmulatorThread) -> ChatStandIn:
-    standin = standin_of(chat_thread.app)
-    chat_thread.call(standin.reset)
-    return standin
-
-
-async def serve_chat(
-    mode: str, standin: ChatStandIn, base_url: str, metrics: Metrics | None = None
-) -> AsyncIterator[ChatApp]:
-    interpreter, store, engine = await make_interpreter()
-    app = web.Application(middlewares=[metrics.middleware()] if metrics else [])
-    add_gchat_routes(
-        app, interpreter=interpreter, store=store, settings=settings_for(mode, base_url)
-    )
-    async with run_emulator(app) as url, aiohttp.ClientSession() as session:
-        yield ChatApp(mode, url, session, standin, store, engine, app[GCHAT_ENDPOINT])
-
-
 @pytest.fixture(params=["project-number", "endpoint-url"])
 async def gchat(
-    request: pytest.FixtureRequest, chat: ChatStandIn, chat_thread: EmulatorThread
+    request: pytest.FixtureRequest, chat_thread: EmulatorThread
 ) -> AsyncIterator[ChatApp]:
-    async for app in serve_chat(request.param, chat, chat_thread.base_url):
+    async for app in serve_chat(request.param, chat_thread):
         yield app
 
 
@@ -352,10 +289,10 @@ async def test_chat_refuses_a_bad_token_and_audits_it(gchat: ChatApp, case: str)
 
 
 async def test_chat_refusals_collapse_and_are_counted_in_metrics(
-    chat: ChatStandIn, chat_thread: EmulatorThread
+    chat_thread: EmulatorThread,
 ) -> None:
     metrics = Metrics(dict)
-    async for app in serve_chat("project-number", chat, chat_thread.base_url, metrics):
+    async for app in serve_chat("project-number", chat_thread, metrics):
         event = message_event(CHAT_ADMIN, ADMINS_SPACE, "sync status")
         for _ in range(25):
             assert (await app.post(event, token=app.token(expired=True)))[0] == 401
