@@ -19,6 +19,9 @@ import itertools
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,8 @@ from sqlalchemy import create_engine, text
 
 from tests.bots.service.processes import (
     REPO,
+    Emulators,
+    Replica,
     Seed,
     assign_groups,
     service_env,
@@ -93,12 +98,37 @@ def assert_one_reconciler_at_a_time(url: str) -> list[dict[str, Any]]:
     return history
 
 
-def test_commands_fired_at_an_importing_service_are_carried_out_by_it(tmp_path: Path) -> None:
-    seed = Seed(ms=100, google=100, unmanaged=2)
+@dataclass
+class Setting:
+    """Emulators holding a seed, and a service's environment and folder beside them."""
+
+    emulators: Emulators
+    env: dict[str, str]
+    folder: Path
+    services: list[Replica]  # those started, closed with the emulators
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.folder / 'state' / 'dirsync.sqlite3'}"
+
+    def start_service(self) -> Replica:
+        service = start_replica("service", self.env, self.folder)
+        self.services.append(service)
+        return service
+
+
+@contextmanager
+def emulators_and_a_service(
+    tmp_path: Path, seed: Seed, *, latency_ms: int, concurrency: int
+) -> Iterator[Setting]:
+    """`seed` in the emulators, each call answered after `latency_ms`, and a service's
+    environment (JSON log, a minute between runs, LEASE_SECONDS leases, `concurrency`
+    operations at a time a side) with the groups assigned. The services started and the
+    emulators are closed afterwards."""
     emulators = start_emulators(seed, tmp_path / "emulators")
-    service = None
+    services: list[Replica] = []
     try:
-        emulators.set_latency(graph_ms=60, google_ms=60)
+        emulators.set_latency(graph_ms=latency_ms, google_ms=latency_ms)
         folder = tmp_path / "service"
         env = service_env(
             emulators,
@@ -106,11 +136,21 @@ def test_commands_fired_at_an_importing_service_are_carried_out_by_it(tmp_path: 
             interval_seconds=60,
             lease_seconds=LEASE_SECONDS,
             log_format="json",
-            concurrency=8,
+            concurrency=concurrency,
         )
-        url = f"sqlite:///{folder / 'state' / 'dirsync.sqlite3'}"
         assign_groups(env, seed)
-        service = start_replica("service", env, folder)
+        yield Setting(emulators, env, folder, services)
+    finally:
+        for service in services:
+            service.child.close()
+        emulators.close()
+
+
+def test_commands_fired_at_an_importing_service_are_carried_out_by_it(tmp_path: Path) -> None:
+    seed = Seed(ms=100, google=100, unmanaged=2)
+    with emulators_and_a_service(tmp_path, seed, latency_ms=60, concurrency=8) as setting:
+        emulators, env, url = setting.emulators, setting.env, setting.url
+        service = setting.start_service()
         total = seed.ms + seed.google
         wait_for(
             lambda: created_so_far(emulators, seed) >= total // 4,
@@ -141,31 +181,14 @@ def test_commands_fired_at_an_importing_service_are_carried_out_by_it(tmp_path: 
             f"\ncommands beside the importing service: answered after {waited:.1f} s, runs "
             f"{[(r['kind'], r['created']) for r in history]}, writes {counts}"
         )
-    finally:
-        if service is not None:
-            service.child.close()
-        emulators.close()
 
 
 @pytest.mark.ondemand
 def test_a_service_started_during_a_command_run_waits_for_its_lease(tmp_path: Path) -> None:
     seed = Seed(ms=200, google=200, unmanaged=2)
-    emulators = start_emulators(seed, tmp_path / "emulators")
-    service = None
-    try:
-        emulators.set_latency(graph_ms=100, google_ms=100)
-        folder = tmp_path / "service"
-        # 4 operations at a time a side: the command's import lasts about 12 s
-        env = service_env(
-            emulators,
-            folder,
-            interval_seconds=60,
-            lease_seconds=LEASE_SECONDS,
-            log_format="json",
-            concurrency=4,
-        )
-        url = f"sqlite:///{folder / 'state' / 'dirsync.sqlite3'}"
-        assign_groups(env, seed)
+    # 4 operations at a time a side: the command's import lasts about 12 s
+    with emulators_and_a_service(tmp_path, seed, latency_ms=100, concurrency=4) as setting:
+        emulators, env, url = setting.emulators, setting.env, setting.url
         total = seed.ms + seed.google
         importing = command(["sync", "--kind", "import"], env)
         began = time.monotonic()
@@ -175,7 +198,7 @@ def test_a_service_started_during_a_command_run_waits_for_its_lease(tmp_path: Pa
             what="the command to be into its import",
             every=0.02,
         )
-        service = start_replica("service", env, folder)
+        service = setting.start_service()
         second = command(["cmd", "sync now"], env)
         code, out, err = finish(second, timeout=30)
         assert code == 1, out + err
@@ -209,7 +232,3 @@ def test_a_service_started_during_a_command_run_waits_for_its_lease(tmp_path: Pa
             f"a service started during it took the lease "
             f"{taken - ended:+.2f} s after the command ended; writes {counts}"
         )
-    finally:
-        if service is not None:
-            service.child.close()
-        emulators.close()
