@@ -290,14 +290,47 @@ class Engine:
                 "this run checks each against the directories",
             )
 
-    async def _read(self, assignment: Assignment, *, full: bool) -> SourceRead | ReadFailure:
+    async def _read(
+        self, role: Role, assignment: Assignment, *, full: bool
+    ) -> SourceRead | ReadFailure:
         port = self.directories.get(assignment.group.directory)
         if port is None:
             return ReadFailure(f"the {assignment.group.directory.value} directory is not set up")
         try:
-            return await port.read_members(assignment.group, full=full)
+            read = await port.read_members(assignment.group, full=full)
+            return await self._recheck(port, role, assignment, read)
         except DirectoryError as error:
             return ReadFailure(error.message)
+
+    async def _recheck(
+        self, port: DirectoryPort, role: Role, assignment: Assignment, read: SourceRead
+    ) -> SourceRead:
+        """A read that pages through a group while it changes can miss members (a page token
+        marks a place in a list that moves: a removal before it shifts the rest forward), and
+        a missed member with an account would lose it "for leaving". So each primary whose
+        account we keep and whom the read missed is asked about once more, one by one, before
+        the planner sees the read. It costs one check per leaver, and none in step. A paused
+        group deletes nothing, and a held deletion waits for an admin: neither is asked."""
+        if assignment.paused:
+            return read
+        seen = {user.id for user in read.users} | read.deleted_ids
+        held = {h.source_id for h in self.store.list_held() if h.role is role and not h.approved}
+        missed = [
+            record.source_id
+            for record in self.store.list_accounts(role)
+            if record.source_id not in seen and record.source_id not in held
+        ]
+        if not missed:
+            return read
+        again = await port.recheck_members(assignment.group, missed)
+        if again.users:
+            log.warning(
+                "the read of %s missed %d member(s) still in it (it changed while it was "
+                "read, or pages shifted): they keep their accounts",
+                assignment.group.name,
+                len(again.users),
+            )
+        return SourceRead(read.users + again.users, read.deleted_ids | again.deleted_ids)
 
     async def _observe(self, role: Role, group: GroupInfo) -> dict[str, Account] | None:
         port = self.directories.get(role.secondary_platform.directory)
@@ -349,7 +382,7 @@ class Engine:
     async def _plan(self, run: RunRecord, only_emails: frozenset[str] | None) -> RunReport:
         assignments = self.store.get_assignments()
         full = run.kind in ("full", "import")
-        reads = {role: await self._read(a, full=full) for role, a in assignments.items()}
+        reads = {role: await self._read(role, a, full=full) for role, a in assignments.items()}
         sources = self.store.list_sources()
         source_reads: SourceReads = {}
         if only_emails is None:  # a "user" run leaves User Sync as it is

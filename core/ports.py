@@ -88,6 +88,14 @@ class DirectoryPort(Protocol):
         `full`: read everything afresh, trusting no cache (full reconciliation, import)."""
         ...
 
+    async def recheck_members(self, group: GroupInfo, user_ids: Sequence[str]) -> SourceRead:
+        """Ask again, one user at a time, about users a read of the group missed: those still
+        (transitive) members now, with their details, and in `deleted_ids` those that no
+        longer exist. A list read in pages while the group changes can skip members (a page
+        token marks a place in a list that moves), so a missed member is not proof of a
+        leaver: the engine asks here before it deletes anyone's account for leaving."""
+        ...
+
     async def find_account(self, spec: AccountSpec) -> Account | None:
         """The account for this primary: by our marker first, then by email. An account found
         by email without our marker is returned with marker None (the caller must not adopt)."""

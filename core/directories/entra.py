@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -346,6 +347,35 @@ class EntraDirectory:
             if response.status == 200:
                 user = self._user(response.body)
                 snap.users[user.id] = user
+
+    async def recheck_members(self, group: GroupInfo, user_ids: Sequence[str]) -> SourceRead:
+        """checkMemberGroups for each user (transitive, batched), then the details of those
+        still in the group, who also join the snapshot that delta keeps up to date.
+        https://learn.microsoft.com/en-us/graph/api/user-checkmembergroups"""
+        body = {"groupIds": [group.id]}
+        answers = await asyncio.gather(
+            *(
+                self.batch.call("POST", f"/users/{q(uid)}/checkMemberGroups", body=body)
+                for uid in user_ids
+            )
+        )
+        still: set[str] = set()
+        for uid, response in zip(user_ids, answers, strict=True):
+            if response.status == 404:
+                continue  # no such user any more: not a member (delta tells of deletions)
+            if response.status != 200:
+                raise response.error(f"checking whether {uid} is in {group.name}")
+            if group.id in (response.body.get("value") or []):
+                still.add(uid)
+        snapshot = self._snapshots.get(group.id)
+        found = _Snapshot({}, set(), set(), "", "")
+        if still:
+            await self._fetch_users(found, still)
+        if snapshot is not None:
+            snapshot.users.update(found.users)
+            if not snapshot.nested:  # without nested groups every member is a direct one
+                snapshot.direct.update(found.users)
+        return SourceRead(tuple(found.users.values()))
 
     # ---- secondary accounts (B2B guests) ----------------------------------------------------
     def _account(self, raw: dict[str, Any]) -> Account:

@@ -24,7 +24,7 @@ import asyncio
 import dataclasses
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -380,6 +380,33 @@ class GoogleDirectory:
             current[user.id] = user
         self._users[group.id] = current
         return SourceRead(tuple(current.values()))
+
+    async def recheck_members(self, group: GroupInfo, user_ids: Sequence[str]) -> SourceRead:
+        """members.hasMember for each user (nested membership included), batched, then the
+        details of those still in the group; a user Google no longer knows is deleted.
+        https://developers.google.com/workspace/admin/directory/reference/rest/v1/members/hasMember"""
+
+        async def member(user_id: str) -> bool | None:
+            try:
+                answer = await self.api.batched(
+                    lambda s: s.members().hasMember(groupKey=group.id, memberKey=user_id),
+                    f"checking whether {user_id} is in {group.email}",
+                )
+            except NotFound:
+                return None  # the member key is unknown: see whether the user still exists
+            return answer.get("isMember") is True
+
+        answers = await asyncio.gather(*(member(u) for u in user_ids))
+        still = [u for u, is_member in zip(user_ids, answers, strict=True) if is_member]
+        unknown = [u for u, is_member in zip(user_ids, answers, strict=True) if is_member is None]
+        users = [self._user(raw) for raw in await self._get_many(still)]
+        existing = {str(raw.get("id")) for raw in await self._get_many(unknown)}
+        cached = self._users.get(group.id)
+        if cached is not None:
+            cached.update((user.id, user) for user in users)
+        return SourceRead(
+            tuple(users), frozenset(u for u in unknown if u not in existing)
+        )
 
     async def _get_many(self, user_ids: list[str]) -> list[dict[str, Any]]:
         async def one(user_id: str) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -107,6 +107,9 @@ class MemoryDirectory:
         self.hooks: list[Hook] = []
         self._injections: list[Injection] = []
         self._ids = itertools.count(1)
+        # Members the next read of a group leaves out, as a read paging through a group that
+        # changes under it does (the page after a removal starts one member later).
+        self.skip_in_next_read: set[str] = set()
 
     # ---- set-up helpers for tests and the demo -------------------------------------------
     def new_id(self, prefix: str = "u") -> str:
@@ -342,9 +345,20 @@ class MemoryDirectory:
         self._enter("read_members", group.id)
         if group.id not in self.groups:
             raise NotFound(f"group {group.id} not found")
+        skipped, self.skip_in_next_read = self.skip_in_next_read, set()
+        users = tuple(
+            self._source_user(self.users[uid])
+            for uid in self._member_ids(group.id)
+            if uid not in skipped
+        )
+        return SourceRead(users=users, deleted_ids=frozenset(self.deleted))
+
+    def _member_ids(self, group_id: str) -> dict[str, None]:
+        """The group's transitive user members in a stable order, nested groups followed
+        once each."""
         seen_groups: set[str] = set()
-        user_ids: dict[str, None] = {}
-        stack = [group.id]
+        found: dict[str, None] = {}
+        stack = [group_id]
         while stack:
             gid = stack.pop()
             if gid in seen_groups:
@@ -354,9 +368,17 @@ class MemoryDirectory:
                 if member in self.groups:
                     stack.append(member)
                 elif member in self.users:
-                    user_ids[member] = None
-        users = tuple(self._source_user(self.users[uid]) for uid in user_ids)
-        return SourceRead(users=users, deleted_ids=frozenset(self.deleted))
+                    found[member] = None
+        return found
+
+    async def recheck_members(self, group: GroupInfo, user_ids: Sequence[str]) -> SourceRead:
+        self._enter("recheck_members", group.id)
+        if group.id not in self.groups:
+            raise NotFound(f"group {group.id} not found")
+        members = self._member_ids(group.id)
+        still = tuple(self._source_user(self.users[u]) for u in user_ids if u in members)
+        gone = frozenset(u for u in user_ids if u not in self.users)
+        return SourceRead(users=still, deleted_ids=gone)
 
     def _source_user(self, user: MemoryUser) -> SourceUser:
         return SourceUser(
