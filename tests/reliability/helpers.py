@@ -124,6 +124,28 @@ class Snapshot:
     entra_deleted: int  # soft-deleted Entra users (Graph's deletedItems)
 
 
+def marked_once(
+    users: list[dict[str, Any]],
+    marker_of: Callable[[dict[str, Any]], str | None],
+    wanted: dict[str, str],
+    side: str,
+    what: str,
+) -> dict[str, dict[str, Any]]:
+    """The one account carrying each `wanted` marker (marker -> primary email), by primary:
+    none missing, none carrying a marker not wanted, none twice."""
+    by_marker: dict[str, list[dict[str, Any]]] = {}
+    for user in users:
+        marker = marker_of(user)
+        if marker:
+            by_marker.setdefault(marker, []).append(user)
+    missing = sorted(wanted[m] for m in set(wanted) - set(by_marker))
+    extra = sorted(set(by_marker) - set(wanted))
+    assert not missing and not extra, f"{side}: missing {what} {missing[:5]}, extra {extra[:5]}"
+    twice = [wanted[m] for m, users in by_marker.items() if len(users) != 1]
+    assert not twice, f"{side}: duplicate {what}: {twice[:5]}"
+    return {wanted[marker]: user for marker, (user,) in by_marker.items()}
+
+
 def check_state(emulators: Emulators, seed: Seed, expected: Expected) -> Snapshot:
     """Every expected primary holds exactly one marked account, at the right address and with
     its current surname; nothing else carries our marker; the unmanaged accounts are all there,
@@ -131,19 +153,8 @@ def check_state(emulators: Emulators, seed: Seed, expected: Expected) -> Snapsho
     graph = emulators.graph_users()
     guests = [u for u in graph if u.get("userType") == "Guest"]
     wanted = {f"dirsync:google:{google_id(e)}": e for e in expected.google}
-    by_marker: dict[str, list[dict[str, Any]]] = {}
-    for user in guests:
-        marker = graph_marker(user)
-        if marker:
-            by_marker.setdefault(marker, []).append(user)
-    missing = sorted(wanted[m] for m in set(wanted) - set(by_marker))
-    extra = sorted(set(by_marker) - set(wanted))
-    assert not missing and not extra, f"Entra: missing guests {missing[:5]}, extra {extra[:5]}"
-    twice = [wanted[m] for m, users in by_marker.items() if len(users) != 1]
-    assert not twice, f"duplicate guests: {twice[:5]}"
     guest_ids: dict[str, str] = {}
-    for marker, (user,) in by_marker.items():
-        email = wanted[marker]
+    for email, user in marked_once(guests, graph_marker, wanted, "Entra", "guests").items():
         assert str(user.get("mail", "")).lower() == email, user
         assert expected.google[email] in str(user.get("displayName", "")), (email, user)
         guest_ids[email] = str(user["id"])
@@ -156,19 +167,9 @@ def check_state(emulators: Emulators, seed: Seed, expected: Expected) -> Snapsho
 
     interop = emulators.google_users()
     wanted = {f"dirsync:entra:{entra_id(e)}": e for e in expected.ms}
-    marked: dict[str, list[dict[str, Any]]] = {}
-    for user in interop:
-        marker = google_marker(user)
-        if marker:
-            marked.setdefault(marker, []).append(user)
-    missing = sorted(wanted[m] for m in set(wanted) - set(marked))
-    extra = sorted(set(marked) - set(wanted))
-    assert not missing and not extra, f"Google: missing accounts {missing[:5]}, extra {extra[:5]}"
-    twice = [wanted[m] for m, users in marked.items() if len(users) != 1]
-    assert not twice, f"duplicate interop accounts: {twice[:5]}"
     interop_ids: dict[str, str] = {}
-    for marker, (user,) in marked.items():
-        email = wanted[marker]
+    marked = marked_once(interop, google_marker, wanted, "Google", "interop accounts")
+    for email, user in marked.items():
         assert user["primaryEmail"].lower() == interop_email(email), user
         assert user["name"]["familyName"] == expected.ms[email], (email, user["name"])
         interop_ids[email] = str(user["id"])
