@@ -227,9 +227,10 @@ class Engine:
     ) -> RunReport:
         run_id = uuid.uuid4().hex[:12]
         CURRENT_RUN.set(run_id)  # run() is awaited in its caller's context: reset there
+        thorough = False
         if not dry_run:
             # Before this run's start time: a dead run's end never falls after it.
-            self._close_interrupted(run_id)
+            thorough = self._close_interrupted(run_id) and kind == "incremental"
         run = RunRecord(
             id=run_id,
             kind=kind,
@@ -244,7 +245,7 @@ class Engine:
             if kind == "user" and only_emails:
                 cleared = self._clear_failures(only_emails)
         try:
-            report = await self._plan(run, only_emails)
+            report = await self._plan(run, only_emails, thorough=thorough)
             report.cleared = cleared
             if not dry_run:
                 await self._apply(report, only_emails, progress, lease)
@@ -268,9 +269,12 @@ class Engine:
             self.store.clear_failure(failure.role, failure.source_id)
         return cleared
 
-    def _close_interrupted(self, run_id: str) -> None:
+    def _close_interrupted(self, run_id: str) -> bool:
         """A run still 'running' in storage died with its process: say so, and re-check its
-        unfinished operations (this run's planning re-reads everything, so none is repeated)."""
+        unfinished operations. True when there were some: an incremental run then reads and
+        checks everything as a full run does, since an operation cut short can leave what
+        only a full run sees (an Entra guest invited but not yet marked, for one), and the
+        records alone would be trusted otherwise."""
         for stale in self.store.interrupted_runs():
             self.store.finish_run(
                 dataclasses.replace(stale, status="interrupted", finished_at=self.clock.now())
@@ -289,6 +293,7 @@ class Engine:
                 detail=f"{len(unfinished)} operation(s) were interrupted ({names}); "
                 "this run checks each against the directories",
             )
+        return bool(unfinished)
 
     async def _read(
         self, role: Role, assignment: Assignment, *, full: bool
@@ -379,9 +384,11 @@ class Engine:
 
         await asyncio.gather(*(read(record) for record in doubtful))
 
-    async def _plan(self, run: RunRecord, only_emails: frozenset[str] | None) -> RunReport:
+    async def _plan(
+        self, run: RunRecord, only_emails: frozenset[str] | None, *, thorough: bool = False
+    ) -> RunReport:
         assignments = self.store.get_assignments()
-        full = run.kind in ("full", "import")
+        full = run.kind in ("full", "import") or thorough
         reads = {role: await self._read(role, a, full=full) for role, a in assignments.items()}
         sources = self.store.list_sources()
         source_reads: SourceReads = {}
@@ -393,7 +400,7 @@ class Engine:
                 by_command=run.triggered_by != "system",
             )
         observed: dict[Role, Mapping[str, Account]] | None = None
-        if run.kind in ("full", "import"):
+        if full:
             observed = {}
             for role, assignment in assignments.items():
                 seen = await self._observe(role, assignment.group)

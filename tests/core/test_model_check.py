@@ -715,18 +715,14 @@ async def test_an_account_restored_by_a_repair_follows_its_primarys_new_email() 
     assert world.entra.users[guest.id].email == "fay@contoso.com"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an incremental run after a crash does not finish a repair the crashed full run cut "
-    "between an Entra invitation and its marker; the service's first run after a crash is full",
-)
 async def test_an_incremental_run_after_a_crash_finishes_a_cut_repair() -> None:
     """Rule 8 through a crash: an admin deletes Dan's guest; the full run that repairs it dies
     between the invitation and the marker (an unmarked guest is left). The restarted process
-    runs an incremental run, which trusts Dan's record and does nothing; Dan then leaves, his
-    record goes (the old guest is already gone), and the unmarked guest stays for good: no
-    later run sees it as ours. bots/service/loop.py runs a full run first after a run that did
-    not finish, which claims the guest; `sync now` or the CLI right after a crash would not."""
+    runs an incremental run; with operations left unfinished it reads and checks everything as
+    a full run would (core/engine.py `_close_interrupted`), so the guest is claimed and marked,
+    and when Dan leaves it goes. Before, that run trusted Dan's record and the unmarked guest
+    stayed for good; only the service's loop (a full run first after a crash) avoided it, not
+    `sync now` or the CLI right after a crash."""
     wire = CrashAt("between directory.create_account")
     world = World(store=CrashingStore(MemoryStore(), wire))
     world.settings = EngineSettings(concurrency=1)
@@ -739,12 +735,17 @@ async def test_an_incremental_run_after_a_crash_finishes_a_cut_repair() -> None:
     await world.engine().run("full")
     guest = world.entra.by_email("dan@example.com")
     assert guest is not None
-    world.entra.remove_user(guest.id)  # deleted out of band
+    world.entra.remove_user(guest.id)  # deleted out of band,
+    del world.entra.deleted[guest.id]  # and purged: it cannot be restored, only made anew
     wire.armed = True
     with pytest.raises(Crash):
         await world.engine().run("full")
     wire.armed = False
+    unmarked = world.entra.by_email("dan@example.com")
+    assert unmarked is not None and unmarked.marker is None  # invited, never marked
     await world.engine().run("incremental")  # the restarted process
+    claimed = world.entra.by_email("dan@example.com")
+    assert claimed is not None and claimed.id == unmarked.id and claimed.marker is not None
     world.google.remove_member(world.gg_group.info.id, dan)
     world.clock.advance(hours=1)
     await world.engine().run("incremental")
