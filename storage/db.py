@@ -56,9 +56,16 @@ def _postgres_options(parsed: URL) -> dict[str, Any]:
     return {"options": f"{options} {timeout}".strip()}
 
 
+WAL_SWITCH_WAIT_MS = 60_000
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
+        # Switching a fresh database to WAL needs its lock, which a replica's migration may
+        # hold for seconds while several start at once (storage/migrate.py): wait for it as
+        # long as a migration waits, not the 5 s a store call waits.
+        cursor.execute(f"PRAGMA busy_timeout={WAL_SWITCH_WAIT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         # In WAL mode NORMAL never corrupts the database; a power cut (not a killed process)
         # may lose the last commits, which the operation journal and idempotent writes
