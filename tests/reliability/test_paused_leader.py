@@ -40,10 +40,8 @@ from tests.bots.service.processes import (
     Emulators,
     Replica,
     Seed,
-    assign_groups,
-    service_env,
     start_emulators,
-    start_replica,
+    start_replicas,
     wait_for,
 )
 from tests.bots.service.test_replicas import (
@@ -128,20 +126,8 @@ def paused_leader_trial(
     paused: Replica | None = None
     try:
         emulators.set_latency(graph_ms=100, google_ms=100)
-        common: dict[str, Any] = {
-            "database_url": url,
-            "interval_seconds": 1,
-            "lease_seconds": LEASE_SECONDS,
-            "log_format": "json",
-        }
-        env = {
-            name: service_env(emulators, tmp_path / name, replica_id=name, **common)
-            for name in ("a", "b")
-        }
-        assign_groups(env["a"], seed)
-        since = time.time()
-        for name in ("a", "b"):
-            replicas.append(start_replica(name, env[name], tmp_path / name))
+        replicas = start_replicas(emulators, seed, tmp_path, url, lease_seconds=LEASE_SECONDS)
+        since = replicas[0].started_at
         wait_for(
             lambda: next((r for r in replicas if r.took_lease_at() is not None), None),
             timeout=20,

@@ -481,6 +481,7 @@ class Replica:
     name: str
     child: Child
     url: str = ""
+    started_at: float = 0.0  # time.time() just before its process was started
 
     def logs(self) -> list[dict[str, Any]]:
         entries = []
@@ -516,11 +517,49 @@ def _timestamp(ts: str) -> float:
 
 
 def start_replica(name: str, env: Mapping[str, str], folder: Path) -> Replica:
+    started_at = time.time()
     child = start_child(name, ["serve"], env=env, folder=folder)
-    replica = Replica(name, child)
+    replica = Replica(name, child, started_at=started_at)
     try:
         replica.url = json.loads(_first_line(child.process, 60, f"dirsync serve {name}"))["bot"]
     except BaseException:
         child.close()
         raise
     return replica
+
+
+def start_replicas(
+    emulators: Emulators,
+    seed: Seed,
+    folder: Path,
+    database_url: str,
+    *,
+    lease_seconds: float,
+    interval_seconds: float = 1,
+    names: tuple[str, ...] = ("a", "b"),
+) -> list[Replica]:
+    """Replicas of `dirsync serve` on one shared database, each with its own replica id (its
+    name) and folder (`folder / name`), started in order once the database is migrated and
+    both primary groups are assigned (through the first). If one fails to start, those
+    already started are closed."""
+    env = {
+        name: service_env(
+            emulators,
+            folder / name,
+            replica_id=name,
+            database_url=database_url,
+            interval_seconds=interval_seconds,
+            lease_seconds=lease_seconds,
+        )
+        for name in names
+    }
+    assign_groups(env[names[0]], seed)
+    replicas: list[Replica] = []
+    try:
+        for name in names:
+            replicas.append(start_replica(name, env[name], folder / name))
+    except BaseException:
+        for replica in replicas:
+            replica.child.close()
+        raise
+    return replicas

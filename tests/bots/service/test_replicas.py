@@ -36,6 +36,7 @@ from tests.bots.service.processes import (
     service_env,
     start_emulators,
     start_replica,
+    start_replicas,
     wait_for,
 )
 
@@ -208,19 +209,9 @@ def test_two_replicas_one_runs_and_the_other_takes_over_after_sigkill(
     try:
         # ~6 s of writes for 600 accounts, so the kill lands in the middle of them.
         emulators.set_latency(graph_ms=100, google_ms=100)
-        common: dict[str, Any] = {
-            "database_url": postgres_url,
-            "interval_seconds": 1,
-            "lease_seconds": LEASE_SECONDS,
-            "log_format": "json",
-        }
-        env = {
-            name: service_env(emulators, tmp_path / name, replica_id=name, **common)
-            for name in ("a", "b")
-        }
-        assign_groups(env["a"], seed)
-        for name in ("a", "b"):
-            replicas.append(start_replica(name, env[name], tmp_path / name))
+        replicas = start_replicas(
+            emulators, seed, tmp_path, postgres_url, lease_seconds=LEASE_SECONDS
+        )
         a, b = replicas
 
         leader = wait_for(
