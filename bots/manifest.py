@@ -35,10 +35,11 @@ TITLE_MAX = 32
 DESCRIPTION_MAX = 128
 
 # Which commands Teams suggests, best first; a scope shows the first 12 that apply to it. The
-# catalog has 23 commands: `help` (which lists them all) and the everyday ones come first, User
+# catalog has 24 commands: `help` (which lists them all) and the everyday ones come first, User
 # Sync's two views among them; the setup and rare ones come last and are left out: `resume`
 # (from a channel; the pause reply names it), `audit`, `import team` and the other source
-# changes (done once), `groups`, `discard deletions` (the held-deletions alert names it),
+# changes (done once), `groups`, `held deletions` and `discard deletions` (the held-deletions
+# alert carries their buttons),
 # `import` (run once, after `assign`) and `assign` (needs a group id typed anyway).
 # A catalog command missing here is appended in catalog order; a name here that the catalog
 # does not have is an error, so a renamed command cannot slip by.
@@ -62,6 +63,7 @@ RANKING = (
     "import google users",
     "stop importing google users",
     "groups",
+    "held deletions",
     "discard deletions",
     "import",
     "groups find",

@@ -260,6 +260,12 @@ class MemoryStore:
     def list_audit(self, limit: int) -> list[AuditEvent]:
         return self._audit[-limit:] if limit > 0 else []
 
+    def last_audit(self, kind: str, actions: Sequence[str]) -> AuditEvent | None:
+        wanted = set(actions)
+        return next(
+            (e for e in reversed(self._audit) if e.kind == kind and e.action in wanted), None
+        )
+
     def unposted_audit(self, limit: int) -> list[AuditEvent]:
         if limit <= 0:
             return []

@@ -549,6 +549,17 @@ class SqlStore:
             rows = conn.execute(query).all()
         return [convert.audit_of(row) for row in reversed(rows)]
 
+    def last_audit(self, kind: str, actions: Sequence[str]) -> AuditEvent | None:
+        query = (
+            select(AUDIT)
+            .where(AUDIT.c.kind == kind, AUDIT.c.action.in_(list(actions)))
+            .order_by(AUDIT.c.id.desc())
+            .limit(1)
+        )
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+        return convert.audit_of(row) if row is not None else None
+
     def unposted_audit(self, limit: int) -> list[AuditEvent]:
         """The oldest `limit` events not yet posted, oldest first."""
         if limit <= 0:

@@ -3,13 +3,14 @@ and the audit channel. Each reply says what happened and what the admin can do n
 
 from __future__ import annotations
 
+from core.commands.buttons import held_actions, held_ref
 from core.commands.context import Context, Outcome
 from core.commands.discovery import not_found, resolve_group
 from core.commands.parser import Command
-from core.commands.reply import Reply, Table, first, when
+from core.commands.reply import Action, Reply, Table, first, when
 from core.commands.status import group_label
 from core.errors import GroupRefused, NotFound, UsageError
-from core.model import Assignment, ConversationRef, Platform, Role
+from core.model import Assignment, AuditEvent, ConversationRef, HeldDeletion, Platform, Role
 from core.plan import Operation, OpKind
 
 _NO_GROUPS = (
@@ -96,7 +97,8 @@ async def pause(ctx: Context, cmd: Command) -> Outcome:
         f"until `resume {role.value} primaries`.",
         "Changes seen meanwhile are counted as pending in `sync status`.",
     ]
-    return Outcome(Reply(f"{role.label} paused", lines), target=role.label)
+    undo = [Action("Resume", f"resume {role.value} primaries", style="positive")]
+    return Outcome(Reply(f"{role.label} paused", lines, actions=undo), target=role.label)
 
 
 async def resume(ctx: Context, cmd: Command) -> Outcome:
@@ -111,7 +113,8 @@ async def resume(ctx: Context, cmd: Command) -> Outcome:
         f"{group_label(current)} syncs again; the next run applies its "
         f"{current.pending} pending change(s) (`sync now` runs it now)."
     ]
-    return Outcome(Reply(f"{role.label} resumed", lines), target=role.label)
+    undo = [Action("Pause", f"pause {role.value} primaries"), Action("Sync now", "sync now")]
+    return Outcome(Reply(f"{role.label} resumed", lines, actions=undo), target=role.label)
 
 
 # ---- groups -----------------------------------------------------------------------------------
@@ -149,17 +152,76 @@ async def assign(ctx: Context, cmd: Command) -> Outcome:
 
 
 # ---- held deletions ---------------------------------------------------------------------------
+# A decision on held deletions is audited as it is taken ("held" events), so a second click, a
+# redelivered one, or a typed command after it can say who decided and when, however many
+# events came after it.
+DECISIONS = ("approved", "discarded")
+HELD_SHOWN = 10
+
+
+def _last_decision(ctx: Context) -> AuditEvent | None:
+    return ctx.store.last_audit("held", DECISIONS)
+
+
+def _decided(ctx: Context, title: str) -> Outcome:
+    """Nothing is waiting: say what became of the last deletions held, if anyone decided."""
+    decision = _last_decision(ctx)
+    if decision is None:
+        return Outcome(Reply(title, ["No deletions are waiting for a decision."]))
+    lines = [
+        f"Already {decision.action} by {decision.actor} at {when(decision.at)}: {decision.detail}.",
+        "No deletions are waiting for a decision.",
+    ]
+    return Outcome(Reply(f"Already {decision.action}", lines), target="held deletions")
+
+
+async def held_deletions(ctx: Context, _: Command) -> Outcome:
+    held = sorted(ctx.store.list_held(), key=lambda h: (h.held_at, h.email))
+    if not held:
+        return _decided(ctx, "Nothing held")
+    waiting = [h for h in held if not h.approved]
+    rows = [
+        [h.email, h.reason, when(h.held_at), f"approved by {h.approved_by}" if h.approved else ""]
+        for h in held[:HELD_SHOWN]
+    ]
+    lines = [f"{len(held)} deletion(s) held by the deletion guard."]
+    if len(held) > HELD_SHOWN:
+        lines.append(f"The first {HELD_SHOWN} are listed.")
+    if waiting:
+        lines.append("`approve deletions` lets them go ahead; `discard deletions` forgets them.")
+    else:
+        lines.append("All are approved; the next run applies them.")
+    table = Table("Held deletions", ["primary", "reason", "held", "decision"], rows)
+    return Outcome(Reply("Held deletions", lines, [table], actions=held_actions(held)))
+
+
+def _record_decision(ctx: Context, action: str, emails: list[str]) -> None:
+    ctx.engine.auditor.record(
+        "held",
+        action,
+        actor=ctx.asker.id,
+        where=ctx.where.describe(),
+        target="held deletions",
+        detail=f"{len(emails)} deletion(s): {first(emails)}",
+    )
+
+
+def _card_is_stale(ctx: Context, held: list[HeldDeletion]) -> bool:
+    """A button pressed on a card older than deletions held since: it did not show them."""
+    return bool(ctx.ref) and held_ref(held) > ctx.ref
+
+
 async def approve_deletions(ctx: Context, _: Command) -> Outcome:
     held = ctx.store.list_held()
     waiting = [h.email for h in held if not h.approved]
-    if not held:
-        return Outcome(Reply("Nothing held", ["No deletions are waiting for a decision."]))
     if not waiting:
-        lines = [
-            f"All {len(held)} held deletion(s) are already approved; the next run applies them."
-        ]
-        return Outcome(Reply("Already approved", lines))
+        return _decided(ctx, "Nothing held")
+    if _card_is_stale(ctx, held):
+        return _stale(held)
     count = ctx.store.approve_held(by=ctx.asker.id)
+    if count == 0:  # another admin approved them a moment ago
+        return _decided(ctx, "Nothing held")
+    _record_decision(ctx, "approved", waiting)
     lines = [f"Approved: {first(waiting)}."]
     try:
         lines += (await ctx.runner.trigger("incremental", by=ctx.asker.id)).splitlines()
@@ -169,16 +231,32 @@ async def approve_deletions(ctx: Context, _: Command) -> Outcome:
 
 
 async def discard_deletions(ctx: Context, _: Command) -> Outcome:
-    held = [h.email for h in ctx.store.list_held()]
+    held = ctx.store.list_held()
+    waiting = [h.email for h in held if not h.approved]
+    if not waiting:
+        return _decided(ctx, "Nothing held")
+    if _card_is_stale(ctx, held):
+        return _stale(held)
+    emails = [h.email for h in held]
     count = ctx.store.discard_held()
     if count == 0:
-        return Outcome(Reply("Nothing held", ["No deletions were waiting for a decision."]))
+        return _decided(ctx, "Nothing held")
+    _record_decision(ctx, "discarded", emails)
     lines = [
-        f"Discarded: {first(held)}. Those accounts stay for now.",
+        f"Discarded: {first(emails)}. Those accounts stay for now.",
         "A discarded deletion comes back (held again) in a later run if its cause remains, "
         "e.g. the person is still out of the group.",
     ]
     return Outcome(Reply(f"Discarded {count} held deletion(s)", lines), target="held deletions")
+
+
+def _stale(held: list[HeldDeletion]) -> Outcome:
+    lines = [
+        "More deletions were held since this card was posted, so this button was not applied. "
+        "Review them all first:",
+    ]
+    reply = Reply("Held deletions changed", lines, kind="refused", actions=held_actions(held))
+    return Outcome(reply, target="held deletions")
 
 
 # ---- audit channel ----------------------------------------------------------------------------

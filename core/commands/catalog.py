@@ -193,6 +193,14 @@ COMMANDS: tuple[CommandSpec, ...] = (
         access="admin",
     ),
     CommandSpec(
+        name="held deletions",
+        forms=("held deletions", "held"),
+        usage="held deletions",
+        help="the deletions the deletion guard holds, why, and who decided on the last ones",
+        access="read",
+        also=("held",),
+    ),
+    CommandSpec(
         name="approve deletions",
         forms=("approve deletions", "approve deletion", "approve held deletions"),
         usage="approve deletions",

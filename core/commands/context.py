@@ -182,6 +182,7 @@ class Context:
     asker: Asker
     where: Where
     next_run_at: NextRun | None = None
+    ref: str = ""  # a button's: what the card showed (core/commands/reply.py Action)
 
 
 @dataclass(frozen=True, slots=True)

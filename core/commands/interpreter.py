@@ -15,6 +15,7 @@ import uuid
 from core.commands import actions, discovery, guide, people, sources, status, user_sync
 from core.commands.access import AccessPolicy, Asker
 from core.commands.catalog import BY_NAME, CommandSpec
+from core.commands.clicks import BadClick, read_click
 from core.commands.context import Context, Handler, InlineRunner, NextRun, Outcome, Runner, Where
 from core.commands.parser import Command, ParseError, parse
 from core.commands.reply import Reply
@@ -46,6 +47,7 @@ HANDLERS: dict[str, Handler] = {
     "remove team": sources.remove_team,
     "import google users": sources.import_google,
     "stop importing google users": sources.stop_google,
+    "held deletions": actions.held_deletions,
     "approve deletions": actions.approve_deletions,
     "discard deletions": actions.discard_deletions,
     "errors": status.errors,
@@ -75,6 +77,23 @@ class Interpreter:
         self.next_run_at = next_run_at
 
     async def handle(self, text: str, asker: Asker, where: Where) -> Reply:
+        return await self._handle(text, asker, where)
+
+    async def click(self, data: object, asker: Asker, where: Where) -> Reply:
+        """A button clicked on a card: the command it stands for, with the same checks and the
+        same audit as when typed (the audit detail says it was a button). Data that is not a
+        button of ours is refused with the reason, audited, and changes nothing."""
+        try:
+            click = read_click(data)
+        except BadClick as bad:
+            reply = Reply("That button cannot be used", [f"{str(bad).capitalize()}."], kind="error")
+            return self._audit("click", asker, where, "button: (malformed)", Outcome(reply))
+        text = click.command.text
+        return await self._handle(text, asker, where, ref=click.ref, via="button: ")
+
+    async def _handle(
+        self, text: str, asker: Asker, where: Where, *, ref: str = "", via: str = ""
+    ) -> Reply:
         action = "unknown"
         try:
             parsed = parse(text)
@@ -82,7 +101,7 @@ class Interpreter:
                 action = parsed.name
             elif parsed.command is not None:
                 action = parsed.command
-            outcome = await self._answer(parsed, asker, where)
+            outcome = await self._answer(parsed, asker, where, ref)
         except (DirectoryError, UsageError) as error:
             outcome = Outcome(_explain(error))
         except Exception:
@@ -97,9 +116,11 @@ class Interpreter:
             )
             lines = [f"Internal error, logged with id {incident}. Nothing more was done."]
             outcome = Outcome(Reply("Something went wrong", lines, kind="error"))
-        return self._audit(action, asker, where, text, outcome)
+        return self._audit(action, asker, where, via + text, outcome)
 
-    async def _answer(self, parsed: Command | ParseError, asker: Asker, where: Where) -> Outcome:
+    async def _answer(
+        self, parsed: Command | ParseError, asker: Asker, where: Where, ref: str = ""
+    ) -> Outcome:
         spec = BY_NAME[parsed.name] if isinstance(parsed, Command) else None
         if isinstance(parsed, ParseError) and parsed.command is not None:
             spec = BY_NAME[parsed.command]
@@ -120,6 +141,7 @@ class Interpreter:
             asker=asker,
             where=where,
             next_run_at=self.next_run_at,
+            ref=ref,
         )
         return await HANDLERS[parsed.name](context, parsed)
 

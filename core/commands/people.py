@@ -11,7 +11,7 @@ from __future__ import annotations
 from core.addresses import base_username, username_of
 from core.commands.context import Context, Outcome, finished_run_id
 from core.commands.parser import Command
-from core.commands.reply import Reply, when
+from core.commands.reply import Action, Reply, when
 from core.commands.sources import label_order, labelled, source_names
 from core.commands.status import group_label
 from core.errors import UsageError
@@ -88,7 +88,8 @@ async def explain_user(ctx: Context, cmd: Command) -> Outcome:
     described = [labelled(s, names) for s in sorted(sources, key=lambda s: label_order(s, names))]
     lines.append(f"User Sync sources: {', '.join(described) if described else 'none'}")
     name = f" ({known.display_name})" if known and known.display_name else ""
-    return Outcome(Reply(f"{email}{name}", lines), target=email)
+    resync = [Action("Resync", f"resync user {email}")]
+    return Outcome(Reply(f"{email}{name}", lines, actions=resync), target=email)
 
 
 def _groups(roles: list[Role], sources: frozenset[str], assignments: dict[Role, Assignment]) -> str:

@@ -23,12 +23,35 @@ class Table:
         return {"title": self.title, "columns": list(self.columns), "rows": [*map(list, self.rows)]}
 
 
+Style = Literal["default", "positive", "destructive"]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A button: the command it stands for, exactly as an admin would type it. A click is that
+    command, sent again with the same checks (core/commands/clicks.py), so a button carries
+    nothing that grants a right by itself. `ref` names what the card showed (for held
+    deletions, when the newest of them was held), so a late click can say what became of it."""
+
+    label: str
+    command: str
+    ref: str = ""
+    style: Style = "default"
+
+    def to_dict(self) -> dict[str, str]:
+        data = {"command": self.command}
+        if self.ref:
+            data["ref"] = self.ref
+        return data
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     title: str
     lines: list[str] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     kind: Kind = "ok"
+    actions: list[Action] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -45,6 +68,7 @@ class Reply:
             "tables": [t.to_dict() for t in self.tables],
             "ok": self.ok,
             "kind": self.kind,
+            "actions": [{"label": a.label, "style": a.style, **a.to_dict()} for a in self.actions],
         }
 
 
@@ -53,6 +77,9 @@ def render_text(reply: Reply) -> str:
     for table in reply.tables:
         parts.append("")
         parts.extend(_table_text(table))
+    if reply.actions:
+        parts.append("")
+        parts.append("Next: " + " · ".join(f"`{a.command}`" for a in reply.actions))
     return "\n".join(parts)
 
 

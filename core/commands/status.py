@@ -3,10 +3,11 @@ never call a directory, so they answer at once even when a directory is down or 
 
 from __future__ import annotations
 
+from core.commands.buttons import held_actions
 from core.commands.catalog import AUDIT_DEFAULT
 from core.commands.context import Context, Outcome
 from core.commands.parser import Command
-from core.commands.reply import Reply, Table, duration, when
+from core.commands.reply import Action, Reply, Table, duration, when
 from core.model import (
     Assignment,
     Failure,
@@ -82,7 +83,20 @@ async def sync_status(ctx: Context, _: Command) -> Outcome:
     lines.append(user_sync_line(known.get("", 0), len(assignments), imported))
     lines.extend(_attention(both, held, failures, order[0]))
     table = Table("Primary groups", ["", *(role.label for role in order)], rows)
-    return Outcome(Reply("Sync status", lines, [table]))
+    return Outcome(Reply("Sync status", lines, [table], actions=status_actions(assignments, held)))
+
+
+def status_actions(assignments: dict[Role, Assignment], held: list[HeldDeletion]) -> list[Action]:
+    """Pause or Resume for each assigned group, Sync now, and the held deletions' decision."""
+    buttons = [
+        Action(f"Resume {role.value}", f"resume {role.value} primaries", style="positive")
+        if assignment.paused
+        else Action(f"Pause {role.value}", f"pause {role.value} primaries")
+        for role, assignment in sorted(assignments.items(), key=lambda item: item[0].value)
+    ]
+    if assignments:
+        buttons.append(Action("Sync now", "sync now", style="positive"))
+    return buttons + held_actions(held)
 
 
 def last_run_line(run: RunRecord | None, *, running: bool) -> str:

@@ -577,6 +577,25 @@ def test_audit_lists_the_newest_n_oldest_first(store: Store) -> None:
     assert store.list_audit(0) == []
 
 
+def test_last_audit_is_the_newest_of_a_kind_and_actions_however_many_came_after(
+    store: Store,
+) -> None:
+    assert store.last_audit("held", ("approved", "discarded")) is None
+    store.add_audit(dataclasses.replace(event("approved", 1), kind="held", actor="ann"))
+    second = store.add_audit(dataclasses.replace(event("discarded", 2), kind="held", actor="bob"))
+    store.add_audit(dataclasses.replace(event("noted", 3), kind="held"))
+    for i in range(300):
+        store.add_audit(event(f"after{i}", 4))
+    found = store.last_audit("held", ("approved", "discarded"))
+    assert found is not None and (found.id, found.action, found.actor) == (
+        second,
+        "discarded",
+        "bob",
+    )
+    assert store.last_audit("held", ("approved",)) is not None
+    assert store.last_audit("account", ("approved",)) is None
+
+
 def test_unposted_audit_and_mark_posted(store: Store) -> None:
     ids = [store.add_audit(event(f"a{i}", i)) for i in range(3)]
     assert [e.id for e in store.unposted_audit(2)] == ids[:2]

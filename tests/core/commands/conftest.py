@@ -40,6 +40,7 @@ SAMPLES: dict[str, str] = {
     "assign": "assign microsoft primaries entra teams-users@contoso.com",
     "approve deletions": "approve deletions",
     "discard deletions": "discard deletions",
+    "held deletions": "held deletions",
     "errors": "errors",
     "audit": "audit 5",
     "set audit channel here": "set audit channel here",
@@ -60,6 +61,9 @@ class Bot:
 
     async def say(self, text: str, asker: Asker = ADMIN, where: Where = TEAMS) -> Reply:
         return await self.interpreter.handle(text, asker, where)
+
+    async def click(self, data: object, asker: Asker = ADMIN, where: Where = TEAMS) -> Reply:
+        return await self.interpreter.click(data, asker, where)
 
     def command_events(self) -> list[AuditEvent]:
         return [e for e in self.world.store.list_audit(10_000) if e.kind == "command"]

@@ -29,6 +29,7 @@ def test_read_only_commands_are_exactly_the_ones_that_change_nothing() -> None:
             "audit",
             "sources",
             "user sync",
+            "held deletions",
         ]
     )
 

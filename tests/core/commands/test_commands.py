@@ -10,7 +10,7 @@ from core.engine import EngineSettings
 from core.errors import DirectoryError, UnmanagedConflict
 from core.model import GroupType, KnownUser, RunRecord
 from core.planner import PlanSettings
-from tests.core.commands.conftest import CLI, TEAMS, Bot, make_bot
+from tests.core.commands.conftest import ADMIN, CLI, TEAMS, Bot, make_bot
 from tests.core.world import GG, MS, World
 
 
@@ -366,7 +366,10 @@ async def test_approve_deletions_lets_them_go_ahead_now() -> None:
     assert bot.world.state()["google"] == ["cat@teams.example.com"]
     assert bot.world.store.list_held() == []
     audited(bot, "approve deletions")
-    assert (await bot.say("approve deletions")).title == "Nothing held"
+    again = await bot.say("approve deletions")
+    assert again.title == "Already approved"
+    assert again.lines[0].startswith(f"Already approved by {ADMIN.id} at ")
+    assert "2 deletion(s): ann@contoso.com, ben@contoso.com" in again.lines[0]
 
 
 async def test_discard_deletions_forgets_them_until_their_cause_shows_again() -> None:
@@ -377,7 +380,8 @@ async def test_discard_deletions_forgets_them_until_their_cause_shows_again() ->
     assert bot.world.store.list_held() == []
     assert len(bot.world.state()["google"]) == 3
     audited(bot, "discard deletions")
-    assert (await bot.say("discard deletions")).title == "Nothing held"
+    again = await bot.say("discard deletions")
+    assert again.title == "Already discarded" and f"discarded by {ADMIN.id}" in again.lines[0]
     await bot.say("sync now")
     assert len(bot.world.store.list_held()) == 2  # as the reply said
 

@@ -93,6 +93,8 @@ ACCEPTED: list[tuple[str, str, dict[str, object]]] = [
     ("Groups Find Chat Users", "groups find", {"query": "Chat Users"}),
     ("find groups 'sales team'", "groups find", {"query": "sales team"}),
     ("@Sync Bot groups find sg-", "groups find", {"query": "sg-"}),
+    ("held deletions", "held deletions", {}),
+    ("Held", "held deletions", {}),
     ("approve deletions", "approve deletions", {}),
     ("approve deletion", "approve deletions", {}),
     ("discard deletions", "discard deletions", {}),
