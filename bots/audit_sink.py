@@ -10,7 +10,8 @@ drops a post whose request id it has seen; Teams has no such key, so an event go
 last, once every other channel took it, and only if the store still lists it as unposted right
 then (the database may have gone away, or another replica posted it, while Chat's post was
 retried): a process that dies between a Teams post and its record repeats that one Teams post,
-nothing more. Posts respect
+nothing more; with a state folder that post is remembered on disk (bots/delivered_log.py),
+so a kill repeats it only if it falls between the platform's answer and one fsync. Posts respect
 a per-channel rate (Google Chat allows 60 writes a minute per space): what does not fit waits
 for the next flush rather than earning 429s.
 """
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bots.delivered_log import DeliveredLog
 from core.engine import NO_CHANGE
 from core.model import AuditEvent, ConversationRef, Platform
 from core.ports import Clock, Store
@@ -75,6 +77,9 @@ class AuditSink:
     clock: Clock
     per_channel_per_minute: int = 60
     batch: int = 200
+    # Posts accepted but maybe not yet recorded in the store: on disk when a state folder is
+    # given (a restarted process then does not post them again), else for this process only.
+    journal: DeliveredLog | None = None
     _delivered: set[tuple[int, str]] = field(default_factory=set)
     _budgets: dict[str, _Budget] = field(default_factory=dict)
 
@@ -110,6 +115,8 @@ class AuditSink:
                 done.append(event.id)
                 result.posted += 1
                 self.store.mark_audit_posted(done, self.clock.now())  # now: a crash repeats none
+                if self.journal is not None:
+                    self.journal.forget(done)
                 done = []
             else:
                 blocked = True
@@ -133,7 +140,7 @@ class AuditSink:
             if outcome != "posted" and channel.platform is Platform.MICROSOFT:
                 break  # Teams only once the others took it (it has no request id)
             key = f"{channel.platform.value}:{channel.key}"
-            if (event.id, key) in self._delivered:
+            if self._posted_before(event.id, key):
                 continue
             if not self._fits(key):
                 outcome = "deferred" if outcome == "posted" else outcome
@@ -150,4 +157,10 @@ class AuditSink:
                 outcome = "failed"
                 continue
             self._delivered.add((event.id, key))
+            if self.journal is not None:
+                self.journal.add(event.id, key)
         return outcome
+
+    def _posted_before(self, event_id: int, channel: str) -> bool:
+        key = (event_id, channel)
+        return key in self._delivered or (self.journal is not None and key in self.journal)

@@ -28,6 +28,7 @@ from aiohttp import web
 
 from bots.audit_sink import AuditSink, Poster
 from bots.config import Settings
+from bots.delivered_log import DeliveredLog
 from bots.service import limits, logs
 from bots.service.loop import ReconciliationLoop
 from bots.service.metrics import Metrics
@@ -160,7 +161,9 @@ async def _start(
     metrics = Metrics(lambda: app.engine.directories)
     readiness = Readiness(app.store, lambda: app.engine.directories)
     posters: dict[Platform, Poster] = {}  # filled as the front-ends are mounted
-    sink = AuditSink(app.store, posters, clock)
+    sink = AuditSink(
+        app.store, posters, clock, journal=DeliveredLog(settings.state / "audit-posted.log")
+    )
 
     finished: list[Callable[[RunReport], None]] = []
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
 from bots.audit_sink import AuditSink
+from bots.delivered_log import DeliveredLog
 from core.audit import Auditor
 from core.clock import FixedClock
 from core.engine import Engine
@@ -208,3 +210,54 @@ async def test_the_database_gone_while_chat_posts_keeps_teams_from_posting() -> 
         await AuditSink(store, {Platform.MICROSOFT: teams, Platform.GOOGLE: chat}, clock).flush()
     ).posted == 1
     assert (teams.sent, chat.sent) == (["audit-1"], ["audit-1"])
+
+
+async def test_a_teams_post_the_store_could_not_record_is_not_repeated_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """Found by the simulated month (day 15 of a run): Teams took a run summary, the database
+    went away before the sink could record it, and the process was killed; the next process
+    posted it to Teams again. The sink now writes each accepted post to the state folder
+    first (bots/delivered_log.py), and a restarted process reads it back."""
+    store, clock = DownStore(), FixedClock()
+    store.save_conversation(ConversationRef(Platform.MICROSOFT, "19:admins", "{}"))
+    Auditor(store, clock).alert("quarantine", "ann@contoso.com is quarantined")
+    journal = tmp_path / "audit-posted.log"
+
+    def database_goes() -> None:
+        store.down = True
+
+    teams = RecordingPoster(on_post=database_goes)
+    sink = AuditSink(store, {Platform.MICROSOFT: teams}, clock, journal=DeliveredLog(journal))
+    with pytest.raises(ConnectionError):
+        await sink.flush()
+    assert teams.sent == ["audit-1"]
+    assert journal.read_text() == "1 microsoft:19:admins\n"
+    assert journal.stat().st_mode & 0o777 == 0o600
+    with journal.open("a") as damaged:  # a line cut by the kill, mid-write
+        damaged.write("2 micro")
+    store.down = False  # back, and the process restarted (killed: no flush)
+    teams = RecordingPoster()
+    again = AuditSink(store, {Platform.MICROSOFT: teams}, clock, journal=DeliveredLog(journal))
+    assert (await again.flush()).posted == 1
+    assert teams.sent == []  # not posted twice
+    assert store.unposted_audit(10) == []
+    assert journal.read_text() == ""  # recorded in the store: forgotten here
+
+
+async def test_without_a_journal_a_restart_does_post_again_which_the_journal_prevents() -> None:
+    """The control for the test above: the same gap without the journal repeats the post."""
+    store, clock = DownStore(), FixedClock()
+    store.save_conversation(ConversationRef(Platform.MICROSOFT, "19:admins", "{}"))
+    Auditor(store, clock).alert("quarantine", "ann@contoso.com is quarantined")
+
+    def database_goes() -> None:
+        store.down = True
+
+    teams = RecordingPoster(on_post=database_goes)
+    with pytest.raises(ConnectionError):
+        await AuditSink(store, {Platform.MICROSOFT: teams}, clock).flush()
+    store.down = False
+    teams = RecordingPoster()
+    assert (await AuditSink(store, {Platform.MICROSOFT: teams}, clock).flush()).posted == 1
+    assert teams.sent == ["audit-1"]

@@ -860,7 +860,7 @@ class Month:
             marker = graph_marker(g)
             if marker:
                 marked.setdefault(marker, []).append(g)
-        missing = self._not_known(sorted(wanted[m] for m in wanted.keys() - marked.keys()))
+        missing = sorted(wanted[m] for m in wanted.keys() - marked.keys())
         extra = sorted(marked.keys() - wanted.keys())
         assert not missing and not extra, (
             f"Entra: missing guests {missing[:5]}, extra {extra[:5]}; {self._histories(missing)}"
@@ -882,7 +882,7 @@ class Month:
             marker = google_marker(u)
             if marker:
                 marked.setdefault(marker, []).append(u)
-        missing = self._not_known(sorted(wanted[m] for m in wanted.keys() - marked.keys()))
+        missing = sorted(wanted[m] for m in wanted.keys() - marked.keys())
         extra = sorted(marked.keys() - wanted.keys())
         assert not missing and not extra, (
             f"Google: missing accounts {missing[:5]}, extra {extra[:5]}; {self._histories(missing)}"
@@ -937,39 +937,6 @@ class Month:
         assert started == 0, f"{started} operations left started in the journal"
         assert not failing, f"failures: {failing[:5]}"
         assert running <= 1, f"{running} runs left running"  # one may be under way
-
-    def _not_known(self, missing: list[str]) -> list[str]:
-        """The primaries without an account, but for a known, open cause: a full read that
-        paged past members while the group changed (the emulators' page tokens are offsets:
-        members removed between two pages shift the rest, and the next page skips as many), so
-        the run deleted the accounts of people still in the group."""
-        left = []
-        for email in missing:
-            if self._deleted_while_a_member(email):
-                self.tally["deleted while still a member (known: paging)"] += 1
-            else:
-                left.append(email)
-        return left
-
-    def _deleted_while_a_member(self, email: str) -> bool:
-        """The journal's last word on this primary is a done delete "removed from group" by a
-        full run, though the test never took them out since they last came in."""
-        with self.db.connect() as conn:
-            last = conn.execute(
-                text(
-                    "SELECT o.kind, o.reason, o.status, r.kind FROM operations o "
-                    "JOIN runs r ON r.id = o.run_id WHERE o.email_lower = :e "
-                    "ORDER BY o.id DESC LIMIT 1"
-                ),
-                {"e": email.lower()},
-            ).first()
-        went = [a for a in self.actions.get(email.lower(), []) if a.split()[1] != "renamed"]
-        stayed = not went or went[-1].split()[1] in ("join", "back")
-        return (
-            last is not None
-            and tuple(last) == ("delete", "removed from group", "done", "full")
-            and stayed
-        )
 
     def _histories(self, emails: list[str]) -> str:
         return "; ".join(self._history(e) for e in emails[:2])
