@@ -404,9 +404,7 @@ class GoogleDirectory:
         cached = self._users.get(group.id)
         if cached is not None:
             cached.update((user.id, user) for user in users)
-        return SourceRead(
-            tuple(users), frozenset(u for u in unknown if u not in existing)
-        )
+        return SourceRead(tuple(users), frozenset(u for u in unknown if u not in existing))
 
     async def _get_many(self, user_ids: list[str]) -> list[dict[str, Any]]:
         async def one(user_id: str) -> dict[str, Any] | None:
