@@ -4,6 +4,15 @@ Classic Chat apps get interaction events (top-level `type`, chat.v1's Deprecated
 built as Workspace add-ons get `{"chat": {"user", "space", <payload>}}`. Both become a
 ChatEvent, so nothing past this module reads a raw dict. Unknown shapes are a BadEvent, which
 the HTTP endpoint answers with 400 and the Pub/Sub listener acks and logs (never redelivered).
+
+A button click (classic CARD_CLICKED, add-on `chat.buttonClickedPayload`) is a ChatEvent of kind
+"click" whose `click` is the button's data as a plain dict of strings, read from wherever the
+format puts it: classic `common.parameters` (a map) or else `action.parameters` (key/value
+pairs), add-on `commonEventObject.parameters`. Parameters that are not strings leave `click`
+None: the interpreter refuses that with the reason (a refusal the clicker reads, not a 400).
+`message_name` is then the clicked message, the one an UPDATE_MESSAGE answer replaces.
+https://developers.google.com/workspace/chat/receive-respond-interactions,
+https://developers.google.com/workspace/add-ons/concepts/event-objects#common-event-object
 """
 
 from __future__ import annotations
@@ -14,14 +23,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Format = Literal["classic", "addon"]
-Kind = Literal["message", "command", "added", "removed", "other"]
+Kind = Literal["message", "command", "added", "removed", "click", "other"]
 
 _CLASSIC_KINDS: dict[str, Kind] = {
     "MESSAGE": "message",
     "APP_COMMAND": "command",
     "ADDED_TO_SPACE": "added",
     "REMOVED_FROM_SPACE": "removed",
-    "CARD_CLICKED": "other",
+    "CARD_CLICKED": "click",
     "WIDGET_UPDATED": "other",
 }
 _ADDON_PAYLOADS: dict[str, Kind] = {
@@ -29,7 +38,7 @@ _ADDON_PAYLOADS: dict[str, Kind] = {
     "appCommandPayload": "command",
     "addedToSpacePayload": "added",
     "removedFromSpacePayload": "removed",
-    "buttonClickedPayload": "other",
+    "buttonClickedPayload": "click",
     "widgetUpdatedPayload": "other",
 }
 
@@ -75,10 +84,17 @@ class ChatEvent:
     message_name: str | None = None
     command_id: int | None = None  # slash command id, for APP_COMMAND and old-style slash
     app_mentions: tuple[Mention, ...] = ()
+    click: dict[str, str] | None = None  # a click's button data; None when malformed
+    function: str = ""  # the function a click invoked (classic: actionMethodName)
+    dialog: bool = False  # a click inside a dialog (we open none)
 
     @property
     def is_command(self) -> bool:
         return self.kind in ("message", "command")
+
+    @property
+    def is_click(self) -> bool:
+        return self.kind == "click"
 
 
 def parse_event(raw: bytes | str | Mapping[str, Any]) -> ChatEvent:
@@ -93,7 +109,7 @@ def parse_event(raw: bytes | str | Mapping[str, Any]) -> ChatEvent:
         raise BadEvent("the body is not a JSON object")
     try:
         if isinstance(data.get("chat"), Mapping):
-            return _addon(data["chat"])
+            return _addon(data["chat"], data.get("commonEventObject"))
         if isinstance(data.get("type"), str):
             return _classic(data)
     except BadEvent:
@@ -195,6 +211,19 @@ def _classic(data: Mapping[str, Any]) -> ChatEvent:
         user=_user(_object(data, "user", "")),
         space=_space(_object(data, "space", "")),
     )
+    if base.is_click:
+        action = data.get("action")
+        common = data.get("common")
+        parameters: Any = None
+        function: Any = ""
+        if isinstance(common, Mapping):
+            parameters = common.get("parameters")
+            function = common.get("invokedFunction") or ""
+        if parameters is None and isinstance(action, Mapping):
+            parameters = action.get("parameters")
+        if not function and isinstance(action, Mapping):
+            function = action.get("actionMethodName") or ""
+        return _clicked(base, data.get("message"), parameters, function, data.get("isDialogEvent"))
     if not base.is_command:
         return base
     metadata = data.get("appCommandMetadata")
@@ -206,7 +235,7 @@ def _classic(data: Mapping[str, Any]) -> ChatEvent:
     return _with_message(base, _object(data, "message", ""), command_id)
 
 
-def _addon(chat: Mapping[str, Any]) -> ChatEvent:
+def _addon(chat: Mapping[str, Any], common: Any) -> ChatEvent:
     found = [key for key in _ADDON_PAYLOADS if isinstance(chat.get(key), Mapping)]
     if len(found) != 1:
         raise BadEvent("an add-on event needs exactly one chat payload, e.g. chat.messagePayload")
@@ -221,6 +250,15 @@ def _addon(chat: Mapping[str, Any]) -> ChatEvent:
         user=_user(_object(chat, "user", "chat.")),
         space=_space(space),
     )
+    if base.is_click:
+        common = common if isinstance(common, Mapping) else {}
+        return _clicked(
+            base,
+            payload.get("message"),
+            common.get("parameters"),
+            common.get("invokedFunction") or "",
+            payload.get("isDialogEvent"),
+        )
     if not base.is_command:
         return base
     metadata = payload.get("appCommandMetadata")
@@ -228,3 +266,45 @@ def _addon(chat: Mapping[str, Any]) -> ChatEvent:
         _command_id(metadata.get("appCommandId")) if isinstance(metadata, Mapping) else None
     )
     return _with_message(base, _object(payload, "message", f"chat.{key}."), command_id)
+
+
+def button_data(parameters: Any) -> dict[str, str] | None:
+    """A button's parameters as a dict of strings: from a map (`common.parameters`,
+    `commonEventObject.parameters`) or from key/value pairs (`action.parameters`). None when
+    they are neither, or hold anything but strings."""
+    pairs: list[tuple[Any, Any]]
+    if isinstance(parameters, Mapping):
+        pairs = list(parameters.items())
+    elif isinstance(parameters, list):
+        pairs = []
+        for item in parameters:
+            if not isinstance(item, Mapping):
+                return None
+            pairs.append((item.get("key"), item.get("value")))
+    else:
+        return None
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in pairs):
+        return None
+    return dict(pairs)
+
+
+def _clicked(
+    base: ChatEvent, message: Any, parameters: Any, function: Any, dialog: Any
+) -> ChatEvent:
+    name = thread = None
+    if isinstance(message, Mapping):
+        name = str(message["name"]) if isinstance(message.get("name"), str) else None
+        found = message.get("thread")
+        if isinstance(found, Mapping) and isinstance(found.get("name"), str):
+            thread = str(found["name"])
+    return ChatEvent(
+        format=base.format,
+        kind="click",
+        user=base.user,
+        space=base.space,
+        thread=thread,
+        message_name=name,
+        click=button_data(parameters),
+        function=function if isinstance(function, str) else "",
+        dialog=dialog is True,
+    )

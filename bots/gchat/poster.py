@@ -9,6 +9,12 @@ the same `requestId`, so a retry after a lost answer cannot post twice. Writes a
 space (SpacePacer) and 429/5xx/connection failures are retried with exponential back-off;
 whatever still fails raises ChatPostError, so the caller (the audit sink) knows the post was not
 accepted and marks nothing as posted.
+
+`post` with actions posts a card with those buttons, the text kept as the message's text.
+`update` replaces the text and cards of a message the app posted (spaces.messages.patch with
+updateMask `text,cards_v2`, app authentication): how a click that came through Pub/Sub, which
+gets no synchronous answer, updates the clicked card
+(https://developers.google.com/workspace/chat/api/reference/rest/v1/spaces.messages/patch).
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import google.auth.exceptions
 import httplib2  # type: ignore[import-untyped]
@@ -26,15 +32,19 @@ from google.oauth2 import service_account
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from bots.gchat.cards import text_message
+from bots.gchat.cards import actions_message
 from bots.gchat.pacing import Sleep, SpacePacer
 from bots.gchat.settings import CHAT_BOT_SCOPE, GChatSettings
+from core.commands.reply import Action
 from core.model import ConversationRef, Platform
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 REPLY_OPTION = "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"
+UPDATE_MASK = "text,cards_v2"
 
 
 class ChatPostError(Exception):
@@ -82,11 +92,21 @@ class ChatPoster:
             dict(settings.service_account_info), scopes=[CHAT_BOT_SCOPE]
         )
 
-    async def post(self, ref: ConversationRef, text: str, *, request_id: str | None = None) -> None:
+    async def post(
+        self,
+        ref: ConversationRef,
+        text: str,
+        *,
+        request_id: str | None = None,
+        actions: Sequence[Action] = (),
+    ) -> None:
         """Post `text` to the saved space, as a message of its own (not in a thread: audit
         messages should not hide inside whichever thread `set audit channel here` was typed
-        in). Give `request_id` to make repeated calls for one audit event idempotent too."""
-        await self.send(space_of(ref), text_message(text), request_id=request_id)
+        in), with a card carrying `actions` as buttons when there are any. Give `request_id`
+        to make repeated calls for one audit event idempotent too."""
+        function = self.settings.action_url or self.settings.button_function(addon=False)
+        message = actions_message(text, actions, function=function)
+        await self.send(space_of(ref), message, request_id=request_id)
 
     async def send(
         self,
@@ -102,17 +122,27 @@ class ChatPoster:
         if thread:
             body["thread"] = {"name": thread}
         request_id = request_id or f"dirsync-{uuid.uuid4()}"
+        return await self._retried(
+            space, lambda: self._create(space, body, request_id, thread), "the message to"
+        )
+
+    async def update(self, name: str, message: Mapping[str, Any]) -> str:
+        """Replace the text and cards of the app's message `name` (spaces/A/messages/B);
+        returns its name. Raises ChatPostError as `send` does. Repeating it is harmless."""
+        space = "/".join(name.split("/")[:2])
+        body = {"text": message.get("text", ""), "cardsV2": list(message.get("cardsV2", []))}
+        return await self._retried(space, lambda: self._patch(name, body), "the update in")
+
+    async def _retried(self, space: str, call: Callable[[], T], what: str) -> T:
         status: int | None = None
         for attempt in range(1, self.attempts + 1):
             await self.pacer.wait(space)
             try:
-                return await asyncio.to_thread(self._create, space, body, request_id, thread)
+                return await asyncio.to_thread(call)
             except HttpError as exc:
                 status = exc.resp.status
                 if status not in RETRYABLE_STATUSES:
-                    raise ChatPostError(
-                        f"Chat refused the message to {space}: {exc}", status
-                    ) from exc
+                    raise ChatPostError(f"Chat refused {what} {space}: {exc}", status) from exc
                 delay = _retry_after(exc)
             except google.auth.exceptions.RefreshError as exc:
                 # The token endpoint refused the key (revoked, wrong account): retrying the same
@@ -131,13 +161,13 @@ class ChatPoster:
             )
             await self.sleep(delay if delay is not None else backoff)
         raise ChatPostError(
-            f"Chat did not accept the message to {space} after {self.attempts} attempts "
+            f"Chat did not accept {what} {space} after {self.attempts} attempts "
             f"(last status {status})",
             status,
         )
 
-    def _create(self, space: str, body: dict[str, Any], request_id: str, thread: str | None) -> str:
-        service = build(
+    def _service(self) -> Any:
+        return build(
             "chat",
             "v1",
             credentials=self._credentials,
@@ -145,6 +175,14 @@ class ChatPoster:
             cache_discovery=False,
             client_options={"api_endpoint": self.settings.chat_api_endpoint},
         )
+
+    def _patch(self, name: str, body: dict[str, Any]) -> str:
+        messages = self._service().spaces().messages()
+        updated = messages.patch(name=name, updateMask=UPDATE_MASK, body=body).execute()
+        return str(updated.get("name", name))
+
+    def _create(self, space: str, body: dict[str, Any], request_id: str, thread: str | None) -> str:
+        service = self._service()
         options: dict[str, Any] = {"parent": space, "body": body, "requestId": request_id}
         if thread:
             options["messageReplyOption"] = REPLY_OPTION

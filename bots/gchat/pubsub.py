@@ -12,6 +12,13 @@ memory instead of running the command twice (a restart between the two loses tha
 post then carries the same requestId, so Chat still creates one message at most). A message
 that is not a Chat event is acked and logged: redelivering it would fail forever.
 
+A button click has no synchronous answer either: its outcome replaces the clicked card through
+the Chat API (spaces.messages.patch, updateMask text,cards_v2), and a refusal is a new private
+message to the clicker (privateMessageViewer), the card unchanged. A click is remembered by its
+message's bytes (a redelivery is the same bytes), not by the clicked message's name: two
+clicks on one card are two events. There is no time limit on this path, so a click that starts
+a run waits for its outcome.
+
 The subscriber calls back on its own threads; the work runs on the event loop the listener was
 started from, where the interpreter lives.
 """
@@ -28,9 +35,9 @@ from typing import Any
 
 from google.cloud import pubsub_v1
 
-from bots.gchat.answer import answer
+from bots.gchat.answer import answer, updates_card
 from bots.gchat.cards import reply_message
-from bots.gchat.events import BadEvent, parse_event
+from bots.gchat.events import BadEvent, ChatEvent, parse_event
 from bots.gchat.poster import ChatPoster, ChatPostError
 from core.commands.interpreter import Interpreter
 from core.commands.reply import Reply
@@ -118,7 +125,7 @@ class PubSubListener:
         except BadEvent as exc:
             log.error("Pub/Sub message is not a Google Chat event, dropped: %s", exc)
             return True
-        key = event.message_name or hashlib.sha256(data).hexdigest()
+        key = (None if event.is_click else event.message_name) or hashlib.sha256(data).hexdigest()
         if key in self._replies:
             reply = self._replies[key]
         else:
@@ -128,14 +135,26 @@ class PubSubListener:
             return True
         request_id = "dirsync-" + hashlib.sha256(key.encode()).hexdigest()[:40]
         try:
-            await self.poster.send(
-                event.space.name, reply_message(reply), thread=event.thread, request_id=request_id
-            )
+            await self._post(event, reply, request_id)
         except ChatPostError as exc:
             log.warning("reply to %s not posted, Pub/Sub will redeliver: %s", event.space.name, exc)
             return False
         self._replies.pop(key, None)
         return True
+
+    async def _post(self, event: ChatEvent, reply: Reply, request_id: str) -> None:
+        if not event.is_click:
+            await self.poster.send(
+                event.space.name, reply_message(reply), thread=event.thread, request_id=request_id
+            )
+            return
+        if updates_card(event, reply) and event.message_name is not None:
+            await self.poster.update(event.message_name, reply_message(reply, card=True))
+            return
+        message = reply_message(reply) | {"privateMessageViewer": {"name": event.user.name}}
+        await self.poster.send(
+            event.space.name, message, thread=event.thread, request_id=request_id
+        )
 
     def _remember(self, key: str, reply: Reply | None) -> None:
         self._replies[key] = reply

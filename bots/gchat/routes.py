@@ -10,19 +10,34 @@ createMessageAction around it.
 
 Chat sends an event again when the app did not answer in time. A message seen in the last 10
 minutes (same message name) is not run again: the redelivery gets the first delivery's answer.
+
+A button click (CARD_CLICKED, or an add-on's buttonClickedPayload) passes the same token check
+first, then goes to `Interpreter.click`. Its outcome replaces the clicked card: classic
+`actionResponse.type: UPDATE_MESSAGE` (only allowed on a CARD_CLICKED of the app's own message),
+add-on `hostAppDataAction.chatDataAction.updateMessageAction`; a refusal or a malformed click
+is a new private message to the clicker (`privateMessageViewer`), the card unchanged
+(https://developers.google.com/workspace/chat/receive-respond-interactions,
+https://developers.google.com/workspace/add-ons/chat/build). Chat waits at most 30 seconds
+for an answer; a click that starts a run answers "Started" once `click_answer_seconds` pass
+and the outcome follows as a new message through the Chat API (or, with no service account to
+post with, reaches the audit channel as every run's summary does).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import json
 import logging
 from typing import Any
 
 from aiohttp import web
 
-from bots.gchat.answer import answer
+from bots.gchat.answer import answer, started, starts_run, updates_card
 from bots.gchat.cards import reply_message
 from bots.gchat.events import BadEvent, ChatEvent, parse_event
+from bots.gchat.poster import ChatPoster, ChatPostError
 from bots.gchat.settings import GChatSettings
 from bots.gchat.verify import CertificatesUnavailable, TokenVerifier, Unauthorized
 from bots.service.limits import CHAT_MAX_BODY, QuietLog, RecentRefusals, Refused, read_json
@@ -34,11 +49,25 @@ from core.ports import Store
 log = logging.getLogger(__name__)
 
 PATH = "/api/google-chat"
+# Chat waits 30 s for a synchronous answer; without a poster a run's click waits up to this.
+CHAT_ANSWER_SECONDS = 30.0
+ANSWER_MARGIN_SECONDS = 5.0
 
 
 class GChatEndpoint:
-    def __init__(self, interpreter: Interpreter, store: Store, settings: GChatSettings) -> None:
+    def __init__(
+        self,
+        interpreter: Interpreter,
+        store: Store,
+        settings: GChatSettings,
+        poster: ChatPoster | None = None,
+    ) -> None:
         self.interpreter = interpreter
+        # Posts the outcome of a long click; the app's own service account when configured.
+        if poster is None and settings.service_account_info is not None:
+            poster = ChatPoster(settings)
+        self.poster = poster
+        self.background: set[asyncio.Task[None]] = set()
         # The interpreter saves conversations itself (`set audit channel here`); the store is
         # here for the endpoint's own bookkeeping as it grows.
         self.store = store
@@ -97,16 +126,80 @@ class GChatEndpoint:
         return _error(status, message)
 
     async def _answer(self, event: ChatEvent) -> dict[str, Any]:
+        if event.is_click:
+            return await self._click(event)
         reply = await answer(event, self.interpreter)
         if reply is None:
             return {}
-        message = reply_message(reply)
+        message = reply_message(reply, function=self._function(event))
         if event.format == "addon":
             return addon_reply(message)
         return message
 
+    def _function(self, event: ChatEvent) -> str:
+        return self.settings.button_function(event.format == "addon")
+
+    async def _click(self, event: ChatEvent) -> dict[str, Any]:
+        task = asyncio.ensure_future(answer(event, self.interpreter))
+        if starts_run(event):
+            wait = (
+                self.settings.click_answer_seconds
+                if self.poster is not None
+                else CHAT_ANSWER_SECONDS - ANSWER_MARGIN_SECONDS
+            )
+            done, _ = await asyncio.wait({task}, timeout=wait)
+            if not done:
+                self._follow(event, task)
+                now = started(event, posted_later=self.poster is not None)
+                update = event.message_name is not None
+                return click_response(event, reply_message(now, card=update), update=update)
+        reply = await task
+        if reply is None:
+            return {}
+        update = updates_card(event, reply)
+        message = reply_message(reply, function=self._function(event), card=update)
+        return click_response(event, message, update=update)
+
+    def _follow(self, event: ChatEvent, task: asyncio.Future[Any]) -> None:
+        """Post the outcome of a click that outlived its answer, as a new message."""
+
+        async def post() -> None:
+            reply = await task
+            if reply is None or self.poster is None:
+                return
+            message = reply_message(reply, function=self._function(event))
+            seed = f"{event.message_name}|{event.user.name}|{id(task)}"
+            request_id = "dirsync-" + hashlib.sha256(seed.encode()).hexdigest()[:40]
+            try:
+                await self.poster.send(
+                    event.space.name, message, thread=event.thread, request_id=request_id
+                )
+            except ChatPostError as exc:
+                log.warning("outcome of a click not posted to %s: %s", event.space.name, exc)
+
+        follow = asyncio.ensure_future(post())
+        self.background.add(follow)
+        follow.add_done_callback(self.background.discard)
+
+    async def settle(self) -> None:
+        """Wait for the outcomes still to be posted (tests, and shutting down)."""
+        while self.background:
+            await asyncio.gather(*self.background, return_exceptions=True)
+
     def close(self) -> None:
         self.refused.close()
+
+
+def click_response(event: ChatEvent, message: dict[str, Any], *, update: bool) -> dict[str, Any]:
+    """The answer to a click: the clicked card replaced, or a private message to the
+    clicker (a refusal), in the event's format."""
+    if not update:
+        message = {**message, "privateMessageViewer": {"name": event.user.name}}
+    if event.format == "addon":
+        action = "updateMessageAction" if update else "createMessageAction"
+        return {"hostAppDataAction": {"chatDataAction": {action: {"message": message}}}}
+    kind = "UPDATE_MESSAGE" if update else "NEW_MESSAGE"
+    return {"actionResponse": {"type": kind}, **message}
 
 
 def addon_reply(message: dict[str, Any]) -> dict[str, Any]:
@@ -122,13 +215,20 @@ GCHAT_ENDPOINT = web.AppKey("gchat_endpoint", GChatEndpoint)
 
 
 def add_gchat_routes(
-    app: web.Application, *, interpreter: Interpreter, store: Store, settings: GChatSettings
+    app: web.Application,
+    *,
+    interpreter: Interpreter,
+    store: Store,
+    settings: GChatSettings,
+    poster: ChatPoster | None = None,
 ) -> GChatEndpoint:
-    endpoint = GChatEndpoint(interpreter, store, settings)
+    endpoint = GChatEndpoint(interpreter, store, settings, poster)
     app[GCHAT_ENDPOINT] = endpoint
     app.router.add_post(PATH, endpoint.handle)
 
     async def close(_: web.Application) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(endpoint.settle(), CHAT_ANSWER_SECONDS)
         endpoint.close()
 
     app.on_cleanup.append(close)

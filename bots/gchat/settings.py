@@ -27,6 +27,8 @@ CHAT_CERTS_URL = (
 GOOGLE_OIDC_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 CHAT_API_ENDPOINT = "https://chat.googleapis.com/"
 CHAT_BOT_SCOPE = "https://www.googleapis.com/auth/chat.bot"
+# The function a classic app's buttons name: Chat sends it back as action.actionMethodName.
+CLICK_FUNCTION = "dirsync.click"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,12 @@ class GChatSettings:
     auth: bool = True
     # Seconds the fetched certificates are reused: Google rotates them daily, not per request.
     certs_cache_seconds: float = 300.0
+    # The URL an add-on's buttons name as their `function` (its HTTP endpoint); empty: the
+    # endpoint URL audience when that is the setting.
+    action_url: str = ""
+    # How long a click that starts a run may take before its answer says "started" and the
+    # outcome follows as a new message. Chat waits 30 s for an answer at most.
+    click_answer_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         if self.audience_type not in ("project-number", "endpoint-url"):
@@ -50,6 +58,18 @@ class GChatSettings:
             )
         if self.auth and not self.audience:
             raise ValueError("the Google Chat audience (project number or endpoint URL) is unset")
+
+    def button_function(self, addon: bool) -> str:
+        """What the buttons of a card name as `onClick.action.function`: a classic app any
+        name it recognises, an add-on the URL of its HTTP endpoint
+        (https://developers.google.com/workspace/add-ons/chat/build)."""
+        if not addon:
+            return CLICK_FUNCTION
+        if self.action_url:
+            return self.action_url
+        if self.audience_type == "endpoint-url" and self.audience:
+            return self.audience
+        return CLICK_FUNCTION
 
     @property
     def effective_certs_url(self) -> str:
