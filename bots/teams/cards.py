@@ -1,17 +1,36 @@
 """Replies as Teams messages: markdown text, plus an Adaptive Card when the reply has tables
-(plain-text columns do not line up in Teams' proportional font)."""
+(plain-text columns do not line up in Teams' proportional font) or buttons.
+
+A reply's buttons are Universal Actions (`Action.Execute`, verb `dirsync`, the button's data as
+`Action.to_dict` gives it); Teams sends a click to the bot as an `adaptiveCard/action` invoke
+(bots/teams/handler.py). A card with buttons is self-contained (title, lines, tables, buttons),
+because the answer to a click or a refresh replaces the whole card; its `refresh` names the
+read-only command that redraws it, so an admin who opens an old card sees its current state
+(https://learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/universal-actions-for-adaptive-cards/work-with-universal-actions-for-adaptive-cards).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 from botbuilder.core import CardFactory, MessageFactory
 from botbuilder.schema import Activity
 
-from core.commands.reply import Reply, Table, render_text
+from core.commands.reply import Action, Reply, Table, render_text
 
 MAX_ROWS = 50  # a card must stay under Teams' 28 KB message limit
+CARD_TYPE = "application/vnd.microsoft.card.adaptive"
+VERB = "dirsync"  # a button's click
+REFRESH_VERB = "refresh"  # the card's refresh: data names a read-only command
+# Teams refreshes a card automatically for at most 60 users, named by their MRIs in `userIds`
+# (same page as above, "User IDs in refresh").
+MAX_REFRESH_USERS = 60
+# The read-only commands a refresh may name: they redraw a card and change nothing.
+REFRESH_COMMANDS = frozenset({"sync status", "held deletions"})
+_HELD = frozenset({"approve deletions", "discard deletions", "held deletions"})
+_STATUS = frozenset({"sync status", "sync now", "pause", "resume"})
 
 
 def message_text(reply: Reply) -> str:
@@ -52,38 +71,106 @@ def _table(table: Table) -> list[dict[str, Any]]:
     return items
 
 
-def adaptive_card(reply: Reply) -> dict[str, Any]:
+def execute_action(action: Action) -> dict[str, Any]:
+    """One button: `Action.Execute` carrying only the command and the ref it needs."""
+    button: dict[str, Any] = {
+        "type": "Action.Execute",
+        "title": action.label,
+        "verb": VERB,
+        "data": action.to_dict(),
+    }
+    if action.style != "default":  # Adaptive Card ActionStyle: default, positive, destructive
+        button["style"] = action.style
+    return button
+
+
+def refresh_command(actions: Sequence[Action]) -> str:
+    """The read-only command that redraws a card offering `actions`: the status for
+    Pause/Resume/Sync now (a status card may offer Approve too), the held deletions for
+    Approve/Discard, the person for Resync; "" if none."""
+    commands = [" ".join(a.command.split()).lower() for a in actions]
+    if any(c.split(" ", 1)[0] in ("pause", "resume") or c in _STATUS for c in commands):
+        return "sync status"
+    if any(c in _HELD for c in commands):
+        return "held deletions"
+    for command in commands:
+        if command.startswith("resync user "):
+            return "user " + command.removeprefix("resync user ").strip()
+        if command.startswith("user "):
+            return command
+    return ""
+
+
+def refreshable(command: object) -> bool:
+    """Whether a refresh may name `command`: only read-only ones."""
+    if not isinstance(command, str):
+        return False
+    command = " ".join(command.split()).lower()
+    return command in REFRESH_COMMANDS or (command.startswith("user ") and " " not in command[5:])
+
+
+def refresh_block(command: str, user_ids: Sequence[str]) -> dict[str, Any]:
+    """The card's `refresh`: an `Action.Execute` naming the read command, automatic for the
+    admins Teams knows by MRI (at most 60; none: a "Refresh card" menu item instead)."""
+    return {
+        "action": {
+            "type": "Action.Execute",
+            "title": "Refresh",
+            "verb": REFRESH_VERB,
+            "data": {"command": command},
+        },
+        "userIds": list(user_ids)[:MAX_REFRESH_USERS],
+    }
+
+
+def adaptive_card(
+    reply: Reply, *, refresh: str | None = None, user_ids: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The whole reply as a card: title, lines, tables and buttons. `refresh`: the read
+    command that redraws it (None: the one its buttons imply, if any)."""
     body = [_text(reply.title, weight="Bolder", size="Medium")]
     body.extend(_text(line) for line in reply.lines)
     for table in reply.tables:
         body.extend(_table(table))
-    return {
+    card: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "version": "1.5",
+        "version": "1.5",  # Universal Actions need 1.4 or later
         "msteams": {"width": "Full"},
         "body": body,
     }
+    if reply.actions:
+        card["actions"] = [execute_action(a) for a in reply.actions]
+    command = refresh_command(reply.actions) if refresh is None else refresh
+    if command:
+        card["refresh"] = refresh_block(command, user_ids)
+    return card
 
 
-def reply_activity(reply: Reply) -> Activity:
-    """Text alone, or text (title and lines) with the card holding the tables: the text is what
-    notifications and screen readers show, the card what people read."""
-    if not reply.tables:
+def _summary(reply: Reply) -> str:
+    """The message text beside a card: the title and lines (the card adds tables, buttons)."""
+    return message_text(dataclasses.replace(reply, tables=[], actions=[]))
+
+
+def reply_activity(reply: Reply, user_ids: Sequence[str] = ()) -> Activity:
+    """Text alone, or text with the card holding the tables and buttons: the text is what
+    notifications and screen readers show, the card what people read and click."""
+    if not reply.tables and not reply.actions:
         return MessageFactory.text(message_text(reply))
-    summary = message_text(dataclasses.replace(reply, tables=[]))
-    return MessageFactory.attachment(CardFactory.adaptive_card(adaptive_card(reply)), text=summary)
+    card = adaptive_card(reply, user_ids=user_ids)
+    return MessageFactory.attachment(CardFactory.adaptive_card(card), text=_summary(reply))
 
 
-def reply_payload(reply: Reply) -> dict[str, Any]:
+def reply_payload(reply: Reply, user_ids: Sequence[str] = ()) -> dict[str, Any]:
     """The same message as `reply_activity`, as the connector's JSON: built directly, because
     botbuilder's serializer (msrest) spends several milliseconds on a card of a few hundred
     objects, which is most of a `sync status` answer's cost."""
-    if not reply.tables:
+    if not reply.tables and not reply.actions:
         return {"type": "message", "text": message_text(reply), "textFormat": "markdown"}
-    summary = message_text(dataclasses.replace(reply, tables=[]))
-    card = {
-        "contentType": "application/vnd.microsoft.card.adaptive",
-        "content": adaptive_card(reply),
+    card = {"contentType": CARD_TYPE, "content": adaptive_card(reply, user_ids=user_ids)}
+    return {
+        "type": "message",
+        "text": _summary(reply),
+        "textFormat": "markdown",
+        "attachments": [card],
     }
-    return {"type": "message", "text": summary, "textFormat": "markdown", "attachments": [card]}

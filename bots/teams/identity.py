@@ -137,3 +137,27 @@ class Roster:
             entra_id=sender.aad_object_id or "",
             display_name=sender.name or "",
         )
+
+
+class AdminMris:
+    """The Teams ids (MRIs, `29:…`) of the admins who talked to the bot lately, newest first:
+    what a card's `refresh.userIds` names, since Teams wants MRIs there and the configuration
+    names admins by email or Entra object id. At most 60, as Teams allows
+    (https://learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/universal-actions-for-adaptive-cards/work-with-universal-actions-for-adaptive-cards,
+    "User IDs in refresh"). Kept in memory: after a restart cards name those seen since, and
+    the others get Teams' "Refresh card" menu item."""
+
+    def __init__(self, size: int = 60) -> None:
+        self.size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def remember(self, mri: str) -> None:
+        if not mri:
+            return
+        self._ids[mri] = None
+        self._ids.move_to_end(mri, last=False)
+        while len(self._ids) > self.size:
+            self._ids.popitem(last=True)
+
+    def __call__(self) -> list[str]:
+        return list(self._ids)

@@ -1,4 +1,6 @@
-"""`POST /api/messages`: the endpoint the Bot Framework (or a local test tool) calls.
+"""`POST /api/messages`: the endpoint the Bot Framework (or a local test tool) calls, for every
+activity: messages, and invokes such as a card's button (`adaptiveCard/action`), which pass the
+same checks below before the bot sees them.
 
 Order matters, as on the Chat endpoint: the bearer token is checked from the header alone
 before the body is read (signature, issuer, audience, expiry; a request without a valid token
@@ -152,7 +154,12 @@ def add_teams_routes(
         except PermissionError as error:  # e.g. a service URL the token was not issued for
             return refuse_token(request, error)
         if invoke:
-            return web.json_response(data=serializer_helper(invoke.body), status=invoke.status)
+            # The card actions' answers are plain JSON already (bots/teams/handler.py);
+            # botbuilder's own invoke answers are its models.
+            body = invoke.body
+            if body is not None and not isinstance(body, dict | list | str):
+                body = serializer_helper(body)
+            return web.json_response(data=body, status=invoke.status)
         return web.Response(status=201)
 
     app.router.add_post(MESSAGES_PATH, messages)
@@ -161,7 +168,7 @@ def add_teams_routes(
 
     async def close_replies(_: web.Application) -> None:
         refused.close()
-        await bot.replies.close()
+        await bot.close()
 
     app.on_cleanup.append(close_replies)
-    return TeamsPoster(adapter, settings)
+    return TeamsPoster(adapter, settings, refresh_users=bot.admin_mris)

@@ -207,6 +207,39 @@ class BotFrameworkChannel:
             channel_data["team"]["aadGroupId"] = str(group)
         return activity
 
+    def invoke(
+        self,
+        data: Any,
+        *,
+        user: Member,
+        conversation: Conversation | None = None,
+        verb: str = "dirsync",
+        reply_to_id: str = "",
+        trigger: str = "manual",
+        title: str = "",
+    ) -> dict[str, Any]:
+        """A click on a card's `Action.Execute` button (or, with `trigger="automatic"`, the
+        card's refresh): the `adaptiveCard/action` invoke, shaped as documented
+        (https://learn.microsoft.com/microsoftteams/platform/bots/universal-bot-action-model,
+        request format): `value.action` is a copy of the action (type, verb, data),
+        `value.trigger` says how it fired, `replyToId` names the message carrying the card."""
+        conversation = conversation or Conversation()
+        activity = self._base_activity("invoke", user, conversation)
+        action: dict[str, Any] = {"type": "Action.Execute", "verb": verb, "data": data}
+        if title:
+            action["title"] = title
+        activity.update(
+            {
+                "name": "adaptiveCard/action",
+                "value": {"action": action, "trigger": trigger},
+                "entities": [{"type": "clientInfo", "locale": "en-US", "platform": "Web"}],
+            }
+        )
+        if reply_to_id:
+            activity["replyToId"] = reply_to_id
+        activity["channelData"]["source"] = {"name": "message"}
+        return activity
+
     def bot_added(self, *, user: Member, conversation: Conversation) -> dict[str, Any]:
         """conversationUpdate with the bot in membersAdded, as Teams sends on installation."""
         activity = self._base_activity("conversationUpdate", user, conversation)

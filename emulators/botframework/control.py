@@ -5,6 +5,11 @@ POST /_control/reset     forget the recorded posts
 GET  /_control/roster    the members the connector knows
 PUT  /_control/roster    replace them: [{"name", "email", "aadObjectId"?, "id"?}, ...]
 POST /_control/token     a signed channel->bot token: {"serviceUrl"?, "audience"?, "lifetime"?}
+POST /_control/invoke    click a card's button as Teams does: {"bot", "user", "data", "verb"?,
+                         "trigger"?, "conversationId"?, "conversationType"?, "replyToId"?}; the
+                         emulator signs the adaptiveCard/action invoke, posts it to the bot
+                         and answers {"status", "body", "activity"}: the bot's HTTP status,
+                         its invoke response and the activity sent
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from .channel import CHANNEL
-from .members import Member
+from .members import Conversation, Member
 
 
 async def _json(request: web.Request) -> Any:
@@ -74,6 +80,39 @@ async def token(request: web.Request) -> web.Response:
     return web.json_response({"token": signed, "serviceUrl": channel.service_url})
 
 
+async def invoke(request: web.Request) -> web.Response:
+    data = await _json(request)
+    if not isinstance(data, dict) or not isinstance(data.get("bot"), str):
+        raise web.HTTPBadRequest(text='{"bot": "<the bot\'s messaging endpoint>", ...} expected')
+    channel = request.app[CHANNEL]
+    user = channel.find_member(str(data.get("user") or ""))
+    if user is None:
+        raise web.HTTPBadRequest(text="user: the id or aadObjectId of a member of the roster")
+    conversation = Conversation(type=str(data.get("conversationType") or "personal"))
+    if data.get("conversationId"):
+        conversation.id = str(data["conversationId"])
+    activity = channel.invoke(
+        data.get("data"),
+        user=user,
+        conversation=conversation,
+        verb=str(data.get("verb") or "dirsync"),
+        trigger=str(data.get("trigger") or "manual"),
+        reply_to_id=str(data.get("replyToId") or ""),
+    )
+    headers = {"Authorization": channel.authorization()}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(data["bot"], json=activity, headers=headers) as response,
+    ):
+        raw = await response.read()
+        status = response.status
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = raw.decode("utf-8", "replace")
+    return web.json_response({"status": status, "body": body, "activity": activity})
+
+
 def control_routes() -> list[web.RouteDef]:
     return [
         web.get("/_control/posts", posts),
@@ -81,4 +120,5 @@ def control_routes() -> list[web.RouteDef]:
         web.get("/_control/roster", get_roster),
         web.put("/_control/roster", put_roster),
         web.post("/_control/token", token),
+        web.post("/_control/invoke", invoke),
     ]

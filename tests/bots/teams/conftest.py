@@ -78,6 +78,20 @@ class TeamsBot:
             await resp.read()
             return resp.status
 
+    async def invoke(
+        self, activity: dict[str, Any], authorization: str | None = ""
+    ) -> tuple[int, Any]:
+        """POSTs an invoke activity as `send` does; the HTTP status and the invoke response
+        (the JSON body, None when there is none)."""
+        headers = {"Content-Type": "application/json"}
+        if authorization == "":
+            authorization = self.channel.authorization()
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        async with self.http.post(self.url, data=json.dumps(activity), headers=headers) as resp:
+            raw = await resp.read()
+            return resp.status, (json.loads(raw) if raw else None)
+
     async def say(self, text: str, user: Member = ADMIN_MEMBER, **options: Any) -> int:
         return await self.send(self.channel.message(text, user=user, **options))
 
