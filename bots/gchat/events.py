@@ -10,7 +10,8 @@ A button click (classic CARD_CLICKED, add-on `chat.buttonClickedPayload`) is a C
 format puts it: classic `common.parameters` (a map) or else `action.parameters` (key/value
 pairs), add-on `commonEventObject.parameters`. Parameters that are not strings leave `click`
 None: the interpreter refuses that with the reason (a refusal the clicker reads, not a 400).
-`message_name` is then the clicked message, the one an UPDATE_MESSAGE answer replaces.
+A click's `message_name` is the clicked message, the one an UPDATE_MESSAGE answer replaces. A
+click naming neither a function nor parameters is no button of ours: kind "other".
 https://developers.google.com/workspace/chat/receive-respond-interactions,
 https://developers.google.com/workspace/add-ons/concepts/event-objects#common-event-object
 """
@@ -291,6 +292,10 @@ def button_data(parameters: Any) -> dict[str, str] | None:
 def _clicked(
     base: ChatEvent, message: Any, parameters: Any, function: Any, dialog: Any
 ) -> ChatEvent:
+    if not function and parameters is None:
+        # Neither a function nor parameters: no button of ours (each names both), so nothing
+        # to run or refuse; answered as any event we do not act on.
+        return ChatEvent(format=base.format, kind="other", user=base.user, space=base.space)
     name = thread = None
     if isinstance(message, Mapping):
         name = str(message["name"]) if isinstance(message.get("name"), str) else None

@@ -147,8 +147,9 @@ class GChatEndpoint:
                 if self.poster is not None
                 else CHAT_ANSWER_SECONDS - ANSWER_MARGIN_SECONDS
             )
-            done, _ = await asyncio.wait({task}, timeout=wait)
-            if not done:
+            if wait > 0:
+                await asyncio.wait({task}, timeout=wait)
+            if not task.done():
                 self._follow(event, task)
                 now = started(event, posted_later=self.poster is not None)
                 update = event.message_name is not None

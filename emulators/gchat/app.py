@@ -7,6 +7,7 @@ URL layout (one loopback port; point the app's certs URL, token_uri and Chat api
     GET  /oauth2/v3/certs                    Google OIDC keys, JWK Set
     POST /token                              OAuth 2.0 token endpoint (JWT bearer grant)
     POST /v1/spaces/{space}/messages         spaces.messages.create
+    PATCH/PUT /v1/spaces/{space}/messages/{message}   spaces.messages.patch / update
     /_control/...                            stand-in controls (see control.py)
 """
 
@@ -20,7 +21,7 @@ from aiohttp import web
 from .control import control_routes
 from .faults import FaultConfig, Faults
 from .limits import WriteLimit, WriteLimitConfig
-from .messages import create_message
+from .messages import create_message, update_message
 from .oauth import token
 from .standin import (
     CHAT_JWKS_PATH,
@@ -67,4 +68,6 @@ def create_app(
     app.router.add_get(OIDC_JWKS_PATH, _serve(lambda: tokens.oidc_key.jwks()))
     app.router.add_post("/token", token)
     app.router.add_post("/v1/spaces/{space}/messages", create_message)
+    app.router.add_patch("/v1/spaces/{space}/messages/{message}", update_message)
+    app.router.add_put("/v1/spaces/{space}/messages/{message}", update_message)
     return app

@@ -11,6 +11,10 @@ PUT    /_control/write-limit                  {"writes_per_window": 5, "time_sca
 POST   /_control/tokens                       {"mode": "project-number"|"endpoint-url",
                                                "audience": "...", "expired": false}: a signed
                                                event token, for clients outside Python
+POST   /_control/interactions                 {"url", "mode", "audience", "event",
+                                               "forged": false}: send a signed event to the
+                                               app as Chat does, check and apply its answer
+                                               (interactions.py)
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from aiohttp import web
 
 from ..common import fault_routes, json_object, reset_route, settings_routes
 from .faults import FaultConfig
+from .interactions import deliver
 from .limits import WriteLimitConfig
 from .standin import STANDIN
 
@@ -61,4 +66,5 @@ def control_routes() -> list[web.RouteDef]:
         *fault_routes(lambda app: app[STANDIN].faults, FaultConfig),
         *settings_routes("write-limit", lambda app: app[STANDIN].write_limit, WriteLimitConfig),
         web.post("/_control/tokens", sign_token),
+        web.post("/_control/interactions", deliver),
     ]

@@ -252,3 +252,81 @@ def addon_added_to_space_event(
 ) -> dict[str, Any]:
     payload = {"addedToSpacePayload": {"space": space.to_json(), "interactionAdd": False}}
     return _addon(user, space, payload, system_id_token)
+
+
+def _pairs(parameters: dict[str, str]) -> list[dict[str, str]]:
+    return [{"key": key, "value": value} for key, value in parameters.items()]
+
+
+def card_clicked_event(
+    user: ChatUser,
+    space: ChatSpace,
+    message: dict[str, Any],
+    parameters: dict[str, str],
+    *,
+    function: str = "dirsync.click",
+) -> dict[str, Any]:
+    """A classic CARD_CLICKED event: `user` clicked a button on `message` (the app's message as
+    Chat holds it) whose onClick.action named `function` with `parameters`. Chat sends the
+    button's data twice, as `action.actionMethodName` / `action.parameters` (key/value pairs)
+    and as `common.invokedFunction` / `common.parameters` (a map)
+    (https://developers.google.com/workspace/chat/receive-respond-interactions)."""
+    return {
+        "type": "CARD_CLICKED",
+        "eventTime": now_rfc3339(),
+        "space": space.to_json(),
+        "user": user.to_json(),
+        "message": message,
+        "action": {"actionMethodName": function, "parameters": _pairs(parameters)},
+        "common": {
+            "hostApp": "CHAT",
+            "userLocale": "en",
+            "invokedFunction": function,
+            "parameters": dict(parameters),
+        },
+        "isDialogEvent": False,
+    }
+
+
+def addon_button_clicked_event(
+    user: ChatUser,
+    space: ChatSpace,
+    message: dict[str, Any],
+    parameters: dict[str, str],
+    *,
+    function: str,
+    system_id_token: str = "",
+) -> dict[str, Any]:
+    """A button click as a Workspace add-on Chat app receives it: the function (the add-on's
+    endpoint URL) and parameters in `commonEventObject`, the clicked message in
+    `chat.buttonClickedPayload` (https://developers.google.com/workspace/add-ons/chat/build,
+    https://developers.google.com/workspace/add-ons/concepts/event-objects)."""
+    event = _addon(
+        user,
+        space,
+        {
+            "buttonClickedPayload": {
+                "message": message,
+                "space": space.to_json(),
+                "isDialogEvent": False,
+            }
+        },
+        system_id_token,
+    )
+    event["commonEventObject"] |= {"invokedFunction": function, "parameters": dict(parameters)}
+    return event
+
+
+def button_parameters(message: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The buttons of a message's cards, by label: each one's onClick.action parameters as a
+    map, what a click on it sends back."""
+    found: dict[str, dict[str, str]] = {}
+    for card in message.get("cardsV2", []):
+        for section in card.get("card", {}).get("sections", []):
+            for widget in section.get("widgets", []):
+                for button in widget.get("buttonList", {}).get("buttons", []):
+                    action = button.get("onClick", {}).get("action", {})
+                    found[button.get("text", "")] = {
+                        p["key"]: p["value"] for p in action.get("parameters", [])
+                    }
+    return found

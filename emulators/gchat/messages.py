@@ -7,10 +7,14 @@ message with text or cards, a `messageId` that starts with `client-` (at most 63
 message it created instead of creating another, which is what makes retries idempotent.
 Replies go into `thread.name` or `thread.threadKey` only with a `messageReplyOption`, as in
 Chat; otherwise each message starts a thread of its own.
+
+`PATCH`/`PUT /v1/spaces/{space}/messages/{message}` (spaces.messages.patch / update) replace the
+fields their updateMask names (text, cards_v2) of a recorded message.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import secrets
@@ -129,3 +133,67 @@ def _as_message(posted: PostedMessage) -> dict[str, Any]:
     if posted.message_id:
         message["clientAssignedMessageId"] = posted.message_id
     return message
+
+
+def message_json(posted: PostedMessage) -> dict[str, Any]:
+    """A recorded message as the Chat API shows it (and as a CARD_CLICKED event carries it)."""
+    return _as_message(posted)
+
+
+UPDATE_FIELDS = {"text": "text", "cards_v2": "cardsV2", "cardsV2": "cardsV2"}
+
+
+async def update_message(request: web.Request) -> web.Response:
+    """spaces.messages.patch (PATCH) and spaces.messages.update (PUT): the fields named in
+    `updateMask` (text, cards_v2; `*` for both) of a message the app posted are replaced.
+    https://developers.google.com/workspace/chat/api/reference/rest/v1/spaces.messages/patch"""
+    standin = request.app[STANDIN]
+    space = "spaces/" + request.match_info["space"]
+    name = f"{space}/messages/{request.match_info['message']}"
+    caller = _caller(standin, request)
+    if isinstance(caller, web.Response):
+        return caller
+    api = bundled_document("chat", "v1")
+    method_id = "chat.spaces.messages.patch" if request.method == "PATCH" else UPDATE_METHOD
+    method = next(m for m in api.methods if m.id == method_id)
+    try:
+        query = api.check_query(method, list(request.query.items()))
+        body = json.loads(await request.read() or b"{}")
+        api.check_body("Message", body)
+    except ValidationError as exc:
+        return error_response(400, exc.message)
+    except ValueError as exc:
+        return error_response(400, f"Invalid JSON payload received. {exc}")
+    mask = [field.strip() for field in str(query.get("updateMask") or "").split(",") if field]
+    if not mask:
+        return error_response(400, "updateMask is required.")
+    if mask == ["*"]:
+        mask = ["text", "cards_v2"]
+    unknown = [field for field in mask if field not in UPDATE_FIELDS]
+    if unknown:
+        return error_response(400, f"Invalid field paths in updateMask: {unknown}.")
+    posted = standin.message(name)
+    if posted is None:
+        return error_response(404, f"Message {name} not found.")
+    injected = standin.faults.next_status()
+    if injected is None and not standin.write_limit.allow(space):
+        injected = 429
+    if injected is not None:
+        standin.refused.append((injected, None))
+        return error_response(injected)
+    changed = dict(posted.body)
+    for field in mask:
+        key = UPDATE_FIELDS[field]
+        if key in body:
+            changed[key] = body[key]
+        else:
+            changed.pop(key, None)
+    if not (changed.get("text") or changed.get("cardsV2")):
+        return error_response(400, "Message cannot be empty.")
+    standin.replace(dataclasses.replace(posted, body=changed))
+    updated = standin.message(name)
+    assert updated is not None
+    return web.json_response(_as_message(updated))
+
+
+UPDATE_METHOD = "chat.spaces.messages.update"

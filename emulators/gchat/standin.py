@@ -4,6 +4,7 @@ faults."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from collections.abc import Callable
@@ -83,7 +84,9 @@ class PostedMessage:
     request_id: str | None
     message_id: str | None
     reply_option: str | None
-    caller: str  # the service account that posted
+    caller: str  # the service account that posted; "interaction" for a synchronous answer
+    private_viewer: str | None = None  # privateMessageViewer.name: only they see it
+    updates: int = 0  # how many times it was updated (UPDATE_MESSAGE, messages.patch)
 
     @property
     def text(self) -> str:
@@ -99,6 +102,8 @@ class PostedMessage:
             "messageId": self.message_id,
             "messageReplyOption": self.reply_option,
             "caller": self.caller,
+            "privateViewer": self.private_viewer,
+            "updates": self.updates,
         }
 
 
@@ -143,6 +148,19 @@ class ChatStandIn:
 
     def messages_in(self, space: str) -> list[PostedMessage]:
         return [m for m in self.messages if m.space == space]
+
+    def message(self, name: str) -> PostedMessage | None:
+        return next((m for m in self.messages if m.name == name), None)
+
+    def replace(self, updated: PostedMessage) -> None:
+        """Store a new version of a message (same name), counted as an update."""
+        updated = dataclasses.replace(updated, updates=updated.updates + 1)
+        for index, message in enumerate(self.messages):
+            if message.name == updated.name:
+                self.messages[index] = updated
+        for key, posted in list(self.by_request.items()):
+            if posted.name == updated.name:
+                self.by_request[key] = updated
 
     def reset(self) -> None:
         self.messages.clear()

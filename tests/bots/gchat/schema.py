@@ -70,6 +70,8 @@ def validate_addon_event(event: Mapping[str, Any]) -> None:
             "isDialogEvent": None,
         },
         "addedToSpacePayload": {"space": "Space", "interactionAdd": None},
+        # a button click: the clicked message, its space, whether in a dialog
+        "buttonClickedPayload": {"message": "Message", "space": "Space", "isDialogEvent": None},
     }
     found = set(chat) - {"user", "space", "eventTime"}
     if len(found) != 1 or not found <= set(payloads):
