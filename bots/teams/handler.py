@@ -61,7 +61,7 @@ RUN_ANSWER_WITHIN = 0.3
 RUN_COMMANDS = frozenset({"sync now", "approve deletions"})
 # Documented shapes of an `adaptiveCard/action` answer: the HTTP status is 200 whenever the
 # bot handled the invoke, `statusCode` in the body says how
-# (https://learn.microsoft.com/microsoftteams/platform/bots/universal-bot-action-model, response
+# (https://learn.microsoft.com/adaptive-cards/authoring-cards/universal-action-model, response
 # format; the types are those of the Adaptive Cards universal action model).
 MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
 ERROR_TYPE = "application/vnd.microsoft.error"

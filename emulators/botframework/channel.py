@@ -220,7 +220,7 @@ class BotFrameworkChannel:
     ) -> dict[str, Any]:
         """A click on a card's `Action.Execute` button (or, with `trigger="automatic"`, the
         card's refresh): the `adaptiveCard/action` invoke, shaped as documented
-        (https://learn.microsoft.com/microsoftteams/platform/bots/universal-bot-action-model,
+        (https://learn.microsoft.com/adaptive-cards/authoring-cards/universal-action-model,
         request format): `value.action` is a copy of the action (type, verb, data),
         `value.trigger` says how it fired, `replyToId` names the message carrying the card."""
         conversation = conversation or Conversation()

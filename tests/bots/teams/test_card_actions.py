@@ -2,7 +2,7 @@
 channel like a message, answered with the documented invoke response (Universal Actions:
 https://learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/universal-actions-for-adaptive-cards/work-with-universal-actions-for-adaptive-cards;
 request and response format, "the HTTP response's status code returned by the bot must be equal
-to 200" and `statusCode` in the body: https://learn.microsoft.com/microsoftteams/platform/bots/universal-bot-action-model).
+to 200" and `statusCode` in the body: https://learn.microsoft.com/adaptive-cards/authoring-cards/universal-action-model).
 Everything goes through botbuilder's CloudAdapter and the Bot Framework channel emulator."""
 
 from __future__ import annotations
