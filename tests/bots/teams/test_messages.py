@@ -40,7 +40,11 @@ async def test_pause_google_primaries_works_and_is_audited(teams_bot: TeamsBot) 
 
     [post] = teams_bot.channel.posts()
     assert "paus" in post.text.lower()
-    assert post.attachments == []
+    [card] = post.attachments  # the reply offers Resume as a button
+    buttons = [a for a in card["content"].get("actions", []) if a["type"] == "Action.Execute"]
+    assert [(b["title"], b["data"]["command"]) for b in buttons] == [
+        ("Resume", "resume google primaries")
+    ]
     [event] = teams_bot.command_events()
     assert (event.action, event.result) == ("pause", "ok")
     assert event.actor == ADMIN_MEMBER.email
