@@ -19,12 +19,14 @@ for the next flush rather than earning 429s.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from bots.delivered_log import DeliveredLog
+from core.commands.buttons import alert_actions
+from core.commands.reply import Action
 from core.engine import NO_CHANGE
 from core.model import AuditEvent, ConversationRef, Platform
 from core.ports import Clock, Store
@@ -33,10 +35,18 @@ log = logging.getLogger(__name__)
 
 
 class Poster(Protocol):
-    async def post(self, ref: ConversationRef, text: str, *, request_id: str | None = None) -> None:
+    async def post(
+        self,
+        ref: ConversationRef,
+        text: str,
+        *,
+        request_id: str | None = None,
+        actions: Sequence[Action] = (),
+    ) -> None:
         """Deliver `text` to the conversation; raise if the platform did not accept it.
         `request_id` is the same for every try of one event, so a platform that supports it
-        (Google Chat's requestId) never shows a message twice."""
+        (Google Chat's requestId) never shows a message twice. `actions`: buttons to carry
+        (an alert's, core/commands/buttons.py), as a card."""
         ...
 
 
@@ -135,6 +145,7 @@ class AuditSink:
     async def _deliver(self, event: AuditEvent, channels: list[ConversationRef]) -> str:
         assert event.id is not None
         text = format_event(event)
+        actions = alert_actions(event)
         outcome = "posted"
         for channel in sorted(channels, key=lambda c: c.platform is Platform.MICROSOFT):
             if outcome != "posted" and channel.platform is Platform.MICROSOFT:
@@ -150,7 +161,7 @@ class AuditSink:
             self._spend(key)
             try:
                 await self.posters[channel.platform].post(
-                    channel, text, request_id=f"audit-{event.id}"
+                    channel, text, request_id=f"audit-{event.id}", actions=actions
                 )
             except Exception as error:  # any platform failure: keep the event, try later
                 log.warning("audit post to %s failed: %s", key, error)

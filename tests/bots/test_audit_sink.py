@@ -13,6 +13,7 @@ from bots.audit_sink import AuditSink
 from bots.delivered_log import DeliveredLog
 from core.audit import Auditor
 from core.clock import FixedClock
+from core.commands.reply import Action
 from core.engine import Engine
 from core.memory_store import MemoryStore
 from core.model import AuditEvent, ConversationRef, Platform
@@ -22,8 +23,17 @@ from core.model import AuditEvent, ConversationRef, Platform
 class FakePoster:
     sent: list[tuple[str, str]] = field(default_factory=list)
     failures: int = 0  # the next N posts fail
+    buttons: list[list[str]] = field(default_factory=list)  # each post's buttons
 
-    async def post(self, ref: ConversationRef, text: str, *, request_id: str | None = None) -> None:
+    async def post(
+        self,
+        ref: ConversationRef,
+        text: str,
+        *,
+        request_id: str | None = None,
+        actions: Sequence[Action] = (),
+    ) -> None:
+        self.buttons.append([a.label for a in actions])
         if self.failures:
             self.failures -= 1
             raise RuntimeError("HTTP 503 from the platform")
@@ -103,7 +113,11 @@ async def test_a_crash_mid_flush_posts_nothing_twice_after_the_restart() -> None
         audit.alert("alert", f"number {n}")
 
     async def crash_on_the_third(
-        ref: ConversationRef, text: str, *, request_id: str | None = None
+        ref: ConversationRef,
+        text: str,
+        *,
+        request_id: str | None = None,
+        actions: Sequence[Action] = (),
     ) -> None:
         if "number 2" in text:
             raise Crash
@@ -181,7 +195,14 @@ class RecordingPoster:
     sent: list[str | None] = field(default_factory=list)  # request ids
     on_post: Callable[[], None] = lambda: None
 
-    async def post(self, ref: ConversationRef, text: str, *, request_id: str | None = None) -> None:
+    async def post(
+        self,
+        ref: ConversationRef,
+        text: str,
+        *,
+        request_id: str | None = None,
+        actions: Sequence[Action] = (),
+    ) -> None:
         self.on_post()
         self.sent.append(request_id)
 
@@ -261,3 +282,12 @@ async def test_without_a_journal_a_restart_does_post_again_which_the_journal_pre
     teams = RecordingPoster()
     assert (await AuditSink(store, {Platform.MICROSOFT: teams}, clock).flush()).posted == 1
     assert teams.sent == ["audit-1"]
+
+
+async def test_the_held_deletions_alert_carries_its_buttons_to_every_channel() -> None:
+    _, audit, teams, chat, sink, _ = setup()
+    audit.alert("deletions held", "30 deletion(s) held: more than the guard allows")
+    audit.alert("quarantine", "ann@contoso.com is quarantined")
+    assert (await sink.flush()).posted == 2
+    for poster in (teams, chat):
+        assert poster.buttons == [["Approve", "Discard", "Details"], []]
