@@ -111,6 +111,12 @@ def read_answer(event: Mapping[str, Any], answer: Any) -> tuple[str, dict[str, A
         api.check_body("Message", message)
     except ValidationError as exc:
         raise BadAnswer(f"not a chat.v1 Message: {exc.message}") from None
+    response = message.get("actionResponse") if isinstance(message, dict) else None
+    if isinstance(response, dict) and "type" in response:
+        # check_body checks names and JSON types, not enums: the response type matters here
+        types = api.schemas["ActionResponse"]["properties"]["type"]["enum"]
+        if response["type"] not in types:
+            raise BadAnswer(f"not a chat.v1 Message: actionResponse.type {response['type']!r}")
     if not isinstance(message, dict) or not (message.get("text") or message.get("cardsV2")):
         raise BadAnswer("the message has neither text nor cardsV2")
     if kind == "update":

@@ -35,6 +35,7 @@ from emulators.gchat import (
     ChatStandIn,
     ChatUser,
     PostedMessage,
+    WriteLimitConfig,
     addon_button_clicked_event,
     addon_message_event,
     button_parameters,
@@ -55,6 +56,13 @@ SPACE = ChatSpace("spaces/AAAAadmins", "Sync admins")
 POLICY = AccessPolicy(admins=frozenset({ADA.email, BOB.email}), viewers=frozenset({VICTOR.email}))
 GS = Role.GOOGLE_PRIMARIES
 MS = Role.MICROSOFT_PRIMARIES
+
+
+@pytest.fixture(autouse=True)
+def default_write_limit(chat: ChatStandIn, chat_thread: EmulatorThread) -> None:
+    """Chat's own 60 writes a minute per space: an earlier test's narrower limit (the
+    stand-in's reset keeps the configured limit) must not refuse these writes."""
+    chat_thread.call(lambda: chat.write_limit.configure(WriteLimitConfig()))
 
 
 @dataclass
