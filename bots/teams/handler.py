@@ -315,7 +315,7 @@ class DirsyncTeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder
             return message_answer(OTHER_TENANT)
         read = read_action(activity.value)
         if isinstance(read, str):
-            log.warning("card action refused: %s", read)
+            log.info("card action refused: %s", read)  # bad input, answered: not an incident
             return error_answer(f"This card action cannot be used: {read}.")
         verb, data = read
         asker = await self.roster.asker(turn_context)

@@ -8,7 +8,8 @@ the published ids and the admin's email, so an admin asks without touching the p
 
 What a user would see is checked: a message gets the command's reply in its own conversation;
 lifecycle events are answered as the bot's docs say (installation: a welcome; the bot added to
-a team: remembered quietly; the rest ignored); an invoke the bot does not handle gets
+a team: remembered quietly; the rest ignored); a card action that is not one of our buttons
+gets the documented invoke response with a refusal; an invoke the bot does not handle gets
 botbuilder's 501 (docs/RELIABILITY.md). Nothing is logged at warning or above, and nothing is
 audited that was not a command.
 """
@@ -41,7 +42,7 @@ IGNORED = [
     "teams-message-update-edit",
     "teams-message-delete-soft",
 ]
-INVOKES = ["teams-invoke-adaptive-card-action", "teams-invoke-messaging-extension-query"]
+INVOKES = ["teams-invoke-messaging-extension-query"]
 
 
 @pytest.fixture(scope="module")
@@ -211,6 +212,27 @@ async def test_an_invoke_the_bot_does_not_handle_gets_501_and_runs_nothing(
 
     assert status == 501  # botbuilder's answer to an invoke nobody handles
     assert json.loads(body) is None
+    assert bot.channel.posts() == []
+    assert bot.store.list_audit(100) == before
+    assert complaints(caplog) == []
+
+
+async def test_a_published_card_action_that_is_not_our_button_is_refused_in_an_invoke_response(
+    bot: TeamsBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Microsoft's recorded Action.Execute has no verb and carries {"feedback": ...}: not one of
+    our buttons. The bot answers in the Universal Actions invoke response's error form (HTTP
+    200, statusCode 400, https://learn.microsoft.com/microsoftteams/platform/task-modules-and-
+    cards/cards/universal-actions-for-adaptive-cards/work-with-universal-actions-for-adaptive-
+    cards), runs nothing and audits nothing."""
+    before = bot.store.list_audit(100)
+
+    status, body = await post(bot, published(bot, "teams-invoke-adaptive-card-action"))
+
+    assert status == 200, body
+    answer = json.loads(body)
+    assert (answer["statusCode"], answer["type"]) == (400, "application/vnd.microsoft.error")
+    assert "cannot be used" in answer["value"]["message"]
     assert bot.channel.posts() == []
     assert bot.store.list_audit(100) == before
     assert complaints(caplog) == []
