@@ -157,6 +157,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Google Chat: the project number or the endpoint URL (unset: no Google Chat endpoint)",
     ),
     Setting("gchat_certs_url", "", "Google Chat: the certificates of its tokens; empty: Google's"),
+    Setting(
+        "gchat_action_url",
+        "",
+        "Google Chat, a Workspace add-on app: the endpoint URL its buttons name (empty: the "
+        "endpoint URL audience, else a classic app's function name)",
+    ),
     Setting("gchat_api_url", "https://chat.googleapis.com/", "the Google Chat API's root"),
     Setting(
         "gchat_service_account_file",
@@ -232,6 +238,7 @@ class Settings:
     gchat_audience_type: str = "project-number"
     gchat_audience: str = ""
     gchat_certs_url: str = ""
+    gchat_action_url: str = ""
     gchat_api_url: str = "https://chat.googleapis.com/"
     gchat_service_account_file: str = ""
     gchat_pubsub_subscription: str = ""
@@ -374,6 +381,7 @@ def load(env: Mapping[str, str] | None = None, config_file: Path | None = None) 
         gchat_audience_type=raw["gchat_audience_type"],
         gchat_audience=raw["gchat_audience"].strip(),
         gchat_certs_url=raw["gchat_certs_url"].strip(),
+        gchat_action_url=raw["gchat_action_url"].strip(),
         gchat_api_url=raw["gchat_api_url"].strip(),
         gchat_service_account_file=raw["gchat_service_account_file"].strip(),
         gchat_pubsub_subscription=subscription,
@@ -388,6 +396,7 @@ URL_SETTINGS = (
     "teams_openid_metadata_url",
     "teams_login_url",
     "gchat_certs_url",
+    "gchat_action_url",
     "gchat_api_url",
 )
 _SUBSCRIPTION = re.compile(r"projects/[^/\s]+/subscriptions/[^/\s]+")

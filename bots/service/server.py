@@ -300,6 +300,7 @@ def _mount_gchat(
     common: dict[str, Any] = {
         "audience_type": settings.gchat_audience_type,
         "certs_url": settings.gchat_certs_url,
+        "action_url": settings.gchat_action_url,
         "chat_api_endpoint": settings.gchat_api_url,
         "service_account_info": info,
     }
