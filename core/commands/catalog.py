@@ -28,6 +28,9 @@ class CommandSpec:
     help: str
     access: Access
     also: tuple[str, ...] = ()  # other spellings worth showing in `help`
+    # A card may offer it as a button (core/commands/buttons.py); a click naming any other
+    # command is refused (core/commands/clicks.py).
+    button: bool = False
 
 
 COMMANDS: tuple[CommandSpec, ...] = (
@@ -46,6 +49,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "failed and held deletions; the last run and the next one",
         access="read",
         also=("status",),
+        button=True,
     ),
     CommandSpec(
         name="sync now",
@@ -53,6 +57,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         usage="sync now",
         help="starts a run now and replies with what it changed",
         access="admin",
+        button=True,
     ),
     CommandSpec(
         name="sync preview",
@@ -80,6 +85,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "until it is resumed; changes seen meanwhile are counted as pending",
         access="admin",
         also=("pause google", "pause microsoft"),
+        button=True,
     ),
     CommandSpec(
         name="resume",
@@ -88,6 +94,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         help="resumes a paused group; the next run applies its pending changes",
         access="admin",
         also=("resume google", "resume microsoft"),
+        button=True,
     ),
     CommandSpec(
         name="resync user",
@@ -96,6 +103,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         help="provision on demand: clears that person's failures, reconciles them now and "
         "replies step by step",
         access="admin",
+        button=True,
     ),
     CommandSpec(
         name="user",
@@ -104,6 +112,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         help="explains one person: group(s), primary platform, secondary account and its "
         "state, last change, last error, User Sync sources",
         access="read",
+        button=True,
     ),
     CommandSpec(
         name="groups",
@@ -199,6 +208,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         help="the deletions the deletion guard holds, why, and who decided on the last ones",
         access="read",
         also=("held",),
+        button=True,
     ),
     CommandSpec(
         name="approve deletions",
@@ -206,6 +216,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         usage="approve deletions",
         help="lets the deletions held by the deletion guard go ahead, and runs now",
         access="admin",
+        button=True,
     ),
     CommandSpec(
         name="discard deletions",
@@ -214,6 +225,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         help="forgets the held deletions; one whose cause remains (the person is still out of "
         "the group) is held again by a later run",
         access="admin",
+        button=True,
     ),
     CommandSpec(
         name="errors",
@@ -242,5 +254,6 @@ COMMANDS: tuple[CommandSpec, ...] = (
 
 BY_NAME: dict[str, CommandSpec] = {spec.name: spec for spec in COMMANDS}
 READ_ONLY: frozenset[str] = frozenset(s.name for s in COMMANDS if s.access == "read")
+BUTTONS: frozenset[str] = frozenset(s.name for s in COMMANDS if s.button)
 AUDIT_DEFAULT = 20
 AUDIT_MAX = 200

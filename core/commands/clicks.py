@@ -8,24 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from core.commands.catalog import BUTTONS
 from core.commands.parser import Command, parse
 
-# The commands a button may stand for: those a card offers (core/commands/buttons.py and the
-# replies' actions). Any other command in a click's data is refused, so a crafted click cannot
-# reach a command no card offers (assign, import, set audit channel here...).
-CLICKABLE = frozenset(
-    {
-        "sync status",
-        "sync now",
-        "pause",
-        "resume",
-        "resync user",
-        "user",
-        "held deletions",
-        "approve deletions",
-        "discard deletions",
-    }
-)
 COMMAND_MAX = 200
 REF_MAX = 64
 
@@ -53,6 +38,8 @@ def read_click(data: object) -> Click:
     if not isinstance(ref, str) or len(ref) > REF_MAX or not ref.isprintable():
         raise BadClick("the button's reference is malformed")
     parsed = parse(text)
-    if not isinstance(parsed, Command) or parsed.name not in CLICKABLE:
+    # Only the commands the table marks as buttons: a crafted click cannot reach a command no
+    # card offers (assign, import, set audit channel here...).
+    if not isinstance(parsed, Command) or parsed.name not in BUTTONS:
         raise BadClick("the button's command is not one a card offers")
     return Click(parsed, ref)

@@ -11,6 +11,8 @@ import pytest
 
 from core.commands.access import Asker
 from core.commands.buttons import alert_actions
+from core.commands.catalog import BUTTONS
+from core.commands.parser import parse
 from core.commands.reply import Action
 from core.engine import EngineSettings
 from core.model import AuditEvent, Role
@@ -186,3 +188,26 @@ async def test_the_held_deletions_alert_carries_approve_discard_and_details() ->
     assert reply.title == "Approved 2 held deletion(s)"
     other = AuditEvent("alert", "run failed", alert.at + timedelta(minutes=1))
     assert alert_actions(other) == []
+
+
+async def test_every_button_offered_stands_for_a_command_the_table_marks_as_a_button() -> None:
+    bot = await held_bot()
+    replies = [
+        await bot.say(text)
+        for text in (
+            "sync status",
+            "held deletions",
+            "user ann@contoso.com",
+            "pause microsoft primaries",
+            "resume microsoft primaries",
+        )
+    ]
+    [alert] = [e for e in bot.world.store.list_audit(500) if e.action == "deletions held"]
+    offered = [a.command for r in replies for a in r.actions] + [
+        a.command for a in alert_actions(alert)
+    ]
+    names = {parse(text).name for text in offered}  # type: ignore[union-attr]
+    assert names <= BUTTONS
+    # the rest of BUTTONS: a group-stopped alert's Status, and Teams' card refresh (`user X`)
+    assert BUTTONS - names == {"sync status", "user"}
+    assert "assign" not in BUTTONS and "import" not in BUTTONS
