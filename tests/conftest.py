@@ -156,6 +156,54 @@ def pubsub_emulator() -> Iterator[str]:
             os.killpg(process.pid, signal.SIGKILL)
 
 
+# ---- A real browser: Debian's chromium, driven by Playwright -------------------------------------
+
+
+@functools.cache
+def chromium_error() -> str | None:
+    """Why Debian's `chromium` cannot be had, or None once it is on PATH. Installs it with
+    apt-get when missing and this runs as root with apt-get (as .ci/run does); never downloads
+    a browser any other way (no `playwright install`). Cached: one attempt per run."""
+    import shutil
+    import subprocess
+
+    if shutil.which("chromium") is not None:
+        return None
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return "Debian's chromium is not installed (as root: apt-get install -y chromium)"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "chromium"]
+    output = ""
+    for attempt in ([*install], ["apt-get", "update", "-q"], [*install]):
+        try:
+            result = subprocess.run(
+                attempt, capture_output=True, text=True, timeout=600, env=env, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return f"{' '.join(attempt)} took over 600 s"
+        output = result.stderr.strip()[-500:]
+        if shutil.which("chromium") is not None:
+            return None
+    return f"apt-get could not install chromium: {output}"
+
+
+def require_chromium() -> str:
+    """The path of Debian's chromium for Playwright to launch (`executable_path`), installed
+    if missing where it can be; skips (fails when strict) where it cannot, or where the
+    playwright package is missing."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("playwright") is None:
+        missing_service("the playwright package is missing (pip install -e '.[dev]')")
+    error = chromium_error()
+    if error is not None:
+        missing_service(f"a real browser is needed: {error}")
+    path = shutil.which("chromium")
+    assert path is not None
+    return path
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """`ondemand` tests run only with DIRSYNC_ONDEMAND=1 (`./run reliability`): each says how
     long it takes, and the normal test command stays within CI's time."""
