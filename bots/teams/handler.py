@@ -289,9 +289,20 @@ class DirsyncTeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder
     # ---- card actions ------------------------------------------------------------------------
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         """`adaptiveCard/action` (a button or a card's refresh) is ours; other invokes get
-        botbuilder's answer (501 for those it does not know)."""
+        botbuilder's answer (501 for those it does not know). botbuilder reads the value of
+        the invokes it knows (message extensions, task modules, file consent...) into its
+        models first: a value that is not one (a string, a number, a list, null: found by
+        fuzzing) failed the turn with an error logged; it is a bad request (400)."""
         if turn_context.activity.name != CARD_ACTION:
-            return await super().on_invoke_activity(turn_context)
+            try:
+                return await super().on_invoke_activity(turn_context)
+            except (AttributeError, DeserializationError) as error:
+                log.warning(
+                    "invoke %r refused: its value is malformed: %s",
+                    activity_name(turn_context),
+                    error,
+                )
+                return InvokeResponse(status=400)
         activity = turn_context.activity
         key = (str(activity.conversation.id), str(activity.id)) if activity.id else None
         earlier = self.clicks.claim(key) if key is not None else None
@@ -396,6 +407,10 @@ class DirsyncTeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder
             )
         except Exception:
             log.exception("could not record the installation in %s", where.describe())
+
+
+def activity_name(turn_context: TurnContext) -> str:
+    return str(turn_context.activity.name)[:100]
 
 
 def clicked_refresh(data: Mapping[str, Any]) -> str:
