@@ -1,11 +1,24 @@
 """`dirsync say "<command>" --via teams|gchat [--state DIR] [--as EMAIL]`: talk to a running demo
-as a person in Teams or Google Chat would, and print the bot's reply.
+as a person in Teams or Google Chat would, and print the bot's reply; with
+`dirsync say --click "<command>" [--ref REF] --via teams|gchat`, click a card's button instead.
+
+A reply's cards carry buttons (issue 16); `say` lists them under the reply, each with what
+`--click` takes to press it (the button's command, and its `--ref` when it has one).
 
 The message goes the way the platform sends it: a signed Bot Framework activity to the bot's
 `POST /api/messages` (the reply is then read from what the bot posted to the channel
 emulator's connector), or a signed Google Chat MESSAGE event to `POST /api/google-chat` (the
 reply is the synchronous answer). So the bot's authentication, the asker's identity and the
 access policy all apply, exactly as for a real person.
+
+A click goes the way the platform sends it too, signed the same way: in Teams an `invoke`
+activity (`adaptiveCard/action`, an `Action.Execute` with verb "dirsync" and the button's data
+`{"command", "ref"}`) to `POST /api/messages`, whose answer is the invoke response (the updated
+card, or a message for the clicker); in Google Chat a CARD_CLICKED event to
+`POST /api/google-chat` on a card of the app's, whose synchronous answer updates the card
+(UPDATE_MESSAGE) or is a private message. `say` prints that answer. A click that starts a run
+(Sync now, Approve) is answered "Started" at once; in Teams `say` then waits for the outcome
+the bot posts, within --timeout.
 
 What the running demo must provide (`dirsync demo`):
 
@@ -59,6 +72,14 @@ CHANNEL_NAME = "General"  # a team's General channel has the team's id
 TEAM_ID = f"19:{uuid.uuid5(uuid.NAMESPACE_URL, 'dirsync-demo:team').hex}@thread.tacv2"
 SPACE = {"name": "spaces/AAAAsyncAdmins", "displayName": "Sync admins", "spaceType": "SPACE"}
 POLL_SECONDS = 0.05
+# A click, as the platforms send it (bots/teams/cards.py and bots/gchat/settings.py name the
+# same): Teams' Universal Actions invoke, Google Chat's classic function name.
+CARD_ACTION = "adaptiveCard/action"
+CARD_TYPE = "application/vnd.microsoft.card.adaptive"
+MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
+VERB = "dirsync"
+CLICK_FUNCTION = "dirsync.click"
+STARTED = "Started"  # the title of a click's answer whose outcome follows as a message
 
 
 class SayError(Exception):
@@ -176,6 +197,42 @@ def teams_activity(
     }
 
 
+def teams_click(
+    data: dict[str, str],
+    *,
+    sender: dict[str, str],
+    bot_app_id: str,
+    service_url: str,
+    tenant_id: str,
+) -> dict[str, Any]:
+    """A click on a button of a card the bot posted in the team's General channel: the
+    `adaptiveCard/action` invoke Teams sends, `value.action` a copy of the card's
+    `Action.Execute` (its verb and data), `replyToId` the message carrying the card
+    (https://learn.microsoft.com/adaptive-cards/authoring-cards/universal-action-model,
+    request format)."""
+    activity = teams_activity(
+        "", sender=sender, bot_app_id=bot_app_id, service_url=service_url, tenant_id=tenant_id
+    )
+    card_message = activity["id"]
+    activity["id"] = str(int(card_message) + 1)
+    for field in ("text", "textFormat"):
+        del activity[field]
+    activity.update(
+        {
+            "type": "invoke",
+            "name": CARD_ACTION,
+            "replyToId": card_message,
+            "value": {
+                "action": {"type": "Action.Execute", "verb": VERB, "data": data},
+                "trigger": "manual",
+            },
+            "entities": [{"type": "clientInfo", "locale": "en-US", "platform": "Web"}],
+        }
+    )
+    activity["channelData"]["source"] = {"name": "message"}
+    return activity
+
+
 async def _json(response: aiohttp.ClientResponse, what: str) -> Any:
     if response.status >= 300:
         body = (await response.text())[:200]
@@ -216,18 +273,8 @@ async def say_teams(
     progress: Progress,
 ) -> tuple[str, list[str]]:
     botframework, bot = _url(demo, "botframework"), _url(demo, "bot")
-    sender = await _ensure_in_roster(http, botframework, person)
-    async with http.post(f"{botframework}/_control/token", json={}) as response:
-        signed = await _json(response, "the Bot Framework emulator")
-    token = str(signed.get("token", ""))
-    activity = teams_activity(
-        text,
-        sender=sender,
-        bot_app_id=str(demo.get("bot_app_id") or token_audience(token)),
-        service_url=str(signed.get("serviceUrl") or f"{botframework}/"),
-        tenant_id=str(demo.get("tenant_id") or demo_seed.TENANT_ID),
-    )
-    headers = {"Authorization": f"Bearer {token}"}
+    headers, options = await _teams_sender(http, demo, person)
+    activity = teams_activity(text, **options)
     async with http.post(f"{bot}{TEAMS_PATH}", json=activity, headers=headers) as response:
         if response.status == 401:
             raise SayError(f"the bot refused the Teams message: 401 {await _reason(response)}")
@@ -235,7 +282,70 @@ async def say_teams(
             raise SayError(f"the bot answered {response.status}: {await _reason(response)}")
     progress.sent = True
     reply = await _wait_for_reply(http, botframework, activity)
-    return _teams_text(reply), adaptive_card_lines(reply.get("attachments") or [])
+    return _teams_text(reply), _teams_card(reply.get("attachments") or [])
+
+
+async def _teams_sender(
+    http: aiohttp.ClientSession, demo: dict[str, Any], person: Person
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """The channel's Authorization header, and who sends from where (teams_activity's keyword
+    arguments), the person added to the connector's roster when missing."""
+    botframework = _url(demo, "botframework")
+    sender = await _ensure_in_roster(http, botframework, person)
+    async with http.post(f"{botframework}/_control/token", json={}) as response:
+        signed = await _json(response, "the Bot Framework emulator")
+    token = str(signed.get("token", ""))
+    options = {
+        "sender": sender,
+        "bot_app_id": str(demo.get("bot_app_id") or token_audience(token)),
+        "service_url": str(signed.get("serviceUrl") or f"{botframework}/"),
+        "tenant_id": str(demo.get("tenant_id") or demo_seed.TENANT_ID),
+    }
+    return {"Authorization": f"Bearer {token}"}, options
+
+
+async def click_teams(
+    http: aiohttp.ClientSession,
+    demo: dict[str, Any],
+    data: dict[str, str],
+    person: Person,
+    progress: Progress,
+) -> tuple[str, list[str]]:
+    """Click a button whose data is `data`; the invoke's answer: the updated card, or the
+    message Teams shows the clicker. A run's "Started" card is followed by its outcome."""
+    botframework, bot = _url(demo, "botframework"), _url(demo, "bot")
+    headers, options = await _teams_sender(http, demo, person)
+    activity = teams_click(data, **options)
+    async with http.post(f"{bot}{TEAMS_PATH}", json=activity, headers=headers) as response:
+        if response.status == 401:
+            raise SayError(f"the bot refused the Teams click: 401 {await _reason(response)}")
+        if response.status >= 300:
+            raise SayError(f"the bot answered {response.status}: {await _reason(response)}")
+        answer = await _json(response, "the bot")
+    progress.sent = True
+    text, card = invoke_answer(answer)
+    if card and card[0].startswith(STARTED):
+        outcome = await _wait_for_reply(http, botframework, activity)
+        card = [*card, "", _teams_text(outcome), *_teams_card(outcome.get("attachments") or [])]
+    return text, card
+
+
+def invoke_answer(answer: Any) -> tuple[str, list[str]]:
+    """The text and card lines of an `adaptiveCard/action` invoke response: a card that
+    replaces the clicked one, a message, or an error (a SayError with its message)."""
+    if not isinstance(answer, dict):
+        raise SayError("the bot answered the click without an invoke response")
+    value = answer.get("value")
+    if answer.get("type") == CARD_TYPE and isinstance(value, dict):
+        return "", _teams_card([{"contentType": CARD_TYPE, "content": value}])
+    if answer.get("type") == MESSAGE_TYPE:
+        return str(value or "").strip(), []
+    reason = value.get("message") if isinstance(value, dict) else value
+    raise SayError(f"the bot refused the click ({answer.get('statusCode')}): {reason}")
+
+
+def _teams_card(attachments: list[dict[str, Any]]) -> list[str]:
+    return adaptive_card_lines(attachments) + button_lines(teams_buttons(attachments))
 
 
 async def _reason(response: aiohttp.ClientResponse) -> str:
@@ -281,6 +391,30 @@ def adaptive_card_lines(attachments: Iterable[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def teams_buttons(attachments: Iterable[dict[str, Any]]) -> list[tuple[str, dict[str, str]]]:
+    """The buttons of Adaptive Cards: (title, data) of each Action.Execute of ours."""
+    found: list[tuple[str, dict[str, str]]] = []
+    for attachment in attachments:
+        if attachment.get("contentType") != CARD_TYPE:
+            continue
+        for action in attachment.get("content", {}).get("actions") or []:
+            data = action.get("data")
+            if action.get("type") == "Action.Execute" and isinstance(data, dict):
+                found.append((str(action.get("title", "")), data))
+    return found
+
+
+def button_lines(buttons: list[tuple[str, dict[str, str]]]) -> list[str]:
+    """A card's buttons, each with what `dirsync say --click` takes to press it."""
+    if not buttons:
+        return []
+    lines = ["Buttons (dirsync say --click ...):"]
+    for label, data in buttons:
+        ref = f" --ref {data['ref']}" if data.get("ref") else ""
+        lines.append(f"  {label}: --click {json.dumps(str(data.get('command', '')))}{ref}")
+    return lines
+
+
 def _card_elements(elements: Iterable[dict[str, Any]], lines: list[str]) -> None:
     for element in elements:
         kind = element.get("type")
@@ -311,16 +445,27 @@ def aligned(rows: list[list[str]]) -> list[str]:
 
 
 # ---- Google Chat -----------------------------------------------------------------------------
-def chat_event(text: str, *, person: Person, space: dict[str, str] = SPACE) -> dict[str, Any]:
-    """A classic MESSAGE event: the person @mentions the app in a space."""
-    user = {
+def _chat_user(person: Person) -> dict[str, str]:
+    return {
         "name": f"users/{person.google_id}",
         "displayName": person.name,
         "email": person.email,
         "type": "HUMAN",
     }
-    space_json = {**space, "type": "ROOM", "singleUserBotDm": False}
-    app = {"name": "users/app", "displayName": BOT_NAME, "type": "BOT"}
+
+
+def _chat_space(space: dict[str, str]) -> dict[str, Any]:
+    return {**space, "type": "ROOM", "singleUserBotDm": False}
+
+
+CHAT_APP = {"name": "users/app", "displayName": BOT_NAME, "type": "BOT"}
+
+
+def chat_event(text: str, *, person: Person, space: dict[str, str] = SPACE) -> dict[str, Any]:
+    """A classic MESSAGE event: the person @mentions the app in a space."""
+    user = _chat_user(person)
+    space_json = _chat_space(space)
+    app = CHAT_APP
     at = f"@{BOT_NAME}"
     message_id = uuid.uuid4().hex[:16]
     message = {
@@ -350,9 +495,53 @@ def chat_event(text: str, *, person: Person, space: dict[str, str] = SPACE) -> d
     }
 
 
+def chat_click_event(
+    data: dict[str, str], *, person: Person, space: dict[str, str] = SPACE
+) -> dict[str, Any]:
+    """A classic CARD_CLICKED event: the person clicked a button on a card the app posted in
+    the space. Chat sends the button's function and parameters twice, as
+    `action.actionMethodName` / `action.parameters` (key/value pairs) and as
+    `common.invokedFunction` / `common.parameters` (a map)
+    (https://developers.google.com/workspace/chat/receive-respond-interactions)."""
+    space_json = _chat_space(space)
+    message_id = uuid.uuid4().hex[:16]
+    card = {  # the app's card, as Chat holds it: the message an UPDATE_MESSAGE answer replaces
+        "name": f"{space['name']}/messages/{message_id}.{message_id}",
+        "sender": CHAT_APP,
+        "createTime": _now(),
+        "thread": {"name": f"{space['name']}/threads/{message_id}"},
+        "space": space_json,
+    }
+    return {
+        "type": "CARD_CLICKED",
+        "eventTime": _now(),
+        "space": space_json,
+        "user": _chat_user(person),
+        "message": card,
+        "action": {
+            "actionMethodName": CLICK_FUNCTION,
+            "parameters": [{"key": key, "value": value} for key, value in data.items()],
+        },
+        "common": {
+            "hostApp": "CHAT",
+            "userLocale": "en",
+            "invokedFunction": CLICK_FUNCTION,
+            "parameters": dict(data),
+        },
+        "isDialogEvent": False,
+    }
+
+
 async def say_gchat(
-    http: aiohttp.ClientSession, demo: dict[str, Any], text: str, person: Person
+    http: aiohttp.ClientSession,
+    demo: dict[str, Any],
+    text: str,
+    person: Person,
+    *,
+    click: dict[str, str] | None = None,
 ) -> tuple[str, list[str]]:
+    """The answer to a message (or, with `click`, to a click on a button with that data: the
+    updated card, or the private message to the clicker)."""
     chat, bot = _url(demo, "chat"), _url(demo, "bot")
     wanted = {
         "mode": str(demo.get("chat_audience_type") or "project-number"),
@@ -361,7 +550,10 @@ async def say_gchat(
     async with http.post(f"{chat}/_control/tokens", json=wanted) as response:
         token = str((await _json(response, "the Google Chat stand-in")).get("token", ""))
     headers = {"Authorization": f"Bearer {token}", "User-Agent": "Google-Dynamite"}
-    event = chat_event(text, person=person)
+    if click is None:
+        event = chat_event(text, person=person)
+    else:
+        event = chat_click_event(click, person=person)
     async with http.post(f"{bot}{GCHAT_PATH}", json=event, headers=headers) as response:
         if response.status == 401:
             raise SayError(f"the bot refused the Google Chat event: 401 {await _reason(response)}")
@@ -370,7 +562,10 @@ async def say_gchat(
         message = await _json(response, "the bot")
     if not isinstance(message, dict) or not (message.get("text") or message.get("cardsV2")):
         raise SayError("the bot answered without a message")
-    return str(message.get("text") or "").strip(), chat_card_lines(message.get("cardsV2") or [])
+    cards = message.get("cardsV2") or []
+    return str(message.get("text") or "").strip(), chat_card_lines(cards) + button_lines(
+        chat_buttons(cards)
+    )
 
 
 def _plain(markup: str) -> str:
@@ -397,6 +592,23 @@ def chat_card_lines(cards: Iterable[dict[str, Any]]) -> list[str]:
                     value = _plain(str(row.get("text", "")))
                     lines.append(f"{label}: {value}" if label else value)
     return lines
+
+
+def chat_buttons(cards: Iterable[dict[str, Any]]) -> list[tuple[str, dict[str, str]]]:
+    """The buttons of cardsV2: (text, parameters) of each button's onClick.action."""
+    found: list[tuple[str, dict[str, str]]] = []
+    for entry in cards:
+        for section in (entry.get("card") or {}).get("sections") or []:
+            for widget in section.get("widgets") or []:
+                for button in (widget.get("buttonList") or {}).get("buttons") or []:
+                    action = (button.get("onClick") or {}).get("action") or {}
+                    parameters = {
+                        str(p.get("key")): str(p.get("value"))
+                        for p in action.get("parameters") or []
+                    }
+                    if parameters.get("command"):
+                        found.append((str(button.get("text", "")), parameters))
+    return found
 
 
 # ---- the command -----------------------------------------------------------------------------
@@ -430,9 +642,13 @@ async def run_say(
     *,
     as_email: str | None = None,
     timeout: float = 30,  # noqa: ASYNC109 (the CLI's --timeout: the whole exchange's budget)
+    click: bool = False,
+    ref: str = "",
 ) -> int:
     """Send `text` to the demo's bot as `as_email` (default: the seed's admin on that platform)
-    and print the reply. 0 when a reply came; 1 with the reason on `err` otherwise."""
+    and print the reply; with `click`, click a button whose command is `text` (and whose ref
+    is `ref`) and print the answer. 0 when a reply came; 1 with the reason on `err`
+    otherwise."""
     if via not in ("teams", "gchat"):
         err.write(f"dirsync say: --via is teams or gchat, not {via!r}\n")
         return 1
@@ -443,10 +659,15 @@ async def run_say(
         demo = load_demo(state)
         limits = aiohttp.ClientTimeout(total=timeout)
         async with asyncio.timeout(timeout), aiohttp.ClientSession(timeout=limits) as http:
-            if via == "teams":
+            data = {"command": text, **({"ref": ref} if ref else {})}
+            if via == "teams" and click:
+                reply, card = await click_teams(http, demo, data, person, progress)
+            elif via == "teams":
                 reply, card = await say_teams(http, demo, text, person, progress)
             else:
-                reply, card = await say_gchat(http, demo, text, person)
+                reply, card = await say_gchat(
+                    http, demo, text, person, click=data if click else None
+                )
     except SayError as error:
         err.write(f"dirsync say: {error}\n")
         return 1
@@ -466,10 +687,17 @@ async def run_say(
 
 
 def add_say_arguments(parser: argparse.ArgumentParser) -> None:
-    """The `say` subcommand's arguments; then
-    `await run_say(" ".join(args.text), args.via, args.state, out, err,
-    as_email=args.as_email, timeout=args.timeout)` (or `run_say_args(args, out, err)`)."""
-    parser.add_argument("text", nargs="+", help='the command, e.g. "sync status"')
+    """The `say` subcommand's arguments; then `await run_say_args(args, out, err)`."""
+    parser.add_argument("text", nargs="*", help='the command, e.g. "sync status"')
+    parser.add_argument(
+        "--click",
+        metavar="COMMAND",
+        help="click the card button that stands for COMMAND instead of typing, e.g. "
+        '"pause microsoft primaries" (say lists the buttons of each card it prints)',
+    )
+    parser.add_argument(
+        "--ref", default="", help="with --click: the button's ref, when say listed one"
+    )
     parser.add_argument(
         "--via", choices=["teams", "gchat"], required=True, help="Teams or Google Chat"
     )
@@ -492,12 +720,21 @@ def add_say_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def run_say_args(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """2 for a usage mistake: no command, or both typed text and --click."""
+    if bool(args.text) == (args.click is not None):
+        err.write('dirsync say: give the command to send, or --click "<command>", not both\n')
+        return 2
+    if args.ref and args.click is None:
+        err.write("dirsync say: --ref goes with --click\n")
+        return 2
     return await run_say(
-        " ".join(args.text),
+        args.click if args.click is not None else " ".join(args.text),
         args.via,
         args.state,
         out,
         err,
         as_email=args.as_email,
         timeout=args.timeout,
+        click=args.click is not None,
+        ref=args.ref,
     )

@@ -19,7 +19,16 @@ from botframework.connector.auth import JwtTokenExtractor  # type: ignore[import
 from bots.demo_seed import ADMINS, CHAT_PROJECT_NUMBER, MS_ADMIN, demo_seed
 from bots.gchat import add_gchat_routes
 from bots.sample_org import seed
-from bots.say import adaptive_card_lines, add_say_arguments, chat_card_lines, run_say
+from bots.say import (
+    MESSAGE_TYPE,
+    SayError,
+    adaptive_card_lines,
+    add_say_arguments,
+    chat_card_lines,
+    invoke_answer,
+    run_say,
+    run_say_args,
+)
 from bots.teams import add_teams_routes
 from core.clock import FixedClock
 from core.commands.access import AccessPolicy
@@ -182,6 +191,79 @@ async def test_a_stopped_demo_is_reported(demo: Demo) -> None:
     assert "cannot reach the demo" in err and "still running" in err
 
 
+# ---- buttons: say lists them, --click clicks one -------------------------------------------------
+@pytest.mark.parametrize(
+    ("via", "group", "role", "clicker"),
+    [
+        ("teams", "microsoft", Role.MICROSOFT_PRIMARIES, MS_ADMIN),
+        ("gchat", "google", Role.GOOGLE_PRIMARIES, "admin@example.com"),
+    ],
+)
+async def test_clicking_pause_on_the_status_card_pauses_and_prints_the_updated_card(
+    demo: Demo, via: str, group: str, role: Role, clicker: str
+) -> None:
+    code, out, _ = await say(demo, "sync status", via)
+    assert code == 0
+    assert f'  Pause {group}: --click "pause {group} primaries"' in out.splitlines()
+
+    code, out, err = await say(demo, f"pause {group} primaries", via, click=True)
+
+    assert (code, err) == (0, "")
+    assert f"{group.title()} primaries paused" in out
+    assert f'  Resume: --click "resume {group} primaries"' in out.splitlines()
+    assert demo.store.get_assignments()[role].paused
+    clicks = [e for e in demo.store.list_audit(100) if e.detail.startswith("button: ")]
+    assert [(e.actor, e.detail) for e in clicks] == [(clicker, f"button: pause {group} primaries")]
+
+
+@pytest.mark.parametrize("via", ["teams", "gchat"])
+async def test_a_click_by_someone_not_allowed_prints_the_refusal_and_changes_nothing(
+    demo: Demo, via: str
+) -> None:
+    person = "ann@contoso.com" if via == "teams" else "jon@example.com"
+    command = "pause microsoft primaries"
+
+    code, out, err = await say(demo, command, via, click=True, as_email=person)
+
+    assert (code, err) == (0, "")  # the refusal is the bot's answer
+    assert "Not allowed" in out
+    assert not demo.store.get_assignments()[Role.MICROSOFT_PRIMARIES].paused
+    assert [(a, r) for a, _, r in demo.commands()] == [(person, "refused")]
+
+
+@pytest.mark.parametrize("via", ["teams", "gchat"])
+async def test_clicking_a_command_no_card_offers_is_refused(demo: Demo, via: str) -> None:
+    code, out, err = await say(demo, "import", via, click=True)
+
+    assert (code, err) == (0, "")
+    assert out == "That button cannot be used\nThe button's command is not one a card offers.\n"
+    [event] = [e for e in demo.store.list_audit(100) if e.kind == "command"]
+    assert (event.detail, event.result) == ("button: (malformed)", "error")
+
+
+async def test_clicking_sync_now_via_teams_prints_started_then_the_outcome(demo: Demo) -> None:
+    code, out, err = await say(demo, "sync now", "teams", click=True)
+
+    assert (code, err) == (0, "")
+    # Answered at once ("Started", then the outcome the bot posts) or, when quick, the outcome.
+    assert "Sync now" in out and "16 created" in out
+    assert [(action, result) for _, action, result in demo.commands()] == [("sync now", "ok")]
+
+
+def test_an_invoke_error_answer_is_the_reason_on_stderr() -> None:
+    error = {
+        "statusCode": 400,
+        "type": "application/vnd.microsoft.error",
+        "value": {"code": "BadRequest", "message": "the action carries no data"},
+    }
+    with pytest.raises(SayError, match=r"refused the click \(400\): the action carries no data"):
+        invoke_answer(error)
+    assert invoke_answer({"statusCode": 200, "type": MESSAGE_TYPE, "value": "Not allowed"}) == (
+        "Not allowed",
+        [],
+    )
+
+
 def test_cards_render_as_compact_text() -> None:
     teams = [
         {
@@ -240,3 +322,30 @@ def test_say_arguments() -> None:
     )
     with pytest.raises(SystemExit):
         parser.parse_args(["status"])  # --via is required
+    args = parser.parse_args(
+        ["--click", "approve deletions", "--ref", "2026-12-03T10:42:00+00:00", "--via", "teams"]
+    )
+    assert (args.text, args.click, args.ref) == (
+        [],
+        "approve deletions",
+        "2026-12-03T10:42:00+00:00",
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--via", "teams"],
+        ["sync", "status", "--click", "sync status", "--via", "teams"],
+        ["sync", "status", "--ref", "x", "--via", "gchat"],
+    ],
+)
+async def test_say_needs_either_text_or_click(tmp_path: Path, argv: list[str]) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_say_arguments(parser)
+    args = parser.parse_args([*argv, "--state", str(tmp_path)])
+    out, err = io.StringIO(), io.StringIO()
+    assert await run_say_args(args, out, err) == 2
+    assert err.getvalue().startswith("dirsync say: ") and out.getvalue() == ""
