@@ -196,10 +196,76 @@ def remove_member_commands(urls: Mapping[str, str], *, no_auth: bool) -> list[st
     ]
 
 
+# The Teams App Test Tool (npm), the version tests/bots/teams/test_playground.py drives; the
+# guide prints how to start it against the demo, never starts or downloads it itself.
+PLAYGROUND = "@microsoft/m365agentsplayground@0.2.28"
+PLAYGROUND_PORT = 56150
+PLAYGROUND_CONFIG = "playground.yml"
+
+
+def playground_config() -> str:
+    """The tool's config (format 0.1.1): Ada Admin types and clicks (the tool always speaks as
+    `currentUser`), in the demo's tenant; the tool wants at least five other users."""
+    people = [(demo_seed.MS_ADMIN, "Ada Admin")]
+    people += [(f"guest{n}@contoso.com", f"Guest Person{n}") for n in range(1, 6)]
+
+    def user(n: int, email: str, name: str, indent: str) -> str:
+        given, surname = name.split()
+        found = demo_seed.find_person(email) or {}
+        object_id = found.get("entra_id") or f"00000000-0000-4000-8000-0000000000{n:02d}"
+        fields = [
+            f"id: user-id-{n}",
+            f"name: {name}",
+            f"userPrincipleName: {email}",
+            f"aadObjectId: {object_id}",
+            f"givenName: {given}",
+            f"surname: {surname}",
+            f"email: {email}",
+        ]
+        return "".join(f"{indent if i else indent[:-2] + '- '}{f}\n" for i, f in enumerate(fields))
+
+    current = user(0, *people[0], "  ").replace("- ", "  ", 1)
+    others = "".join(user(n, email, name, "    ") for n, (email, name) in enumerate(people[1:], 1))
+    return (
+        f'version: "0.1.1"\ntenantId: {demo_seed.TENANT_ID}\n'
+        f"bot:\n  id: 00000000-0000-0000-0000-00000000000011\n  name: dirsync\n"
+        f"currentUser:\n{current}users:\n{others}"
+        "personalChat:\n  id: personal-chat-1\n"
+        "groupChat:\n  id: group-chat-1\n  name: Sync admins\n"
+        "team:\n  id: team-id\n  name: IT admins\n"
+        "  aadGroupId: 00000000-0000-0000-0000-000000000031\n"
+        "  channels:\n    - id: channel-sync-log-id\n      name: Sync log\n"
+    )
+
+
+def playground_lines(urls: Mapping[str, str], state: Path, *, teams_auth: bool) -> list[str]:
+    """How to see the cards and click their buttons in the Teams App Test Tool's page. The
+    tool sends no token, so the demo must run with --teams-auth off."""
+    start = (
+        f"  M365_AGENTS_PLAYGROUND_CONFIG_PATH={state / PLAYGROUND_CONFIG} npx {PLAYGROUND} "
+        f"-e {urls['bot']}/api/messages -c msteams -p {PLAYGROUND_PORT}"
+    )
+    page = f"then open http://127.0.0.1:{PLAYGROUND_PORT}, type `sync status` and click Pause."
+    if teams_auth:
+        return [
+            "To click them in the Teams App Test Tool's page (Node.js; it sends no token),",
+            "restart the demo with --teams-auth off, then from another terminal:",
+            start,
+            page,
+        ]
+    return ["To click them in the Teams App Test Tool's page (Node.js), run:", start, page]
+
+
 def guide(
-    urls: Mapping[str, str], state: Path, lag: Lag = DEMO_LAG, *, no_auth: bool = False
+    urls: Mapping[str, str],
+    state: Path,
+    lag: Lag = DEMO_LAG,
+    *,
+    no_auth: bool = False,
+    teams_auth: bool = True,
 ) -> str:
     st = f" --state {state}" if state != Path("state/demo") else ""
+    playground = "\n".join(playground_lines(urls, state, teams_auth=teams_auth))
     bob = demo_seed.email_of(demo_seed.TEAM_PRIMARY, demo_seed.ENTRA_DOMAIN)
     team, unit = demo_seed.TEAM_NAME, demo_seed.SALES_ORG_UNIT
     remove = "\n".join(remove_member_commands(urls, no_auth=no_auth))
@@ -214,6 +280,12 @@ Talk to it as Ada Admin from another terminal:
   ./run dirsync say "pause google primaries" --via gchat{st}
   ./run dirsync say "resync user jon@example.com" --via teams{st}
   ./run dirsync say "help" --via gchat{st}
+Replies come as cards with buttons (Pause, Resume, Sync now, Resync; Approve and Discard on
+held deletions); `say` lists each card's buttons under it. Click one from a terminal:
+  ./run dirsync say --click "pause microsoft primaries" --via teams{st}
+  ./run dirsync say --click "resume microsoft primaries" --via gchat{st}
+(a button with a ref, such as Approve on an alert, also takes the --ref that `say` lists).
+{playground}
 User Sync lists the primaries and the people of imported sources, who get no account. The
 Google users of {unit} are imported already; import the Teams team {team}:
   ./run dirsync say "import team {team}" --via teams{st}
@@ -299,7 +371,8 @@ async def run_demo(
                 out.flush()
                 await _set_audit_channels(state, err)
                 interval = f"{settings.interval_seconds:g}"
-                text = guide(urls, state, lag, no_auth=no_auth)
+                (state / PLAYGROUND_CONFIG).write_text(playground_config(), encoding="utf-8")
+                text = guide(urls, state, lag, no_auth=no_auth, teams_auth=teams_auth)
                 out.write(text.replace("{interval}", interval))
                 out.flush()
                 feed = AuditFeed(app, out)
