@@ -152,6 +152,18 @@ def message_text(activity: Any) -> str:
     return (text if isinstance(text, str) else "").strip()
 
 
+def submitted_button(activity: Any, text: str) -> Mapping[str, Any] | None:
+    """The data of an `Action.Submit` click: Teams delivers one as a message with the card's
+    data as its `value` and no text
+    (https://learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/cards-actions#adaptive-cards-actions).
+    Our cards use Action.Execute; a client without Universal Actions, or an older card, may
+    still send one, and it is the click it stands for."""
+    value = getattr(activity, "value", None)
+    if text or not isinstance(value, Mapping) or "command" not in value:
+        return None
+    return value
+
+
 def card_answer(card: dict[str, Any]) -> dict[str, Any]:
     """Replace the clicked card with `card`."""
     return {"statusCode": 200, "type": CARD_TYPE, "value": card}
@@ -251,7 +263,11 @@ class DirsyncTeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder
             text = message_text(activity)
             asker = await self.roster.asker(turn_context)
             self._note_admin(asker, activity)
-            reply = await self.interpreter.handle(text, asker, where_of(activity))
+            submitted = submitted_button(activity, text)
+            if submitted is not None:
+                reply = await self.interpreter.click(submitted, asker, where_of(activity))
+            else:
+                reply = await self.interpreter.handle(text, asker, where_of(activity))
         except BaseException as error:
             if key is not None:
                 self.deliveries.fail(key, error)

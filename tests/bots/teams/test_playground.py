@@ -371,11 +371,6 @@ async def test_clicking_pause_on_the_status_card_pauses_and_the_card_comes_back_
         assert click.detail == "button: pause microsoft primaries"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bots/teams reads a message with a value and no text as the empty command "
-    "(answers 'Unknown command', audited as 'unknown'), not as the click its value stands for",
-)
 async def test_an_action_submit_with_a_buttons_data_pauses_and_answers_with_a_card(
     folder: str, tmp_path: Path
 ) -> None:
