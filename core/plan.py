@@ -28,7 +28,6 @@ class Reason(StrEnum):
     DISABLED = "disabled or suspended"
     OTHER_PLATFORM = "now a primary on the other platform"
     ORPHAN = "our account, but no primary"
-    GROUP_UNASSIGNED = "group unassigned"
 
 
 @dataclass(frozen=True, slots=True)
