@@ -47,7 +47,6 @@ class MemoryStore:
         self._audit: list[AuditEvent] = []
         self._held: dict[tuple[Role, str], HeldDeletion] = {}
         self._failures: dict[tuple[Role, str], Failure] = {}
-        self._delta: dict[str, str] = {}
         self._conversations: dict[tuple[str, str, str], ConversationRef] = {}
         self._leases: dict[str, Lease] = {}
         self._generations: dict[str, int] = {}  # kept when a lease is released
@@ -67,10 +66,6 @@ class MemoryStore:
     def save_assignment(self, assignment: Assignment) -> None:
         self._check_fence()
         self._assignments[assignment.role] = assignment
-
-    def remove_assignment(self, role: Role) -> None:
-        self._check_fence()
-        self._assignments.pop(role, None)
 
     def forget_kept(self) -> None:
         """Nothing is kept apart from the data itself."""
@@ -316,17 +311,6 @@ class MemoryStore:
     def clear_failure(self, role: Role, source_id: str) -> None:
         self._check_fence()
         self._failures.pop((role, source_id), None)
-
-    # delta links
-    def get_delta_link(self, key: str) -> str | None:
-        return self._delta.get(key)
-
-    def set_delta_link(self, key: str, link: str | None) -> None:
-        self._check_fence()
-        if link is None:
-            self._delta.pop(key, None)
-        else:
-            self._delta[key] = link
 
     # conversations
     def save_conversation(self, ref: ConversationRef) -> None:

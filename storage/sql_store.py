@@ -63,7 +63,6 @@ from storage.tables import (
     ASSIGNMENTS,
     AUDIT,
     CONVERSATIONS,
-    DELTA_LINKS,
     FAILURES,
     HELD,
     KNOWN_USERS,
@@ -150,10 +149,6 @@ class SqlStore:
     def save_assignment(self, assignment: Assignment) -> None:
         with self._write() as conn:
             upsert(conn, ASSIGNMENTS, [convert.assignment_values(assignment)], keys=["role"])
-
-    def remove_assignment(self, role: Role) -> None:
-        with self._write() as conn:
-            conn.execute(delete(ASSIGNMENTS).where(ASSIGNMENTS.c.role == role.value))
 
     # accounts
 
@@ -635,22 +630,6 @@ class SqlStore:
                     FAILURES.c.role == role.value, FAILURES.c.source_id == source_id
                 )
             )
-
-    # delta links
-
-    def get_delta_link(self, key: str) -> str | None:
-        query = select(DELTA_LINKS.c.link).where(DELTA_LINKS.c.key == key)
-        with self._tx() as conn:
-            link = conn.execute(query).scalar_one_or_none()
-        return str(link) if link is not None else None
-
-    def set_delta_link(self, key: str, link: str | None) -> None:
-        """None forgets the link: the next read starts a fresh delta round."""
-        with self._write() as conn:
-            if link is None:
-                conn.execute(delete(DELTA_LINKS).where(DELTA_LINKS.c.key == key))
-            else:
-                upsert(conn, DELTA_LINKS, [{"key": key, "link": link}], keys=["key"])
 
     # conversations
 

@@ -97,10 +97,6 @@ def test_assignment_with_pause_state_round_trips(store: Store) -> None:
 
     assert store.get_assignments() == {MS: paused, GG: google}
 
-    store.remove_assignment(MS)
-    store.remove_assignment(MS)
-    assert store.get_assignments() == {GG: google}
-
 
 # accounts
 
@@ -676,22 +672,6 @@ def test_failures_save_replace_and_clear(store: Store) -> None:
     store.clear_failure(MS, "u1")
     store.clear_failure(MS, "u1")
     assert store.list_failures() == [other]
-
-
-# delta links
-
-
-def test_delta_links_set_replace_and_clear(store: Store) -> None:
-    assert store.get_delta_link("group:g-1") is None
-    store.set_delta_link("group:g-1", "https://graph/delta?token=1")
-    store.set_delta_link("group:g-1", "https://graph/delta?token=2")
-    store.set_delta_link("group:g-2", "https://graph/delta?token=x")
-    assert store.get_delta_link("group:g-1") == "https://graph/delta?token=2"
-
-    store.set_delta_link("group:g-1", None)
-    store.set_delta_link("never-set", None)
-    assert store.get_delta_link("group:g-1") is None
-    assert store.get_delta_link("group:g-2") == "https://graph/delta?token=x"
 
 
 # conversations
