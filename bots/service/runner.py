@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from core import fencing
-from core.commands.context import describe_run
+from core.commands.context import RunOutcome, describe_run, finished
 from core.engine import Engine, Progress, RunReport
 from core.errors import UsageError
 from core.fencing import LEASE_NAME, LeaseGuard, LeaseLost
@@ -63,12 +63,12 @@ class QueuedRunner:
         self.wait_seconds = wait_seconds
         self.poll = poll
 
-    async def trigger(self, kind: str, *, by: str, emails: Sequence[str] = ()) -> str:
+    async def trigger(self, kind: str, *, by: str, emails: Sequence[str] = ()) -> RunOutcome:
         request_id = self.request(kind, by=by, emails=emails)
         request = await self.wait(request_id, self.wait_seconds)
         if request is None:
-            return queued_text(kind, request_id, emails)
-        return answer(request)
+            return RunOutcome(tuple(queued_text(kind, request_id, emails).splitlines()))
+        return carried_out(request, self.store)
 
     def request(self, kind: str, *, by: str, emails: Sequence[str] = ()) -> int:
         """Record the run request (the lease holder carries it out); its id."""
@@ -111,6 +111,13 @@ def answer(request: RunRequest) -> str:
             "`sync status` shows the last run"
         )
     return request.summary
+
+
+def carried_out(request: RunRequest, store: Store) -> RunOutcome:
+    """A carried-out request's outcome, its run's record read back; UsageError with the reason
+    when its run failed."""
+    lines = tuple(answer(request).splitlines())
+    return RunOutcome(lines, store.get_run(request.run_id) if request.run_id else None)
 
 
 def queued_text(kind: str, request_id: int, emails: Sequence[str] = ()) -> str:
@@ -172,11 +179,11 @@ class LeasedRunner:
         self.queue = QueuedRunner(store, clock, lambda: None, poll=poll)
         self.notify = notify or (lambda _line: None)
 
-    async def trigger(self, kind: str, *, by: str, emails: Sequence[str] = ()) -> str:
+    async def trigger(self, kind: str, *, by: str, emails: Sequence[str] = ()) -> RunOutcome:
         outcome = await self.run(kind, by=by, emails=emails)
         if isinstance(outcome, RunRequest):
-            return answer(outcome)
-        return describe_run(outcome, self.store)
+            return carried_out(outcome, self.store)
+        return finished(outcome, self.store)
 
     async def run(
         self,

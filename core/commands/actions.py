@@ -41,13 +41,13 @@ def _assignment(ctx: Context, role: Role) -> Assignment:
 async def sync_now(ctx: Context, _: Command) -> Outcome:
     _require_groups(ctx)
     out = await ctx.runner.trigger("incremental", by=ctx.asker.id)
-    return Outcome(Reply("Sync now", out.splitlines()))
+    return Outcome(Reply("Sync now", list(out.lines)))
 
 
 async def import_users(ctx: Context, _: Command) -> Outcome:
     _require_groups(ctx)
     out = await ctx.runner.trigger("import", by=ctx.asker.id)
-    return Outcome(Reply("Import and sync users", out.splitlines()))
+    return Outcome(Reply("Import and sync users", list(out.lines)))
 
 
 async def sync_preview(ctx: Context, _: Command) -> Outcome:
@@ -224,7 +224,7 @@ async def approve_deletions(ctx: Context, _: Command) -> Outcome:
     _record_decision(ctx, "approved", waiting)
     lines = [f"Approved: {first(waiting)}."]
     try:
-        lines += (await ctx.runner.trigger("incremental", by=ctx.asker.id)).splitlines()
+        lines += (await ctx.runner.trigger("incremental", by=ctx.asker.id)).lines
     except UsageError as busy:
         lines.append(f"Not run now ({busy}); the next run applies them.")
     return Outcome(Reply(f"Approved {count} held deletion(s)", lines), target="held deletions")

@@ -12,7 +12,7 @@ from core.commands.parser import Command
 from core.commands.reply import Reply, when
 from core.engine import Engine, RunReport, summary_line
 from core.errors import UsageError
-from core.model import Assignment, ReadFailure, Role, SourceRead
+from core.model import Assignment, ReadFailure, Role, RunRecord, SourceRead
 from core.plan import Plan
 from core.ports import Clock, Store
 
@@ -35,13 +35,39 @@ class Where:
         return f"{place}: {label}"[:200] if label else place
 
 
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """What a command's run came to: its record (id, status, counts) once it finished in time,
+    None while it is queued; and the lines for people to read (`describe_run`'s text, or a
+    line saying that it is queued)."""
+
+    lines: tuple[str, ...]
+    run: RunRecord | None = None
+
+    @property
+    def run_id(self) -> str | None:
+        return self.run.id if self.run is not None else None
+
+    @property
+    def queued(self) -> bool:
+        return self.run is None
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def finished(report: RunReport, store: Store) -> RunOutcome:
+    """The outcome of a run carried out here."""
+    return RunOutcome(tuple(describe_run(report, store).splitlines()), report.run)
+
+
 class Runner(Protocol):
     """Starts a run for a command. The server's runner (bots/service/runner.py) records a run
     request that the replica holding the reconciliation lease carries out; the default runs it
-    inline. Returns lines for people to read: `describe_run`'s text when the run finished in
-    time, else a line saying that it is queued. Raises UsageError when it cannot be done."""
+    inline. Raises UsageError when it cannot be done."""
 
-    async def trigger(self, kind: str, *, by: str, emails: Sequence[str] = ()) -> str: ...
+    async def trigger(self, kind: str, *, by: str, emails: Sequence[str] = ()) -> RunOutcome: ...
 
 
 class InlineRunner:
@@ -50,14 +76,14 @@ class InlineRunner:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    async def trigger(self, kind: str, *, by: str, emails: Sequence[str] = ()) -> str:
+    async def trigger(self, kind: str, *, by: str, emails: Sequence[str] = ()) -> RunOutcome:
         if self.engine.running:
             if kind == "user":  # waiting for a whole run would leave the admin without an answer
                 raise UsageError("a run is in progress; ask again when it ends (`sync status`)")
             raise UsageError("a run is already in progress; `sync status` shows when it ends")
         only = frozenset(e.lower() for e in emails) if kind == "user" else None
         report = await self.engine.run(kind, triggered_by=by, only_emails=only)
-        return describe_run(report, self.engine.store)
+        return finished(report, self.engine.store)
 
 
 # ---- what a finished run tells the admin who asked for it ----------------------------------------
@@ -83,15 +109,6 @@ def describe_run(report: RunReport, store: Store) -> str:
             "`approve deletions` or `discard deletions`"
         )
     return "\n".join(out)
-
-
-def finished_run_id(text: str) -> str | None:
-    """The run id of a "user" run's `describe_run` text; None for any other text (a queued
-    request's answer, say)."""
-    last = text.rstrip().rsplit("\n", 1)[-1]
-    if last.startswith("Run ") and last.endswith(".") and " " not in last[4:-1]:
-        return last[4:-1]
-    return None
 
 
 def _user_steps(report: RunReport, store: Store, email: str) -> list[str]:

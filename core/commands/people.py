@@ -9,7 +9,7 @@ down; `resync user` reads the directories afresh, in a "user" run that goes thro
 from __future__ import annotations
 
 from core.addresses import base_username, username_of
-from core.commands.context import Context, Outcome, finished_run_id
+from core.commands.context import Context, Outcome
 from core.commands.parser import Command
 from core.commands.reply import Action, Reply, when
 from core.commands.sources import label_order, labelled, source_names
@@ -158,9 +158,9 @@ async def resync_user(ctx: Context, cmd: Command) -> Outcome:
     email = _email(cmd)
     if not ctx.store.get_assignments():
         raise UsageError("no group is assigned yet; see `groups`")
-    text = await ctx.runner.trigger("user", by=ctx.asker.id, emails=[email])
-    lines = text.splitlines()
-    if finished_run_id(text) is None:
+    out = await ctx.runner.trigger("user", by=ctx.asker.id, emails=[email])
+    lines = list(out.lines)
+    if out.queued:
         return Outcome(Reply(f"Resync {email}: queued", lines), target=email)
     # A failure recorded for them now is this run's: it cleared theirs before it began.
     failed = any(f.email.lower() == email for f in ctx.store.list_failures())

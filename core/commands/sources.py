@@ -98,7 +98,7 @@ async def _run_now(ctx: Context, later: str) -> list[str]:
         out = await ctx.runner.trigger("incremental", by=ctx.asker.id)
     except UsageError as busy:
         return [f"Not run now ({busy}); the next run {later}."]
-    return out.splitlines()
+    return list(out.lines)
 
 
 # ---- import team / remove team ----------------------------------------------------------------

@@ -86,7 +86,7 @@ async def test_beside_a_running_service_the_command_is_queued_and_answered_by_it
     try:
         await google.after.wait()  # the service is importing: its first, full run
         runner = cli(world)
-        text = await runner.trigger("incremental", by="cli:ann")
+        text = (await runner.trigger("incremental", by="cli:ann")).text
     finally:
         await service.loop.stop()
     first, second = service.runs[0].run, service.runs[1].run
