@@ -78,7 +78,6 @@ class App:
     engine: Engine
     interpreter: Interpreter
     org: SampleOrg | None = None
-    extra_admins: frozenset[str] = field(default_factory=frozenset)
     # Secrets read from key files (private keys), so that logs can mask them too.
     file_secrets: list[str] = field(default_factory=list)
     closers: list[Closer] = field(default_factory=list)

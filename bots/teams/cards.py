@@ -15,9 +15,6 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from botbuilder.core import CardFactory, MessageFactory
-from botbuilder.schema import Activity
-
 from core.commands.reply import Action, Reply, Table, render_text
 
 MAX_ROWS = 50  # a card must stay under Teams' 28 KB message limit
@@ -152,19 +149,11 @@ def _summary(reply: Reply) -> str:
     return message_text(dataclasses.replace(reply, tables=[], actions=[]))
 
 
-def reply_activity(reply: Reply, user_ids: Sequence[str] = ()) -> Activity:
-    """Text alone, or text with the card holding the tables and buttons: the text is what
-    notifications and screen readers show, the card what people read and click."""
-    if not reply.tables and not reply.actions:
-        return MessageFactory.text(message_text(reply))
-    card = adaptive_card(reply, user_ids=user_ids)
-    return MessageFactory.attachment(CardFactory.adaptive_card(card), text=_summary(reply))
-
-
 def reply_payload(reply: Reply, user_ids: Sequence[str] = ()) -> dict[str, Any]:
-    """The same message as `reply_activity`, as the connector's JSON: built directly, because
-    botbuilder's serializer (msrest) spends several milliseconds on a card of a few hundred
-    objects, which is most of a `sync status` answer's cost."""
+    """Text alone, or text with the card holding the tables and buttons (the text is what
+    notifications and screen readers show, the card what people read and click), as the
+    connector's JSON: built directly, because botbuilder's serializer (msrest) spends several
+    milliseconds on a card of a few hundred objects."""
     if not reply.tables and not reply.actions:
         return {"type": "message", "text": message_text(reply), "textFormat": "markdown"}
     card = {"contentType": CARD_TYPE, "content": adaptive_card(reply, user_ids=user_ids)}
