@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from google.auth.exceptions import RefreshError
+
 from core.errors import DirectoryError, NotFound
 from core.fencing import LeaseLost, check_gate
 
@@ -66,7 +68,11 @@ def api_error(error: Exception) -> ApiError:
         reason = str(errors[0].get("reason", "")) if errors else str(detail.get("status", ""))
     except (ValueError, AttributeError, TypeError):
         pass
-    if status == 0:
+    if isinstance(error, RefreshError):
+        # The token endpoint refused the credentials (a scope not granted, a revoked key):
+        # asking again gives the same answer, so it is not a dropped connection.
+        reason = "credentials"
+    elif status == 0:
         reason = "transport"
     return ApiError(status, reason, message)
 

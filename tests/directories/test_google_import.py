@@ -127,8 +127,12 @@ async def test_get_org_unit_of_an_unknown_unit_is_not_found(world: Setup) -> Non
 async def test_without_the_org_unit_scope_only_the_check_fails_and_says_why() -> None:
     async for setup in connect_to(sales_workspace(org_unit_scope=False)):
         read = await setup.google.read_org_unit("/Sales/East")
+        retried = setup.google.api.counters.retried
         with pytest.raises(DirectoryError) as refused:
             await setup.google.get_org_unit("/Sales")
+        # A refused credential is not a dropped connection: asked once, not eight times with
+        # backoff (which took two minutes before).
+        assert setup.google.api.counters.retried == retried
 
     assert len(read.users) == 2
     assert refused.value.permanent and not isinstance(refused.value, NotFound)
