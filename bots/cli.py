@@ -22,7 +22,7 @@ from bots.wiring import CLI_WHERE, App, build, cli_asker
 from core.commands.reply import render_text
 from core.engine import RUN_KINDS, summary_line
 from core.errors import DirectoryError, UsageError
-from core.model import RunRequest
+from core.model import RunKind, RunRequest
 
 
 class ProgressBar:
@@ -154,7 +154,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _sync(
-    app: App, runner: LeasedRunner, dry_run: bool, kind: str, out: TextIO, err: TextIO
+    app: App, runner: LeasedRunner, dry_run: bool, kind: RunKind, out: TextIO, err: TextIO
 ) -> int:
     """A dry run plans here (it writes nothing); a run takes the reconciliation lease, or is
     carried out by the service that holds it (its summary printed)."""

@@ -46,6 +46,7 @@ from core.model import (
     Platform,
     ReadFailure,
     Role,
+    RunKind,
     RunRecord,
     SourceRead,
     parse_marker,
@@ -63,7 +64,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 """Called as progress(done, total) while a run applies its operations."""
 
-RUN_KINDS = ("incremental", "full", "import", "user")
+RUN_KINDS: tuple[RunKind, ...] = ("incremental", "full", "import", "user")
 NO_CHANGE = "no change"  # the result of a run summary for a run that changed nothing
 
 CURRENT_RUN: contextvars.ContextVar[str | None] = contextvars.ContextVar(

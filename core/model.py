@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 
 class Platform(StrEnum):
@@ -358,11 +359,20 @@ class HeldDeletion:
     approved_by: str | None = None
 
 
+# Outcomes as the store keeps them (the same strings as ever: no migration).
+AuditKind = Literal["command", "config", "account", "alert", "run", "held", "security"]
+RunKind = Literal["incremental", "full", "import", "user"]
+# running | done | failed | stopped (graceful shutdown) | interrupted (the process died)
+RunStatus = Literal["running", "done", "failed", "stopped", "interrupted"]
+OperationStatus = Literal["started", "done", "failed", "interrupted"]
+RequestStatus = Literal["pending", "done", "failed"]
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One audit event. Stored first, posted to the admin channels after."""
 
-    kind: str  # command | config | account | alert | run
+    kind: str  # an AuditKind
     action: str
     at: datetime
     actor: str = "system"
@@ -379,12 +389,11 @@ class AuditEvent:
 @dataclass(frozen=True, slots=True)
 class RunRecord:
     id: str
-    kind: str  # incremental | full | import | user | preview
+    kind: str  # a RunKind
     started_at: datetime
     dry_run: bool = False
     finished_at: datetime | None = None
-    # running | done | failed | stopped (graceful shutdown) | interrupted (the process died)
-    status: str = "running"
+    status: RunStatus = "running"
     created: int = 0
     updated: int = 0
     deleted: int = 0
@@ -408,7 +417,7 @@ class OperationRecord:
     email: str
     reason: str
     started_at: datetime
-    status: str = "started"  # started | done | failed
+    status: str = "started"  # an OperationStatus
     account_id: str | None = None
     error: str | None = None
     finished_at: datetime | None = None
@@ -433,11 +442,11 @@ class RunRequest:
     a request survives the death of whoever took it."""
 
     id: int
-    kind: str  # incremental | full | import | user
+    kind: str  # a RunKind once checked (bots/service/loop.py refuses any other)
     by: str
     requested_at: datetime
     emails: tuple[str, ...] = ()  # kind "user": whom to resync
-    status: str = "pending"  # pending | done | failed
+    status: str = "pending"  # a RequestStatus
     run_id: str | None = None
     summary: str = ""  # lines for people to read: the run's summary, or why it failed
     finished_at: datetime | None = None

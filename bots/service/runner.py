@@ -32,7 +32,7 @@ from core.commands.context import RunOutcome, describe_run, finished
 from core.engine import Engine, Progress, RunReport
 from core.errors import UsageError
 from core.fencing import LEASE_NAME, LeaseGuard, LeaseLost
-from core.model import Lease, RunRequest
+from core.model import Lease, RequestStatus, RunKind, RunRequest
 from core.ports import Clock, Store
 
 log = logging.getLogger(__name__)
@@ -63,14 +63,14 @@ class QueuedRunner:
         self.wait_seconds = wait_seconds
         self.poll = poll
 
-    async def trigger(self, kind: str, *, by: str, emails: Sequence[str] = ()) -> RunOutcome:
+    async def trigger(self, kind: RunKind, *, by: str, emails: Sequence[str] = ()) -> RunOutcome:
         request_id = self.request(kind, by=by, emails=emails)
         request = await self.wait(request_id, self.wait_seconds)
         if request is None:
             return RunOutcome(tuple(queued_text(kind, request_id, emails).splitlines()))
         return carried_out(request, self.store)
 
-    def request(self, kind: str, *, by: str, emails: Sequence[str] = ()) -> int:
+    def request(self, kind: RunKind, *, by: str, emails: Sequence[str] = ()) -> int:
         """Record the run request (the lease holder carries it out); its id."""
         request_id = self.store.add_run_request(
             kind=kind, by=by, at=self.clock.now(), emails=list(emails)
@@ -179,7 +179,7 @@ class LeasedRunner:
         self.queue = QueuedRunner(store, clock, lambda: None, poll=poll)
         self.notify = notify or (lambda _line: None)
 
-    async def trigger(self, kind: str, *, by: str, emails: Sequence[str] = ()) -> RunOutcome:
+    async def trigger(self, kind: RunKind, *, by: str, emails: Sequence[str] = ()) -> RunOutcome:
         outcome = await self.run(kind, by=by, emails=emails)
         if isinstance(outcome, RunRequest):
             return carried_out(outcome, self.store)
@@ -187,7 +187,7 @@ class LeasedRunner:
 
     async def run(
         self,
-        kind: str,
+        kind: RunKind,
         *,
         by: str,
         emails: Sequence[str] = (),
@@ -225,7 +225,7 @@ class LeasedRunner:
     async def _here(
         self,
         guard: LeaseGuard,
-        kind: str,
+        kind: RunKind,
         by: str,
         emails: Sequence[str],
         progress: Progress | None,
@@ -268,7 +268,9 @@ class LeasedRunner:
                 self.engine.request_stop()
                 return
 
-    def _finish(self, request_id: int | None, status: str, run_id: str | None, text: str) -> None:
+    def _finish(
+        self, request_id: int | None, status: RequestStatus, run_id: str | None, text: str
+    ) -> None:
         """A request queued for a service and carried out here: record its outcome."""
         if request_id is not None:
             self.store.finish_run_request(

@@ -12,7 +12,7 @@ from core.commands.parser import Command
 from core.commands.reply import Reply, when
 from core.engine import Engine, RunReport, summary_line
 from core.errors import UsageError
-from core.model import Assignment, ReadFailure, Role, RunRecord, SourceRead
+from core.model import Assignment, ReadFailure, Role, RunKind, RunRecord, SourceRead
 from core.plan import Plan
 from core.ports import Clock, Store
 
@@ -67,7 +67,9 @@ class Runner(Protocol):
     request that the replica holding the reconciliation lease carries out; the default runs it
     inline. Raises UsageError when it cannot be done."""
 
-    async def trigger(self, kind: str, *, by: str, emails: Sequence[str] = ()) -> RunOutcome: ...
+    async def trigger(
+        self, kind: RunKind, *, by: str, emails: Sequence[str] = ()
+    ) -> RunOutcome: ...
 
 
 class InlineRunner:
@@ -76,7 +78,7 @@ class InlineRunner:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    async def trigger(self, kind: str, *, by: str, emails: Sequence[str] = ()) -> RunOutcome:
+    async def trigger(self, kind: RunKind, *, by: str, emails: Sequence[str] = ()) -> RunOutcome:
         if self.engine.running:
             if kind == "user":  # waiting for a whole run would leave the admin without an answer
                 raise UsageError("a run is in progress; ask again when it ends (`sync status`)")
