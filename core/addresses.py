@@ -47,7 +47,7 @@ def google_username_problem(local: str) -> str | None:
     return None
 
 
-# ---- the address policy for interop accounts (product rule 12) --------------------------------
+# ---- the address policy for interop accounts (docs/ARCHITECTURE.md, Identity lifecycle) -------
 #
 # A Microsoft primary's Google account is `<username>@<interop domain>`. The username comes from
 # a template over the primary's address, normalised to what Google accepts; when two primaries

@@ -41,7 +41,8 @@ class UnmanagedConflict(DirectoryError):
 
 
 class GroupRefused(DirectoryError):
-    """A group that cannot be a primary group (rule 1); the message names its type."""
+    """A group that cannot be a primary group (in Entra, anything but a security group); the
+    message names its type."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message, permanent=True)

@@ -48,7 +48,7 @@ class Operation:
 
 @dataclass(frozen=True, slots=True)
 class Conflict:
-    """A user in both primary groups: primary on the platform processed first (rule 5)."""
+    """A user in both primary groups: primary on the platform processed first (`DIRSYNC_ORDER`)."""
 
     email: str
     kept: Role

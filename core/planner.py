@@ -178,8 +178,8 @@ class _Planner:
         self.claimed_emails: dict[str, Role] = {}
         self.ops_by_role: dict[Role, list[Operation]] = {role: [] for role in Role}
         self.read_ok: set[Role] = set()  # roles whose group was read (planned)
-        # the users each group keeps after rule 5, and their email keys (two parallel lists:
-        # at 100,000 users a list of pairs costs a tuple each)
+        # the users each group keeps (a user in both groups is the first one's), and their
+        # email keys (two parallel lists: at 100,000 users a list of pairs costs a tuple each)
         self.keyed: dict[Role, tuple[list[str], list[SourceUser]]] = {}
         self.conflicted: dict[Role, list[tuple[str, SourceUser]]] = {}  # in both groups
         self.empty_groups: set[Role] = set()
@@ -337,7 +337,7 @@ class _Planner:
                     )
 
     def _claim(self, role: Role, users: list[SourceUser]) -> tuple[dict[str, SourceUser], set[str]]:
-        """Rule 5: a user already claimed by a group processed earlier is not this group's."""
+        """A user already claimed by a group processed earlier is not this group's."""
         claimed = self.claimed_emails
         enabled = [user for user in users if user.enabled]
         # The key is the email string itself when it is already lower-case (the usual case):
@@ -375,8 +375,9 @@ class _Planner:
         """User Sync: primaries of every group read, people of every imported source read, and
         every other source carried forward.
 
-        A user is live in at most one group (rule 5), so their entry is the sources they had
-        outside what this run read, plus that group and the imported sources that list them.
+        A user is live in at most one group (the first of the order), so their entry is the
+        sources they had outside what this run read, plus that group and the imported sources
+        that list them.
         An imported source that was removed is dropped from every entry; one that was not read
         (or failed) keeps its entries as they were. The answer is the entries given with the
         differences laid over them (`KnownUsersView`): unchanged entries stay the same objects,
@@ -431,7 +432,7 @@ class _Planner:
             changed[key] = KnownUser(key, entry.display_name, sources)
         # Entries that are not a live group's user: what they keep of their sources, with the
         # imported sources read now that list them; gone when nothing is left. The live groups'
-        # users are the keys claimed by a live group (rule 5 claims each key for one group).
+        # users are the keys claimed by a live group (each key is claimed by one group only).
         gone: set[str] = set()
         if live.issuperset(data.groups):  # every group is live: the unclaimed keys, in C
             others: Iterable[str] = old.keys() - self.claimed_emails.keys()
@@ -452,7 +453,7 @@ class _Planner:
         for key, sources in members.items():  # people known only through an imported source
             if key not in old and claimed(key) not in live:
                 changed[key] = KnownUser(key, names[key], sources)
-        for role in live_roles:  # a user in both groups is known through both (rule 5)
+        for role in live_roles:  # a user in both groups is known through both
             for key, user in self.conflicted.get(role, []):
                 found = changed.get(key) or (None if key in gone else old_get(key))
                 sources = (found.sources if found else frozenset()) | {source_of_role(role)}

@@ -322,8 +322,9 @@ class Reconciler:
     ) -> Account | None:
         """A primary who comes back while the account we deleted for them can still be
         restored (the journal names it) gets that account back, names brought in line,
-        instead of a new one (rule 13); so does one whose remembered account is missing (a
-        repair: deleted out of band, or by a delete a crash cut before its journal entry).
+        instead of a new one (docs/ARCHITECTURE.md, Identity lifecycle); so does one whose
+        remembered account is missing (a repair: deleted out of band, or by a delete a crash
+        cut before its journal entry).
         None: nothing to restore, make a new one."""
         account_id = op.account_id if op.account_id is not None else self._deleted(op, target)
         if account_id is None:
@@ -428,8 +429,8 @@ class Reconciler:
                     return
         # The journal says which account went before the record is forgotten: a crash between
         # the two leaves the record, so the next run deletes again (already gone) and journals
-        # it; the other way round, the account's id would be lost and with it the restore
-        # (rule 13).
+        # it; the other way round, the account's id would be lost and with it the restore of a
+        # primary who comes back.
         self.store.finish_operation(
             op_id, status="done", at=self.clock.now(), account_id=op.account_id
         )

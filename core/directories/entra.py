@@ -1,7 +1,8 @@
 """The Entra ID directory (Microsoft Graph v1.0), implementing core's directory port.
 
-- Primary groups: security groups only (rule 1); members read transitively, users only, with
-  `accountEnabled` selected (the default projection leaves it out).
+- Primary groups: security groups only (not Microsoft 365 groups or distribution lists);
+  members read transitively, users only, with `accountEnabled` selected (the default
+  projection leaves it out).
 - Secondary accounts: B2B guests made with the invitations API (no e-mail sent), then marked
   with our marker in an extension attribute by a PATCH. A crash between those two calls leaves
   an unmarked guest; the reconciler claims it only with proof from its journal.
