@@ -9,7 +9,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 
 from core.masking import mask
-from core.model import AuditEvent
+from core.model import AuditEvent, AuditKind
 from core.ports import Clock, Store
 
 
@@ -32,7 +32,7 @@ class Auditor:
 
     def record(
         self,
-        kind: str,
+        kind: AuditKind,
         action: str,
         *,
         actor: str = "system",

@@ -196,7 +196,7 @@ class Engine:
     # ---- runs --------------------------------------------------------------------------------
     async def run(
         self,
-        kind: str = "incremental",
+        kind: RunKind = "incremental",
         *,
         dry_run: bool = False,
         triggered_by: str = "system",
@@ -219,7 +219,7 @@ class Engine:
 
     async def _run(
         self,
-        kind: str,
+        kind: RunKind,
         dry_run: bool,
         triggered_by: str,
         only_emails: frozenset[str] | None,

@@ -28,6 +28,8 @@ from core.model import (
     KnownUser,
     Lease,
     OperationRecord,
+    OperationStatus,
+    RequestStatus,
     Role,
     RunRecord,
     RunRequest,
@@ -203,7 +205,7 @@ class MemoryStore:
         self,
         op_id: int,
         *,
-        status: str,
+        status: OperationStatus,
         at: datetime,
         account_id: str | None = None,
         error: str | None = None,
@@ -371,7 +373,13 @@ class MemoryStore:
         return [r for r in self._requests.values() if r.status == "pending"]
 
     def finish_run_request(
-        self, request_id: int, *, status: str, at: datetime, run_id: str | None, summary: str
+        self,
+        request_id: int,
+        *,
+        status: RequestStatus,
+        at: datetime,
+        run_id: str | None,
+        summary: str,
     ) -> None:
         request = self._requests.get(request_id)
         if request is not None:

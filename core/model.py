@@ -372,7 +372,7 @@ RequestStatus = Literal["pending", "done", "failed"]
 class AuditEvent:
     """One audit event. Stored first, posted to the admin channels after."""
 
-    kind: str  # an AuditKind
+    kind: AuditKind
     action: str
     at: datetime
     actor: str = "system"
@@ -389,7 +389,7 @@ class AuditEvent:
 @dataclass(frozen=True, slots=True)
 class RunRecord:
     id: str
-    kind: str  # a RunKind
+    kind: RunKind
     started_at: datetime
     dry_run: bool = False
     finished_at: datetime | None = None
@@ -417,7 +417,7 @@ class OperationRecord:
     email: str
     reason: str
     started_at: datetime
-    status: str = "started"  # an OperationStatus
+    status: OperationStatus = "started"
     account_id: str | None = None
     error: str | None = None
     finished_at: datetime | None = None
@@ -446,7 +446,7 @@ class RunRequest:
     by: str
     requested_at: datetime
     emails: tuple[str, ...] = ()  # kind "user": whom to resync
-    status: str = "pending"  # a RequestStatus
+    status: RequestStatus = "pending"
     run_id: str | None = None
     summary: str = ""  # lines for people to read: the run's summary, or why it failed
     finished_at: datetime | None = None

@@ -28,6 +28,8 @@ from core.model import (
     KnownUser,
     Lease,
     OperationRecord,
+    OperationStatus,
+    RequestStatus,
     Role,
     RunRecord,
     RunRequest,
@@ -215,7 +217,7 @@ class Store(Protocol):
         self,
         op_id: int,
         *,
-        status: str,
+        status: OperationStatus,
         at: datetime,
         account_id: str | None = None,
         error: str | None = None,
@@ -294,6 +296,12 @@ class Store(Protocol):
         ...
 
     def finish_run_request(
-        self, request_id: int, *, status: str, at: datetime, run_id: str | None, summary: str
+        self,
+        request_id: int,
+        *,
+        status: RequestStatus,
+        at: datetime,
+        run_id: str | None,
+        summary: str,
     ) -> None: ...
     def get_run_request(self, request_id: int) -> RunRequest | None: ...

@@ -53,6 +53,8 @@ from core.model import (
     KnownUser,
     Lease,
     OperationRecord,
+    OperationStatus,
+    RequestStatus,
     Role,
     RunRecord,
     RunRequest,
@@ -459,7 +461,7 @@ class SqlStore:
         self,
         op_id: int,
         *,
-        status: str,
+        status: OperationStatus,
         at: datetime,
         account_id: str | None = None,
         error: str | None = None,
@@ -782,7 +784,13 @@ class SqlStore:
         return [_run_request_of(row) for row in rows]
 
     def finish_run_request(
-        self, request_id: int, *, status: str, at: datetime, run_id: str | None, summary: str
+        self,
+        request_id: int,
+        *,
+        status: RequestStatus,
+        at: datetime,
+        run_id: str | None,
+        summary: str,
     ) -> None:
         """An unknown id is ignored, as MemoryStore does."""
         stmt = (

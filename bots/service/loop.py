@@ -61,7 +61,7 @@ from bots.service.memory import compact_after_big_run
 from core.commands.context import describe_run
 from core.engine import RUN_KINDS, Engine, RunReport
 from core.fencing import LEASE_NAME, LeaseGuard, LeaseLost
-from core.model import RunRequest
+from core.model import RequestStatus, RunKind, RunRequest
 from core.ports import Clock, Store
 
 log = logging.getLogger(__name__)
@@ -302,7 +302,7 @@ class ReconciliationLoop:
         return self._next_due is not None and time.monotonic() >= self._next_due
 
     async def _scheduled_run(self) -> None:
-        kind = "full" if time.monotonic() >= self._next_full else "incremental"
+        kind: RunKind = "full" if time.monotonic() >= self._next_full else "incremental"
         await self._run(kind, by=SCHEDULE)
 
     # ---- runs --------------------------------------------------------------------------------
@@ -329,16 +329,15 @@ class ReconciliationLoop:
 
     async def _serve(self, request: RunRequest) -> None:
         emails = frozenset(e.lower() for e in request.emails)
-        refused = None
-        if request.kind not in RUN_KINDS:
-            refused = f"unknown run kind {request.kind!r}"
-        elif request.kind == "user" and not emails:
-            refused = "a user run needs at least one email address"
-        if refused is not None:
-            self._finish(request, "failed", None, refused)
+        kind = next((k for k in RUN_KINDS if k == request.kind), None)  # the store's is a str
+        if kind is None:
+            self._finish(request, "failed", None, f"unknown run kind {request.kind!r}")
             return
-        only = emails if request.kind == "user" else None
-        report, error = await self._run(request.kind, by=request.by, only_emails=only)
+        if kind == "user" and not emails:
+            self._finish(request, "failed", None, "a user run needs at least one email address")
+            return
+        only = emails if kind == "user" else None
+        report, error = await self._run(kind, by=request.by, only_emails=only)
         if not self.is_leader or error == LEASE_LOST:
             log.warning("run request %s left pending: the lease was lost", request.id)
         elif report is None:
@@ -348,7 +347,9 @@ class ReconciliationLoop:
         else:
             self._finish(request, "done", report.run.id, describe_run(report, self.store))
 
-    def _finish(self, request: RunRequest, status: str, run_id: str | None, summary: str) -> None:
+    def _finish(
+        self, request: RunRequest, status: RequestStatus, run_id: str | None, summary: str
+    ) -> None:
         try:
             self.store.finish_run_request(
                 request.id, status=status, at=self.clock.now(), run_id=run_id, summary=summary
@@ -357,7 +358,7 @@ class ReconciliationLoop:
             log.exception("could not record the outcome of run request %s", request.id)
 
     async def _run(
-        self, kind: str, *, by: str, only_emails: frozenset[str] | None = None
+        self, kind: RunKind, *, by: str, only_emails: frozenset[str] | None = None
     ) -> tuple[RunReport | None, str]:
         started = time.monotonic()
         guard = self._guard
