@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import contextvars
 import json
-import secrets
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -60,6 +57,7 @@ from core.model import (
     RunRequest,
 )
 from storage import convert, known_pages
+from storage.kept_lists import KeptLists
 from storage.tables import (
     ACCOUNTS,
     ASSIGNMENTS,
@@ -73,7 +71,6 @@ from storage.tables import (
     RUN_REQUESTS,
     RUNS,
     SOURCES,
-    TABLE_VERSIONS,
 )
 from storage.upsert import upsert
 from storage.utc import UtcDateTime
@@ -88,22 +85,10 @@ class SqlStore:
     """The production Store. Build it with `storage.db.open_store(url)`, which migrates first;
     `SqlStore(engine)` assumes the schema is already at head."""
 
-    # `sync status` asks for the account counts on every call; counting 100,000 rows takes
-    # milliseconds, so the counts are kept for a few seconds. This process's own writes drop
-    # them at once; another replica's writes show within COUNTS_TTL.
-    COUNTS_TTL = 5.0
-
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._counts: tuple[float, dict[Role, int]] | None = None
-        # What was last listed of a watched table, with the table's version token read just
-        # before it (see `_kept_list`), and this store's own writes since, to lay over it.
-        self._kept: dict[str, tuple[str, list[Any]]] = {}
-        self._pending: dict[str, list[tuple[Any, Any]]] = {}
-        self._kept_lock = threading.RLock()  # the service reads them again in a thread
-        # User Sync's entries per source, with the known_users version token read before them
-        # (`known_user_counts`: `sync status` and `sources` ask on every request).
-        self._known_counts: tuple[str, dict[str, int]] | None = None
+        # Whole-table lists and counts kept between calls (storage/kept_lists.py).
+        self._kept = KeptLists(self._tx, self._write)
         self._reading: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
             f"sql_store_reading_{id(self)}", default=None
         )
@@ -157,8 +142,8 @@ class SqlStore:
     def list_accounts(self, role: Role | None = None) -> list[AccountRecord]:
         """Every record (of one role), in insertion order. The engine lists 200,000 of them on
         every run and most runs change none: the list is kept, and read again only when the
-        table's version token has changed (`_kept_list`)."""
-        records: list[AccountRecord] = self._kept_list("accounts", self._read_accounts)
+        table's version token has changed (storage/kept_lists.py)."""
+        records: list[AccountRecord] = self._kept.listed("accounts", self._read_accounts)
         if role is None:
             return records
         return [record for record in records if record.role is role]
@@ -177,93 +162,12 @@ class SqlStore:
         after a run that made much garbage (a full run, an import), returns the freed heap to
         the system, then calls `reload_kept`: the lists are read again into compact memory,
         not left scattered among the run's garbage."""
-        with self._kept_lock:
-            self._kept.clear()
-            self._pending.clear()
-            self._known_counts = None
+        self._kept.forget()
 
     def reload_kept(self) -> None:
         self.forget_kept()
         self.list_accounts()
         self.list_known_users()
-
-    def _kept_list(self, table: str, read: Callable[[Connection], list[Any]]) -> list[Any]:
-        """A copy of the kept list of `table` while the table's version token is the one kept
-        with it (this store's own writes since laid over it), else `read` again (and kept).
-
-        The token is changed by database triggers on every write to the table, by any writer
-        (migration 0004), and read before the rows in the same transaction, so a write between
-        the two only makes the next call read again: a kept list is never older than its
-        token. This store's own writes keep the list current instead (`_writing`). Lists are
-        copied; their items are frozen."""
-        with self._kept_lock, self._tx() as conn:
-            token = conn.execute(
-                select(TABLE_VERSIONS.c.token).where(TABLE_VERSIONS.c.name == table)
-            ).scalar_one_or_none()
-            kept = self._kept.get(table)
-            pending = self._pending.pop(table, None)
-            if kept is not None and token is not None and kept[0] == token:
-                items = kept[1]
-                if pending:
-                    items = _lay_over(table, items, pending)
-                    self._kept[table] = (token, items)
-                return list(items)
-            # Dropped before the read, so two copies of 200,000 records never coexist.
-            self._kept.pop(table, None)
-            del kept, pending
-            items = read(conn)
-            if token is not None:
-                self._kept[table] = (token, items)
-            return list(items)
-
-    @contextmanager
-    def _writing(self, table: str, changes: list[tuple[Any, Any]]) -> Iterator[Connection]:
-        """One write transaction to a watched table by this store, which keeps its kept list
-        current: `changes` are the written items by key (None: deleted), as a read would give
-        them back. When the table's token is still the kept list's, it is set to a new one
-        first thing in this transaction (on PostgreSQL that locks the row until the commit, so
-        another writer's trigger waits; SQLite has one writer at a time), and to the same new
-        one again last, over what the triggers set meanwhile; the changes are laid over the
-        kept list at the next list. Otherwise someone else wrote since: the kept list is
-        dropped and read again when next listed."""
-        with self._kept_lock:
-            kept = self._kept.get(table)
-            before = kept[0] if kept is not None else None
-        new: str | None = None
-        try:
-            with self._tx() as conn:
-                if before is not None:
-                    new = secrets.token_hex(16)
-                    claimed = conn.execute(
-                        update(TABLE_VERSIONS)
-                        .where(TABLE_VERSIONS.c.name == table, TABLE_VERSIONS.c.token == before)
-                        .values(token=new)
-                    ).rowcount
-                    if claimed != 1:
-                        new = None
-                yield conn
-                if new is not None:
-                    conn.execute(
-                        update(TABLE_VERSIONS)
-                        .where(TABLE_VERSIONS.c.name == table)
-                        .values(token=new)
-                    )
-                self._check_fence(conn)
-        except BaseException:
-            with self._kept_lock:
-                self._kept.pop(table, None)
-                self._pending.pop(table, None)
-            raise
-        with self._kept_lock:
-            kept = self._kept.get(table)
-            if kept is None or kept[0] != before:
-                return  # listed afresh meanwhile (it holds this write), or dropped
-            if new is None:
-                self._kept.pop(table, None)
-                self._pending.pop(table, None)
-                return
-            self._kept[table] = (new, kept[1])
-            self._pending.setdefault(table, []).extend(changes)
 
     def get_account(self, role: Role, source_id: str) -> AccountRecord | None:
         query = select(*convert.ACCOUNT_COLUMNS).where(
@@ -290,18 +194,16 @@ class SqlStore:
 
     def save_accounts(self, records: Iterable[AccountRecord]) -> None:
         """Many `save_account`s in one transaction and one statement (imports, full runs)."""
-        self._counts = None
         latest: dict[tuple[Role, str], AccountRecord] = {}
         for record in records:
             latest[(record.role, record.source_id)] = record
         rows = [convert.account_values(r) for r in latest.values()]
         changes = [(key, convert.account_as_stored(r)) for key, r in latest.items()]
-        with self._writing("accounts", changes) as conn:
+        with self._kept.writing("accounts", changes) as conn:
             upsert(conn, ACCOUNTS, rows, keys=["role", "source_id"])
 
     def delete_account(self, role: Role, source_id: str) -> None:
-        self._counts = None
-        with self._writing("accounts", [((role, source_id), None)]) as conn:
+        with self._kept.writing("accounts", [((role, source_id), None)]) as conn:
             conn.execute(
                 delete(ACCOUNTS).where(
                     ACCOUNTS.c.role == role.value, ACCOUNTS.c.source_id == source_id
@@ -313,16 +215,16 @@ class SqlStore:
             return int(conn.execute(select(func.count()).select_from(ACCOUNTS)).scalar_one())
 
     def account_counts(self) -> dict[Role, int]:
-        now = time.monotonic()
-        if self._counts is not None and self._counts[0] > now:
-            return dict(self._counts[1])
+        """Kept for a few seconds: `sync status` asks on every call."""
+        return self._kept.account_counts(self._count_accounts)
+
+    def _count_accounts(self) -> dict[Role, int]:
         query = select(ACCOUNTS.c.role, func.count()).group_by(ACCOUNTS.c.role)
         counts = dict.fromkeys(Role, 0)
         with self._tx() as conn:
             for role, count in conn.execute(query).all():
                 counts[Role(role)] = int(count)
-        self._counts = (now + self.COUNTS_TTL, counts)
-        return dict(counts)
+        return counts
 
     def in_both_groups(self, limit: int) -> tuple[int, list[str]]:
         flag = KNOWN_USERS.c.both_groups.is_(True)
@@ -341,14 +243,14 @@ class SqlStore:
 
     def list_known_users(self) -> list[KnownUser]:
         """Every entry, sorted by email; kept between calls like `list_accounts`."""
-        users: list[KnownUser] = self._kept_list("known_users", self._read_known_users)
+        users: list[KnownUser] = self._kept.listed("known_users", self._read_known_users)
         return users
 
     def _read_known_users(self, conn: Connection) -> list[KnownUser]:
-        kept = self._kept.get("accounts")  # its strings are shared where equal (memory)
+        accounts = self._kept.shared("accounts")  # its strings are shared where equal (memory)
         with _raw_rows(conn, select(*convert.KNOWN_USER_COLUMNS)) as cursor:
             # row by row: no list of 200,000 rows too
-            users = convert.known_users_of(cursor, kept[1] if kept is not None else ())
+            users = convert.known_users_of(cursor, accounts)
         # Sorted here, not by ORDER BY: a database collation may not sort like Python does.
         # Emails are the key (unique), so this is the order of the rows sorted by email.
         users.sort(key=attrgetter("email"))
@@ -366,14 +268,14 @@ class SqlStore:
             values = convert.known_user_values(user)
             latest[values["email"]] = values
         changes = [(key, convert.known_user_of_values(v)) for key, v in latest.items()]
-        with self._writing("known_users", changes) as conn:
+        with self._kept.writing("known_users", changes) as conn:
             upsert(conn, KNOWN_USERS, list(latest.values()), keys=["email"])
 
     def remove_known_users(self, emails: Iterable[str]) -> None:
         keys = [{"key": convert.key_of_email(e)} for e in emails]
         if not keys:
             return
-        with self._writing("known_users", [(k["key"], None) for k in keys]) as conn:
+        with self._kept.writing("known_users", [(k["key"], None) for k in keys]) as conn:
             conn.execute(delete(KNOWN_USERS).where(KNOWN_USERS.c.email == bindparam("key")), keys)
 
     def page_known_users(self, text: str, offset: int, limit: int) -> KnownPage:
@@ -396,18 +298,8 @@ class SqlStore:
             return dict(self._counts_of_known(conn))
 
     def _counts_of_known(self, conn: Connection) -> dict[str, int]:
-        """Kept while the known_users version token is the one read before they were counted
-        (any write changes it, `_kept_list`), so a request with no write since reads one row."""
-        token = conn.execute(
-            select(TABLE_VERSIONS.c.token).where(TABLE_VERSIONS.c.name == "known_users")
-        ).scalar_one_or_none()
-        kept = self._known_counts
-        if kept is not None and token is not None and kept[0] == token:
-            return kept[1]
-        counts = known_pages.count_by_source(conn)
-        if token is not None:
-            self._known_counts = (token, counts)
-        return counts
+        """Kept until known_users is next written (storage/kept_lists.py)."""
+        return self._kept.known_counts(conn, known_pages.count_by_source)
 
     # User Sync sources
 
@@ -811,25 +703,6 @@ class SqlStore:
 if TYPE_CHECKING:
     # mypy checks SqlStore against the Store protocol here, not only where bots wire it up.
     _conforms: type[Store] = SqlStore
-
-
-def _lay_over(table: str, items: list[Any], changes: list[tuple[Any, Any]]) -> list[Any]:
-    """The kept list with a store's own writes laid over it, in the order a read gives: an
-    update keeps its row's place (an upsert keeps its id), a new row goes last (a new id), and
-    User Sync entries are sorted by email."""
-    if table == "accounts":
-        by_key = {(r.role, r.source_id): r for r in items}
-    else:
-        by_key = {u.email: u for u in items}
-    for key, item in changes:
-        if item is None:
-            by_key.pop(key, None)
-        else:
-            by_key[key] = item
-    laid = list(by_key.values())
-    if table == "known_users":
-        laid.sort(key=attrgetter("email"))
-    return laid
 
 
 @contextmanager
