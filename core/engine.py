@@ -140,7 +140,7 @@ class Engine:
     async def assign(
         self, role: Role, directory: DirectoryKind, key: str, *, by: str
     ) -> Assignment:
-        """Rule 1: look the group up and refuse what cannot be a primary group."""
+        """Look the group up and refuse what cannot be a primary group (`refusal_reason`)."""
         port = self.directories.get(directory)
         if port is None:
             raise GroupRefused(f"the {directory.value} directory is not configured")

@@ -85,7 +85,8 @@ def group_kind(group: GroupInfo) -> str:
 
 
 def refusal_reason(group: GroupInfo) -> str | None:
-    """Why a group cannot be a primary group (rule 1), or None when it can."""
+    """Why a group cannot be a primary group (in Entra ID only a security group that is not
+    mail-enabled can be; any Google group can), or None when it can."""
     if group.directory is DirectoryKind.GOOGLE:
         return None
     if group.type is GroupType.SECURITY:
@@ -334,7 +335,7 @@ def source_label(key: str, name: str = "") -> str:
 
 @dataclass(frozen=True, slots=True)
 class Failure:
-    """Per-user failure state (rule 10)."""
+    """Per-user failure state: attempts, when to retry (backoff), and quarantine."""
 
     role: Role
     source_id: str
