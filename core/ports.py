@@ -1,7 +1,7 @@
 """The ports core needs from the outside: directories, storage and time.
 
 Adapters implement them: `core.directories` (Graph, Google, and the in-memory directory),
-`storage` (SQLModel) and `core.memory_store` (the in-memory store for unit tests).
+`storage` (SQLModel) and, for tests only, `tests.memory_store` (the in-memory store).
 """
 
 from __future__ import annotations

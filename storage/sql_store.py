@@ -1,4 +1,4 @@
-"""`core.ports.Store` on SQLite or PostgreSQL, with the exact behaviour of `core.memory_store`.
+"""`core.ports.Store` on SQLite or PostgreSQL, with the exact behaviour of `tests.memory_store`.
 
 Each method is one short transaction (`engine.begin()`: commit on return, rollback on error),
 so a crash between two calls never leaves half of one call behind. Statements are Core

@@ -20,10 +20,10 @@ from core.directories.graph_http import GraphHttp
 from core.directories.memory import MemoryDirectory
 from core.directories.msal_token import Credentials, MsalTokens
 from core.engine import Engine
-from core.memory_store import MemoryStore
 from core.model import DirectoryKind, Role
 from emulators.microsoft import Tenant, ThrottleConfig, create_app, emulator_of
 from emulators.runner import EmulatorThread
+from tests.memory_store import MemoryStore
 
 TENANT, CLIENT, SECRET = "11111111-2222-3333-4444-555555555555", "bench-app", "bench-secret"
 

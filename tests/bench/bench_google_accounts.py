@@ -19,11 +19,11 @@ from core.clock import SystemClock
 from core.directories.google import GoogleDirectory, GoogleSettings, connect
 from core.directories.memory import MemoryDirectory
 from core.engine import Engine
-from core.memory_store import MemoryStore
 from core.model import DirectoryKind, Role
 from emulators.google import QuotaConfig, Workspace, create_app, emulator_of
 from emulators.runner import EmulatorThread
 from tests.directories.test_google_client import KEY, SCOPES, SERVICE_ACCOUNT
+from tests.memory_store import MemoryStore
 
 ADMIN, INTEROP = "admin@example.com", "teams.example.com"
 

@@ -15,8 +15,8 @@ from core.audit import Auditor
 from core.clock import FixedClock
 from core.commands.reply import Action
 from core.engine import Engine
-from core.memory_store import MemoryStore
 from core.model import AuditEvent, ConversationRef, Platform
+from tests.memory_store import MemoryStore
 
 
 @dataclass

@@ -34,7 +34,6 @@ from core.clock import FixedClock
 from core.commands.access import AccessPolicy
 from core.commands.interpreter import Interpreter
 from core.engine import Engine
-from core.memory_store import MemoryStore
 from core.model import DirectoryKind, Role
 from emulators.botframework import BotFrameworkChannel, channel_of
 from emulators.runner import run_emulator
@@ -42,6 +41,7 @@ from emulators.stack import BOT_APP_ID, start_stack
 from tests.bots.gchat.conftest import PROJECT_NUMBER
 from tests.bots.gchat.conftest import settings_for as gchat_settings
 from tests.bots.teams.conftest import settings_for as teams_settings
+from tests.memory_store import MemoryStore
 
 
 @dataclass

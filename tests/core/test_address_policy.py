@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.addresses import base_username, google_username_problem, normalise_username
-from core.memory_store import MemoryStore
 from tests.core.world import World
+from tests.memory_store import MemoryStore
 
 LOCAL = st.text(
     alphabet=st.sampled_from([*"annbobzoëéñ+.'_-ANNBOB", "ø", "ß", " "]),

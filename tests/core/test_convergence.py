@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.errors import DirectoryError
-from core.memory_store import MemoryStore
 from tests.core.world import GG, MS, World
+from tests.memory_store import MemoryStore
 
 NAMES = [f"p{i}" for i in range(8)]
 step = st.one_of(

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from core.engine import EngineSettings
-from core.memory_store import MemoryStore
 from tests.core.world import MS, World
+from tests.memory_store import MemoryStore
 
 STORE_WRITES = {
     "begin_operation",

@@ -47,7 +47,6 @@ from hypothesis.stateful import (
 
 from core.directories.memory import MemoryUser
 from core.engine import Engine, EngineSettings
-from core.memory_store import MemoryStore
 from core.planner import PlanSettings
 from tests.core.reference_model import (
     ENTRA,
@@ -61,6 +60,7 @@ from tests.core.reference_model import (
 )
 from tests.core.test_crash import Crash, CrashingStore, Tripwire
 from tests.core.world import GG, MS, World
+from tests.memory_store import MemoryStore
 
 SEQUENCES, STEPS = 100, 50  # the normal test command
 LONG_SEQUENCES, LONG_STEPS = 2000, 100  # on demand

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from core.clock import FixedClock
 from core.directories.memory import MemoryDirectory, MemoryGroup
 from core.engine import Engine, EngineSettings
-from core.memory_store import MemoryStore
 from core.model import Account, AccountSpec, DirectoryKind, Role
 from core.ports import Store
+from tests.memory_store import MemoryStore
 
 MS, GG = Role.MICROSOFT_PRIMARIES, Role.GOOGLE_PRIMARIES
 

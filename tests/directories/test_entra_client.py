@@ -214,7 +214,7 @@ async def test_the_engine_syncs_google_primaries_to_entra_guests_over_http(world
     from core.clock import FixedClock
     from core.directories.memory import MemoryDirectory
     from core.engine import Engine
-    from core.memory_store import MemoryStore
+    from tests.memory_store import MemoryStore
 
     google = MemoryDirectory(DirectoryKind.GOOGLE, interop_domain="teams.example.com")
     chat = google.add_group("Chat people", email="chat@example.com")

@@ -181,7 +181,7 @@ async def test_the_engine_syncs_microsoft_primaries_to_interop_accounts(world: S
     from core.clock import FixedClock
     from core.directories.memory import MemoryDirectory
     from core.engine import Engine
-    from core.memory_store import MemoryStore
+    from tests.memory_store import MemoryStore
 
     entra = MemoryDirectory(DirectoryKind.ENTRA)
     group = entra.add_group("Teams people")

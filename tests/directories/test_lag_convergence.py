@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from core.clock import FixedClock
 from core.directories.memory import MemoryDirectory
 from core.engine import Engine, EngineSettings
-from core.memory_store import MemoryStore
 from core.model import DirectoryKind, Role, marker_for
 from core.settling import Settling
 from emulators.google import ConsistencyConfig as GoogleLag
@@ -31,6 +30,7 @@ from tests.directories.test_entra_client import TENANT, connect
 from tests.directories.test_entra_client import Setup as EntraSetup
 from tests.directories.test_google_client import Setup as GoogleSetup
 from tests.directories.test_google_client import connect_to, new_workspace
+from tests.memory_store import MemoryStore
 
 GP, MP = Role.GOOGLE_PRIMARIES, Role.MICROSOFT_PRIMARIES
 

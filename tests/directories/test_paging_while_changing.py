@@ -25,12 +25,12 @@ from core.directories.entra import EntraDirectory
 from core.directories.google import GoogleDirectory
 from core.directories.memory import MemoryDirectory
 from core.engine import Engine, EngineSettings
-from core.memory_store import MemoryStore
 from core.model import DirectoryKind, Role
 from emulators.google import Workspace
 from emulators.microsoft import Tenant
 from tests.directories.test_entra_client import TENANT, connect
 from tests.directories.test_google_client import connect_to, new_workspace
+from tests.memory_store import MemoryStore
 
 GP, MP = Role.GOOGLE_PRIMARIES, Role.MICROSOFT_PRIMARIES
 GROUP = "chat-people@example.com"

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 from core.clock import FixedClock
 from core.engine import Engine
-from core.memory_store import MemoryStore
 from core.model import DirectoryKind, Role
 from emulators.microsoft import Tenant
 from tests.directories.test_entra_client import TENANT, connect
 from tests.directories.test_entra_client import Setup as EntraSetup
 from tests.directories.test_google_client import Setup as GoogleSetup
 from tests.directories.test_google_client import connect_to, new_workspace
+from tests.memory_store import MemoryStore
 
 MP, GP = Role.MICROSOFT_PRIMARIES, Role.GOOGLE_PRIMARIES
 ENTRA_DOMAIN = "contoso.onmicrosoft.com"

@@ -38,7 +38,6 @@ from core.commands.access import AccessPolicy
 from core.commands.guard import RefusedRequests
 from core.commands.interpreter import Interpreter
 from core.engine import Engine
-from core.memory_store import MemoryStore
 from core.model import AuditEvent, DirectoryKind, Role
 from emulators.botframework import BotFrameworkChannel
 from emulators.botframework import create_app as create_channel_app
@@ -50,6 +49,7 @@ from tests.bots.gchat.conftest import ADMINS_SPACE, PROJECT_NUMBER
 from tests.bots.gchat.conftest import settings_for as chat_settings
 from tests.bots.teams.conftest import ADMIN_MEMBER, BOT_ID, BOT_PASSWORD, STRANGER
 from tests.bots.teams.conftest import settings_for as teams_settings
+from tests.memory_store import MemoryStore
 
 ENDPOINTS = {"teams": MESSAGES_PATH, "gchat": CHAT_PATH}
 

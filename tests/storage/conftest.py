@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from core.memory_store import MemoryStore
 from core.ports import Store
 from storage.db import open_store
+from tests.memory_store import MemoryStore
 
 BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 SQL_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -26,7 +26,6 @@ from core.clock import FixedClock
 from core.commands.access import AccessPolicy
 from core.commands.interpreter import Interpreter
 from core.engine import Engine
-from core.memory_store import MemoryStore
 from core.model import AuditEvent, DirectoryKind, Role
 from emulators.gchat import (
     CHAT_X509_PATH,
@@ -40,6 +39,7 @@ from emulators.gchat import (
 )
 from emulators.runner import EmulatorThread, run_emulator
 from tests.bots.gchat.schema import validate, validate_addon_event, validate_event
+from tests.memory_store import MemoryStore
 
 PROJECT_NUMBER = "123456789012"
 ENDPOINT_URL = "https://dirsync.example.com/api/google-chat"  # the public URL in the console

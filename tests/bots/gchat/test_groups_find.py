@@ -18,7 +18,6 @@ from core.clock import FixedClock
 from core.commands.access import AccessPolicy
 from core.commands.interpreter import Interpreter
 from core.engine import Engine
-from core.memory_store import MemoryStore
 from core.model import DirectoryKind, Role
 from emulators.gchat import ChatStandIn, message_event
 from emulators.runner import EmulatorThread, run_emulator
@@ -28,6 +27,7 @@ from tests.directories.test_entra_client import Setup as EntraSetup
 from tests.directories.test_entra_client import connect as connect_entra
 from tests.directories.test_google_client import Setup as GoogleSetup
 from tests.directories.test_google_client import connect_to, new_workspace
+from tests.memory_store import MemoryStore
 
 
 @dataclass

@@ -14,10 +14,10 @@ from core import fencing
 from core.clock import FixedClock, SystemClock
 from core.directories.memory import MemoryDirectory
 from core.engine import EngineSettings
-from core.memory_store import MemoryStore
 from core.model import Account, AccountSpec, DirectoryKind, GroupInfo, SourceRead
 from tests.bots.service.test_loop import make_world, ready, replica, until
 from tests.core.world import SlowGoogle, World
+from tests.memory_store import MemoryStore
 
 
 class ShiftedClock(SystemClock):

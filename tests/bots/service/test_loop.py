@@ -21,11 +21,11 @@ from core.audit import Auditor
 from core.clock import SystemClock
 from core.directories.memory import MemoryDirectory
 from core.engine import Engine, EngineSettings, RunReport
-from core.memory_store import MemoryStore
 from core.model import ConversationRef, DirectoryKind, GroupInfo, Lease, Platform, SourceRead
 from core.ports import Store
 from tests.bots.test_audit_sink import FakePoster
 from tests.core.world import SlowGoogle, World
+from tests.memory_store import MemoryStore
 
 
 @dataclass

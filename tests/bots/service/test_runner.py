@@ -6,10 +6,10 @@ from __future__ import annotations
 from bots.service.runner import QueuedRunner
 from core.commands.interpreter import Interpreter
 from core.errors import DirectoryError
-from core.memory_store import MemoryStore
 from tests.bots.service.test_loop import BuggyEntra, Replica, make_world, ready, replica, until
 from tests.core.commands.conftest import ADMIN, POLICY, TEAMS
 from tests.core.world import World
+from tests.memory_store import MemoryStore
 
 
 async def leader_and_follower(world: World) -> tuple[Replica, Replica]:

@@ -21,10 +21,10 @@ from core.clock import FixedClock
 from core.commands.access import AccessPolicy
 from core.commands.interpreter import Interpreter
 from core.engine import Engine
-from core.memory_store import MemoryStore
 from core.model import AuditEvent, DirectoryKind, Role
 from emulators.botframework import BotFrameworkChannel, Member, create_app
 from emulators.runner import EmulatorThread, run_emulator
+from tests.memory_store import MemoryStore
 
 BOT_ID = "6c1f0f9e-5a54-4c5b-9a8e-0d7a3b2c1d00"
 BOT_PASSWORD = "bot-secret-for-tests"

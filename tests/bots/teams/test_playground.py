@@ -40,12 +40,12 @@ from aiohttp import web
 from bots.sample_org import ADMIN
 from bots.teams import TeamsSettings, add_teams_routes
 from core.engine import Engine, EngineSettings
-from core.memory_store import MemoryStore
 from core.model import DirectoryKind, Role
 from core.planner import PlanSettings
 from emulators.runner import run_emulator
 from tests.bots.teams.conftest import build_interpreter
 from tests.conftest import npm_package
+from tests.memory_store import MemoryStore
 
 PLAYGROUND = "@microsoft/m365agentsplayground@0.2.28"
 PERSONAL_CHAT = "personal-chat-1"

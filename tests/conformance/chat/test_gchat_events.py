@@ -31,7 +31,6 @@ from core.clock import FixedClock
 from core.commands.access import AccessPolicy
 from core.commands.interpreter import Interpreter
 from core.engine import Engine
-from core.memory_store import MemoryStore
 from core.model import AuditEvent, DirectoryKind, Role
 from emulators.gchat import (
     ChatSpace,
@@ -47,6 +46,7 @@ from emulators.runner import EmulatorThread, run_emulator
 from tests.bots.gchat.conftest import PROJECT_NUMBER, settings_for
 from tests.bots.gchat.schema import SchemaError, validate, validate_event
 from tests.conformance.chat.documented import load, names, paths, payload
+from tests.memory_store import MemoryStore
 
 EVENTS = names("gchat-")
 

@@ -14,10 +14,10 @@ from core.commands.access import Asker
 from core.commands.interpreter import AUDIT_DETAIL_MAX
 from core.directories.memory import MemoryDirectory
 from core.errors import DirectoryError
-from core.memory_store import MemoryStore
 from core.model import AuditEvent, DirectoryKind, Failure, GroupInfo, SourceRead
 from tests.core.commands.conftest import ADMIN, STRANGER, VIEWER, Bot, make_bot
 from tests.core.world import MS, World
+from tests.memory_store import MemoryStore
 
 
 async def test_unknown_input_points_at_help_and_is_audited(bot: Bot) -> None:

@@ -1,4 +1,4 @@
-"""An in-memory Store: the fast fake for unit tests and the in-memory demo.
+"""An in-memory Store: the fast fake for tests (no product path uses it; the demo runs on SQLite).
 
 It obeys the same contract as the SQL store (tests/storage/test_store_contract.py runs the same
 cases against both), so tests written against it say something about production.
