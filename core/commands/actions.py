@@ -3,6 +3,8 @@ and the audit channel. Each reply says what happened and what the admin can do n
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from core.commands.buttons import held_actions, held_ref
 from core.commands.context import Context, Outcome
 from core.commands.discovery import not_found, resolve_group
@@ -211,18 +213,31 @@ def _card_is_stale(ctx: Context, held: list[HeldDeletion]) -> bool:
     return bool(ctx.ref) and held_ref(held) > ctx.ref
 
 
-async def approve_deletions(ctx: Context, _: Command) -> Outcome:
+def _decide(
+    ctx: Context, decision: str, apply: Callable[[], int]
+) -> tuple[int, list[str]] | Outcome:
+    """Approve or discard once: nothing waiting (or another admin just decided) and a stale
+    card are answered, not applied. Returns the count applied and the emails decided on."""
     held = ctx.store.list_held()
     waiting = [h.email for h in held if not h.approved]
     if not waiting:
         return _decided(ctx, "Nothing held")
     if _card_is_stale(ctx, held):
         return _stale(held)
-    count = ctx.store.approve_held(by=ctx.asker.id)
-    if count == 0:  # another admin approved them a moment ago
+    emails = waiting if decision == "approved" else [h.email for h in held]
+    count = apply()
+    if count == 0:  # another admin decided a moment ago
         return _decided(ctx, "Nothing held")
-    _record_decision(ctx, "approved", waiting)
-    lines = [f"Approved: {first(waiting)}."]
+    _record_decision(ctx, decision, emails)
+    return count, emails
+
+
+async def approve_deletions(ctx: Context, _: Command) -> Outcome:
+    decided = _decide(ctx, "approved", lambda: ctx.store.approve_held(by=ctx.asker.id))
+    if isinstance(decided, Outcome):
+        return decided
+    count, emails = decided
+    lines = [f"Approved: {first(emails)}."]
     try:
         lines += (await ctx.runner.trigger("incremental", by=ctx.asker.id)).lines
     except UsageError as busy:
@@ -231,17 +246,10 @@ async def approve_deletions(ctx: Context, _: Command) -> Outcome:
 
 
 async def discard_deletions(ctx: Context, _: Command) -> Outcome:
-    held = ctx.store.list_held()
-    waiting = [h.email for h in held if not h.approved]
-    if not waiting:
-        return _decided(ctx, "Nothing held")
-    if _card_is_stale(ctx, held):
-        return _stale(held)
-    emails = [h.email for h in held]
-    count = ctx.store.discard_held()
-    if count == 0:
-        return _decided(ctx, "Nothing held")
-    _record_decision(ctx, "discarded", emails)
+    decided = _decide(ctx, "discarded", ctx.store.discard_held)
+    if isinstance(decided, Outcome):
+        return decided
+    count, emails = decided
     lines = [
         f"Discarded: {first(emails)}. Those accounts stay for now.",
         "A discarded deletion comes back (held again) in a later run if its cause remains, "

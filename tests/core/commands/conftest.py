@@ -12,8 +12,9 @@ from core.commands.access import AccessPolicy, Asker
 from core.commands.context import NextRun, Where
 from core.commands.interpreter import Interpreter
 from core.commands.reply import Reply
-from core.engine import Engine
+from core.engine import Engine, EngineSettings
 from core.model import AuditEvent
+from core.planner import PlanSettings
 from tests.core.world import World
 
 ADMIN = Asker("microsoft", email="Alice@Contoso.com", entra_id="0000-aaaa", display_name="Alice")
@@ -72,11 +73,30 @@ class Bot:
         return self.command_events()[-1]
 
 
-def make_bot(world: World | None = None, next_run_at: NextRun | None = None) -> Bot:
+def make_bot(
+    world: World | None = None,
+    next_run_at: NextRun | None = None,
+    policy: AccessPolicy = POLICY,
+) -> Bot:
     world = world or World()
     engine = world.engine()
-    interpreter = Interpreter(engine, world.store, POLICY, world.clock, next_run_at=next_run_at)
+    interpreter = Interpreter(engine, world.store, policy, world.clock, next_run_at=next_run_at)
     return Bot(world, engine, interpreter)
+
+
+async def held_bot(policy: AccessPolicy = POLICY) -> Bot:
+    """Ann, Ben and Cat, Microsoft primaries, synced; then Ann and Ben leave the group: more
+    than the deletion guard allows (a minimum of 1), so both deletions are held."""
+    world = World(settings=EngineSettings(plan=PlanSettings(guard_minimum=1, guard_ratio=0.0)))
+    bot = make_bot(world, policy=policy)
+    ids = [world.ms_user(f"{n}@contoso.com") for n in ("ann", "ben", "cat")]
+    await world.assign_both(bot.engine)
+    await bot.say("import")
+    for user_id in ids[:2]:
+        world.entra.remove_member(world.ms_group.info.id, user_id)
+    await bot.say("sync now")
+    assert len(world.store.list_held()) == 2
+    return bot
 
 
 @pytest.fixture

@@ -14,11 +14,8 @@ from core.commands.buttons import alert_actions
 from core.commands.catalog import BUTTONS
 from core.commands.parser import parse
 from core.commands.reply import Action
-from core.engine import EngineSettings
 from core.model import AuditEvent, Role
-from core.planner import PlanSettings
-from tests.core.commands.conftest import ADMIN, POLICY, STRANGER, VIEWER, Bot, make_bot
-from tests.core.world import World
+from tests.core.commands.conftest import ADMIN, POLICY, STRANGER, VIEWER, Bot, held_bot
 
 MS = Role.MICROSOFT_PRIMARIES
 OTHER_ADMIN = Asker("google", email="bob@example.com", google_id="users/77")
@@ -26,20 +23,6 @@ OTHER_ADMIN = Asker("google", email="bob@example.com", google_id="users/77")
 
 def commands(reply_actions: list[Action]) -> list[str]:
     return [a.command for a in reply_actions]
-
-
-async def held_bot() -> Bot:
-    """Three Microsoft primaries synced, two leave: more than the guard allows, so held."""
-    world = World(settings=EngineSettings(plan=PlanSettings(guard_minimum=1, guard_ratio=0.0)))
-    bot = make_bot(world)
-    ids = [world.ms_user(f"{n}@contoso.com") for n in ("ann", "ben", "cat")]
-    await world.assign_both(bot.engine)
-    await bot.say("import")
-    for user_id in ids[:2]:
-        world.entra.remove_member(world.ms_group.info.id, user_id)
-    await bot.say("sync now")
-    assert len(world.store.list_held()) == 2
-    return bot
 
 
 async def test_the_status_offers_pause_sync_now_and_lists_them_as_commands(bot: Bot) -> None:
@@ -133,16 +116,9 @@ async def test_a_double_click_on_approve_applies_once_and_says_who_approved() ->
 
 
 async def test_two_admins_clicking_approve_at_once_apply_it_once() -> None:
-    world = World(settings=EngineSettings(plan=PlanSettings(guard_minimum=1, guard_ratio=0.0)))
-    bot = make_bot(world)
-    policy = POLICY.__class__(admins=POLICY.admins | {"bob@example.com"}, viewers=POLICY.viewers)
-    bot.interpreter.access = policy
-    ids = [world.ms_user(f"{n}@contoso.com") for n in ("ann", "ben", "cat")]
-    await world.assign_both(bot.engine)
-    await bot.say("import")
-    for user_id in ids[:2]:
-        world.entra.remove_member(world.ms_group.info.id, user_id)
-    await bot.say("sync now")
+    both = POLICY.__class__(admins=POLICY.admins | {"bob@example.com"}, viewers=POLICY.viewers)
+    bot = await held_bot(both)
+    world = bot.world
     [approve, _] = (await bot.say("held deletions")).actions
     replies = await asyncio.gather(
         bot.click(approve.to_dict(), ADMIN), bot.click(approve.to_dict(), OTHER_ADMIN)

@@ -10,7 +10,7 @@ from core.engine import EngineSettings
 from core.errors import DirectoryError, UnmanagedConflict
 from core.model import GroupType, KnownUser, RunRecord
 from core.planner import PlanSettings
-from tests.core.commands.conftest import ADMIN, CLI, TEAMS, Bot, make_bot
+from tests.core.commands.conftest import ADMIN, CLI, TEAMS, Bot, held_bot, make_bot
 from tests.core.world import GG, MS, World
 
 
@@ -343,22 +343,8 @@ async def test_assign_an_unknown_group(bot: Bot) -> None:
 
 
 # ---- held deletions ---------------------------------------------------------------------------
-async def _held_bot() -> Bot:
-    """Three Microsoft primaries synced, then two leave the group: more than the guard allows."""
-    world = World(settings=EngineSettings(plan=PlanSettings(guard_minimum=1, guard_ratio=0.0)))
-    bot = make_bot(world)
-    ids = [world.ms_user(f"{n}@contoso.com") for n in ("ann", "ben", "cat")]
-    await world.assign_both(bot.engine)
-    await bot.say("import")
-    for user_id in ids[:2]:
-        world.entra.remove_member(world.ms_group.info.id, user_id)
-    await bot.say("sync now")
-    assert len(world.store.list_held()) == 2
-    return bot
-
-
 async def test_approve_deletions_lets_them_go_ahead_now() -> None:
-    bot = await _held_bot()
+    bot = await held_bot()
     reply = await bot.say("approve deletions")
     assert reply.title == "Approved 2 held deletion(s)"
     assert "Approved: ann@contoso.com, ben@contoso.com." in reply.lines
@@ -373,7 +359,7 @@ async def test_approve_deletions_lets_them_go_ahead_now() -> None:
 
 
 async def test_discard_deletions_forgets_them_until_their_cause_shows_again() -> None:
-    bot = await _held_bot()
+    bot = await held_bot()
     reply = await bot.say("discard deletions")
     assert reply.title == "Discarded 2 held deletion(s)"
     assert "comes back (held again) in a later run if its cause remains" in reply.text
