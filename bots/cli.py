@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bots import config
-from bots.lag import DEMO_LAG, FORMAT, lag_argument
-from bots.say import add_say_arguments, run_say_args
 from bots.service.runner import LeasedRunner, answer
 from bots.wiring import CLI_WHERE, App, build, cli_asker
 from core.commands.reply import render_text
 from core.engine import RUN_KINDS, summary_line
 from core.errors import DirectoryError, UsageError
 from core.model import RunKind, RunRequest
+from demo.cli import add_demo_commands, run_demo_command
 
 
 class ProgressBar:
@@ -59,41 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", type=Path, help="a TOML settings file (or DIRSYNC_CONFIG)")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser(
-        "demo",
-        help="the emulators with a sample organisation, SQLite and the service, all on "
-        "loopback, until Ctrl-C; first stdout line: the JSON of their URLs",
-    )
-    demo.add_argument(
-        "--state",
-        type=Path,
-        default=Path("state/demo"),
-        help="state folder for the demo (emptied at start; default state/demo)",
-    )
-    demo.add_argument("--port", type=int, default=3978, help="the service's port (default 3978)")
-    demo.add_argument(
-        "--teams-auth",
-        choices=["on", "off"],
-        default="on",
-        help="off: accept unsigned Teams activities, for local tools (the Teams App Test Tool)",
-    )
-    demo.add_argument(
-        "--no-auth",
-        action="store_true",
-        help="the emulators accept any bearer token, so outside clients can use them",
-    )
-    demo.add_argument(
-        "--lag",
-        type=lag_argument,
-        default=DEMO_LAG,
-        metavar=FORMAT,
-        help="the emulated directories' eventual consistency: seconds an object created "
-        f"through the API is not found, seconds searches run late, or off (default {DEMO_LAG})",
-    )
-    say = sub.add_parser(
-        "say", help="send a command to the running demo as a signed Teams or Google Chat message"
-    )
-    add_say_arguments(say)
+    add_demo_commands(sub)
     sync = sub.add_parser("sync", help="run one reconciliation, with progress and a summary")
     sync.add_argument("--dry-run", action="store_true", help="report what would be done only")
     sync.add_argument(
@@ -118,30 +83,6 @@ def _parser() -> argparse.ArgumentParser:
         "--teams-auth",
         choices=["on", "off"],
         help="off: accept unsigned Teams activities, for local tools only (DIRSYNC_TEAMS_AUTH)",
-    )
-    emulate = sub.add_parser(
-        "emulate", help="serve local stand-ins for Microsoft and Google; first line: their URLs"
-    )
-    emulate.add_argument("--seed", type=Path, help='JSON: {"microsoft": {...}, "google": {...}}')
-    emulate.add_argument(
-        "--no-auth",
-        action="store_true",
-        help="accept any bearer token, so other clients can be pointed at them",
-    )
-    emulate.add_argument(
-        "--lag",
-        type=lag_argument,
-        default="off",
-        metavar=FORMAT,
-        help="eventual consistency in the Graph and Google Directory emulators: seconds an "
-        "object created through the API is not found, seconds searches run late, or off "
-        "(default off)",
-    )
-    emulate.add_argument(
-        "--state",
-        type=Path,
-        default=Path("state/emulate"),
-        help="where the generated credentials are written (default state/emulate)",
     )
     manifest = sub.add_parser(
         "manifest", help="build the Teams app package: DIR/manifest.json and a zip beside it"
@@ -224,14 +165,11 @@ async def _serve(settings: config.Settings, out: TextIO, err: TextIO) -> int:
 
 
 async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    if args.command == "emulate":
-        from bots.emulate import run_emulate  # dev wiring: the only way into emulators/
-
-        return await run_emulate(
-            args.seed, no_auth=args.no_auth, state=args.state, out=out, lag=args.lag
-        )
+    ran = await run_demo_command(args, out, err)
+    if ran is not None:
+        return ran
     if args.command == "manifest":
-        from bots.manifest import run_manifest  # only loaded when asked for
+        from bots.teams.manifest import run_manifest  # only loaded when asked for
 
         return run_manifest(
             args.bot_id,
@@ -241,22 +179,6 @@ async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out=out,
             err=err,
         )
-    if args.command == "demo":
-        from bots.demo import run_demo  # the emulators and the service: only when asked for
-
-        if not 0 <= args.port <= 65535:
-            raise config.ConfigError(f"--port {args.port}: use 0 to 65535")
-        return await run_demo(
-            args.state,
-            out,
-            err,
-            port=args.port,
-            teams_auth=args.teams_auth == "on",
-            no_auth=args.no_auth,
-            lag=args.lag,
-        )
-    if args.command == "say":
-        return await run_say_args(args, out, err)
     settings = config.load(config_file=args.config)
     if args.command == "config":
         for setting in config.SETTINGS:

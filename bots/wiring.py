@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bots.config import BY_NAME, ConfigError, Settings
-from bots.sample_org import ADMIN, SampleOrg, load_or_seed, save
 from core.clock import SystemClock
 from core.commands.access import AccessPolicy, Asker
 from core.commands.context import NextRun, Runner, Where
@@ -31,11 +30,12 @@ from core.model import DirectoryKind, Role
 from core.planner import PlanSettings
 from core.ports import Clock, DirectoryPort, Store
 from core.reconciler import RetryPolicy
+from demo.sample_org import ADMIN, SampleOrg, load_or_seed, save
 from storage.db import open_store
 from storage.files import private_folder
 
 if TYPE_CHECKING:  # the Google client libraries load only when a Google directory is used
-    from core.directories.google import GoogleDirectory
+    from directories.google import GoogleDirectory
 
 log = logging.getLogger(__name__)
 
@@ -243,9 +243,9 @@ def read_service_account(path: str, name: str) -> dict[str, Any]:
 
 
 def _entra(settings: Settings) -> tuple[Any, str]:
-    from core.directories.entra import EntraDirectory
-    from core.directories.graph_http import GraphHttp
-    from core.directories.msal_token import Credentials, MsalTokens
+    from directories.entra import EntraDirectory
+    from directories.graph_http import GraphHttp
+    from directories.msal_token import Credentials, MsalTokens
 
     key = ""
     if settings.microsoft_certificate_file:
@@ -285,7 +285,7 @@ def _entra(settings: Settings) -> tuple[Any, str]:
 
 
 def _google(settings: Settings, info: dict[str, Any]) -> GoogleDirectory:
-    from core.directories.google import GoogleSettings, connect
+    from directories.google import GoogleSettings, connect
 
     return connect(
         info,

@@ -4,12 +4,9 @@ put in a message by a library never shows, whatever case it was typed or folded 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
-from collections.abc import Iterable
-
-from core.commands.reply import Reply, Table
+from collections.abc import Callable, Iterable
 
 MASK = "***"
 SHORTEST = 4  # shorter values would mask ordinary words
@@ -63,25 +60,12 @@ def mask(text: str, secrets: Iterable[str]) -> str:
     return masking(text) if masking is not None and text else text
 
 
+def masker(secrets: Iterable[str]) -> Callable[[str], str] | None:
+    """The masking function for `secrets`, or None when none is worth masking."""
+    return _masking(tuple(secrets))
+
+
 @functools.lru_cache(maxsize=32)
 def _masking(secrets: tuple[str, ...]) -> _Masking | None:
     kept = usable(secrets)
     return _Masking(kept) if kept else None
-
-
-def mask_reply(reply: Reply, secrets: Iterable[str]) -> Reply:
-    """`reply` with every one of `secrets` masked in all its texts (a reply may echo what was
-    typed); the same reply when there is nothing to mask."""
-    masking = _masking(tuple(secrets))
-    if masking is None:
-        return reply
-    tables = [
-        Table(
-            masking(t.title),
-            [masking(c) for c in t.columns],
-            [[masking(cell) for cell in row] for row in t.rows],
-        )
-        for t in reply.tables
-    ]
-    lines = [masking(line) for line in reply.lines]
-    return dataclasses.replace(reply, title=masking(reply.title), lines=lines, tables=tables)

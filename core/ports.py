@@ -1,6 +1,6 @@
 """The ports core needs from the outside: directories, storage and time.
 
-Adapters implement them: `core.directories` (Graph, Google, and the in-memory directory),
+Adapters implement them: `directories` (Graph, Google, and the in-memory directory),
 `storage` (SQLModel) and, for tests only, `tests.memory_store` (the in-memory store).
 """
 

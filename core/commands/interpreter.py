@@ -18,10 +18,9 @@ from core.commands.catalog import BY_NAME, CommandSpec
 from core.commands.clicks import BadClick, read_click
 from core.commands.context import Context, Handler, InlineRunner, NextRun, Outcome, Runner, Where
 from core.commands.parser import Command, ParseError, parse
-from core.commands.reply import Reply
+from core.commands.reply import Reply, mask_reply
 from core.engine import Engine
 from core.errors import DirectoryError, GroupRefused, NotFound, UsageError
-from core.masking import mask_reply
 from core.ports import Clock, Store
 
 log = logging.getLogger(__name__)

@@ -4,9 +4,13 @@ rendering for the CLI and the fallback for chat."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
+
+from core.masking import masker
 
 Kind = Literal["ok", "refused", "error", "help"]
 
@@ -135,3 +139,21 @@ def first(items: list[str], limit: int = 5) -> str:
     shown = ", ".join(items[:limit])
     more = len(items) - limit
     return f"{shown} and {more} more" if more > 0 else shown
+
+
+def mask_reply(reply: Reply, secrets: Iterable[str]) -> Reply:
+    """`reply` with every one of `secrets` masked in all its texts (a reply may echo what was
+    typed); the same reply when there is nothing to mask."""
+    masking = masker(secrets)
+    if masking is None:
+        return reply
+    tables = [
+        Table(
+            masking(t.title),
+            [masking(c) for c in t.columns],
+            [[masking(cell) for cell in row] for row in t.rows],
+        )
+        for t in reply.tables
+    ]
+    lines = [masking(line) for line in reply.lines]
+    return dataclasses.replace(reply, title=masking(reply.title), lines=lines, tables=tables)

@@ -15,12 +15,12 @@ import sys
 import time
 
 from core.clock import SystemClock
-from core.directories.entra import EntraDirectory
-from core.directories.graph_http import GraphHttp
-from core.directories.memory import MemoryDirectory
-from core.directories.msal_token import Credentials, MsalTokens
 from core.engine import Engine
 from core.model import DirectoryKind, Role
+from directories.entra import EntraDirectory
+from directories.graph_http import GraphHttp
+from directories.memory import MemoryDirectory
+from directories.msal_token import Credentials, MsalTokens
 from emulators.microsoft import Tenant, ThrottleConfig, create_app, emulator_of
 from emulators.runner import EmulatorThread
 from tests.memory_store import MemoryStore

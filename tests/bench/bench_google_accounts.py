@@ -16,10 +16,10 @@ import sys
 import time
 
 from core.clock import SystemClock
-from core.directories.google import GoogleDirectory, GoogleSettings, connect
-from core.directories.memory import MemoryDirectory
 from core.engine import Engine
 from core.model import DirectoryKind, Role
+from directories.google import GoogleDirectory, GoogleSettings, connect
+from directories.memory import MemoryDirectory
 from emulators.google import QuotaConfig, Workspace, create_app, emulator_of
 from emulators.runner import EmulatorThread
 from tests.directories.test_google_client import KEY, SCOPES, SERVICE_ACCOUNT

@@ -32,9 +32,9 @@ from bots.teams.routes import TEAMS_BOT
 from core.clock import SystemClock
 from core.commands.access import AccessPolicy
 from core.commands.interpreter import Interpreter
-from core.directories.memory import MemoryDirectory
 from core.engine import Engine
 from core.model import DirectoryKind, Role
+from directories.memory import MemoryDirectory
 from emulators.botframework import BotFrameworkChannel, Member, create_app
 from emulators.runner import EmulatorThread, run_emulator
 from tests.memory_store import MemoryStore

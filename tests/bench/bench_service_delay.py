@@ -2,15 +2,15 @@
 
 The real service (`running_service`, SQLite in a temporary folder, the background loop at
 `--interval` seconds) runs against the emulator stack seeded with the demo's organisation
-(bots/demo_seed.py) grown by `--extra` people a side (default 1000), with the demo's settings
-(bots.demo.demo_env) and groups (assign_demo_groups). Once the first full run is done:
+(demo/seed.py) grown by `--extra` people a side (default 1000), with the demo's settings
+(demo.app.demo_env) and groups (assign_demo_groups). Once the first full run is done:
 
 1. Change to account: `--changes` times, at a random moment of the loop's interval, a new
    Google user joins the Google primaries group (through the emulator's Directory API, as a
    Workspace admin would); Graph is polled every 50 ms until their Entra guest exists and carries
    our marker. Target: the longest delay under interval + 5 s.
 2. `resync user <email>`: `--resyncs` times each, as an admin sees it (a signed Teams activity or
-   Google Chat event through bots.say.run_say, from send to reply), and in process
+   Google Chat event through demo.say.run_say, from send to reply), and in process
    (interpreter.handle with the service's QueuedRunner), which leaves out the chat overhead.
    Target: under 2 s. A resync waits for a scheduled run in progress, as it would in production.
 
@@ -43,14 +43,15 @@ from urllib.parse import quote
 import aiohttp
 from botframework.connector.auth import JwtTokenExtractor
 
-from bots import config, demo_seed
-from bots.demo import assign_demo_groups, demo_env
-from bots.emulate import write_private
-from bots.say import DEMO_FILE, run_say
+from bots import config
 from bots.service.server import Service, running_service
 from bots.wiring import build
 from core.commands.access import Asker
 from core.commands.context import Where
+from demo import seed as demo_seed
+from demo.app import assign_demo_groups, demo_env
+from demo.emulate import write_private
+from demo.say import DEMO_FILE, run_say
 from emulators.stack import Stack, start_stack
 
 POLL = 0.05  # seconds between Graph polls while waiting for a guest

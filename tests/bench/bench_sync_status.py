@@ -33,13 +33,13 @@ import requests
 from aiohttp import web
 from botframework.connector.auth import JwtTokenExtractor
 
-from bots.sample_org import ADMIN, seed
 from bots.teams import TeamsSettings, add_teams_routes
 from core.clock import SystemClock
 from core.commands.access import AccessPolicy
 from core.commands.interpreter import Interpreter
 from core.engine import Engine
 from core.model import AccountRecord, DirectoryKind, KnownUser, Role, source_of_role
+from demo.sample_org import ADMIN, seed
 from emulators.botframework import BotFrameworkChannel, Member, create_app
 from emulators.runner import run_emulator, serve_forever
 from storage.db import open_store

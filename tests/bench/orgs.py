@@ -47,8 +47,8 @@ from tests.bots.service.processes import (
     ms_email,
 )
 
-MARKER_ATTRIBUTE = "extensionAttribute15"  # core/directories/entra.py's default
-MARKER_TYPE = "dirsync"  # core/directories/google.py's externalIds customType
+MARKER_ATTRIBUTE = "extensionAttribute15"  # directories/entra.py's default
+MARKER_TYPE = "dirsync"  # directories/google.py's externalIds customType
 GROUP_MAIL_NICKNAME = "teamsprimaries"
 
 

@@ -31,12 +31,12 @@ import requests
 
 from bots.service.memory import compact_after_big_run
 from core.clock import SystemClock
-from core.directories.entra import EntraDirectory
-from core.directories.google import GoogleDirectory, GoogleSettings, connect
-from core.directories.graph_http import GraphHttp
-from core.directories.msal_token import Credentials, MsalTokens
 from core.engine import Engine, EngineSettings
 from core.model import DirectoryKind, Role
+from directories.entra import EntraDirectory
+from directories.google import GoogleDirectory, GoogleSettings, connect
+from directories.graph_http import GraphHttp
+from directories.msal_token import Credentials, MsalTokens
 from storage.db import open_store
 from storage.sql_store import SqlStore
 

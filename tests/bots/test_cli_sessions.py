@@ -9,8 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-from bots import demo_seed
-from bots.demo import demo_env
+from demo import seed as demo_seed
+from demo.app import demo_env
 from emulators.stack import start_stack
 
 SCRIPT = Path(sys.executable).with_name("dirsync")

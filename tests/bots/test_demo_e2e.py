@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import pytest
 import requests
 
-from bots import demo_seed
+from demo import seed as demo_seed
 
 T = TypeVar("T")
 INTERVAL = 1.0  # the demo's loop interval here (seconds)
@@ -203,7 +203,7 @@ def test_the_demo_syncs_changes_made_in_the_emulators_and_posts_each_step(demo: 
     )
     assert json.loads((demo.state / "demo.json").read_text())["bot"] == demo.urls["bot"]
     eventually(lambda: any("Talk to it as Ada" in line for line in demo.lines), "the guide")
-    # The directories lag as the real ones do (bots/lag.py DEMO_LAG), and every step below
+    # The directories lag as the real ones do (demo/lag.py DEMO_LAG), and every step below
     # still shows: the sync converges through the lag.
     for base in (demo.urls["login"].rstrip("/"), demo.urls["google"].rstrip("/")):
         lag = requests.get(f"{base}/_control/consistency", timeout=10).json()

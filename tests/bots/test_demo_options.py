@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import requests
 
-from bots import demo_seed
-from bots.say import TEAMS_PATH, teams_activity
+from demo import seed as demo_seed
+from demo.say import TEAMS_PATH, teams_activity
 from tests.bots.test_demo_e2e import Demo, eventually, running_demo
 
 

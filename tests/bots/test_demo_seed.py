@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from bots.demo_seed import (
+from core.model import GroupType, SourceUser, refusal_reason
+from demo.seed import (
     ADMINS,
     BOTH_EMAIL,
     EMEA_ORG_UNIT,
@@ -26,11 +27,10 @@ from bots.demo_seed import (
     find_person,
     m365_group,
 )
-from core.directories.entra import EntraDirectory
-from core.directories.google import GoogleDirectory, GoogleSettings, connect
-from core.directories.graph_http import GraphHttp
-from core.directories.msal_token import Credentials, MsalTokens
-from core.model import GroupType, SourceUser, refusal_reason
+from directories.entra import EntraDirectory
+from directories.google import GoogleDirectory, GoogleSettings, connect
+from directories.graph_http import GraphHttp
+from directories.msal_token import Credentials, MsalTokens
 from emulators.google import workspace_from_seed
 from emulators.microsoft import tenant_from_seed
 from emulators.stack import Stack, start_stack

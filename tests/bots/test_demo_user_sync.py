@@ -13,7 +13,7 @@ import requests
 from google.auth.transport.requests import Request
 from google.oauth2 import service_account
 
-from bots import demo_seed
+from demo import seed as demo_seed
 from tests.bots.test_demo_e2e import Demo, eventually, running_demo
 
 BOB = demo_seed.email_of(demo_seed.TEAM_PRIMARY, demo_seed.ENTRA_DOMAIN)

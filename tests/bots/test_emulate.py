@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from bots.cli import main
-from bots.lag import OFF, Lag, parse_lag
+from demo.lag import OFF, Lag, parse_lag
 
 
 def test_emulate_prints_urls_then_serves_until_stopped(tmp_path: Path) -> None:

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bots import manifest
 from bots.cli import main
+from bots.teams import manifest
 from core.commands.catalog import BY_NAME, COMMANDS
 from tests.conftest import npm_package
 
@@ -358,7 +358,7 @@ def test_google_chat_slash_commands_match_the_code() -> None:
 
 def test_records_name_what_the_code_asks_for() -> None:
     """The permission records list every scope and Graph permission the clients need."""
-    from core.directories.google import SCOPES
+    from directories.google import SCOPES
 
     dwd = (manifest.MANIFESTS / "google" / "domain-wide-delegation.md").read_text()
     for scope in SCOPES:

@@ -16,10 +16,15 @@ import pytest
 from aiohttp import web
 from botframework.connector.auth import JwtTokenExtractor  # type: ignore[import-untyped]
 
-from bots.demo_seed import ADMINS, CHAT_PROJECT_NUMBER, MS_ADMIN, demo_seed
 from bots.gchat import add_gchat_routes
-from bots.sample_org import seed
-from bots.say import (
+from bots.teams import add_teams_routes
+from core.clock import FixedClock
+from core.commands.access import AccessPolicy
+from core.commands.interpreter import Interpreter
+from core.engine import Engine
+from core.model import DirectoryKind, Role
+from demo.sample_org import seed
+from demo.say import (
     MESSAGE_TYPE,
     SayError,
     adaptive_card_lines,
@@ -29,12 +34,7 @@ from bots.say import (
     run_say,
     run_say_args,
 )
-from bots.teams import add_teams_routes
-from core.clock import FixedClock
-from core.commands.access import AccessPolicy
-from core.commands.interpreter import Interpreter
-from core.engine import Engine
-from core.model import DirectoryKind, Role
+from demo.seed import ADMINS, CHAT_PROJECT_NUMBER, MS_ADMIN, demo_seed
 from emulators.botframework import BotFrameworkChannel, channel_of
 from emulators.runner import run_emulator
 from emulators.stack import BOT_APP_ID, start_stack

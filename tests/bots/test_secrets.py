@@ -17,12 +17,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from bots import config
 from bots.audit_sink import AuditSink
 from bots.cli import main
-from bots.demo import AuditFeed
 from bots.service import logs
 from bots.wiring import CLI_WHERE, App, build, cli_asker
 from core.clock import FixedClock
 from core.commands.reply import render_text
 from core.model import ConversationRef, Platform
+from demo.app import AuditFeed
 from storage.db import open_store
 from tests.bots.test_audit_sink import FakePoster
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from core.directories.memory import MemoryDirectory
 from core.engine import EngineSettings
 from core.errors import DirectoryError, NotFound
 from core.model import Account, AccountSpec, DirectoryKind, Failure
 from core.settling import Settling
+from directories.memory import MemoryDirectory
 from tests.core.world import GG, MS, World
 
 

@@ -45,9 +45,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from core.directories.memory import MemoryUser
 from core.engine import Engine, EngineSettings
 from core.planner import PlanSettings
+from directories.memory import MemoryUser
 from tests.core.reference_model import (
     ENTRA,
     GOOGLE,

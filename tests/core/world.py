@@ -6,10 +6,10 @@ import asyncio
 from dataclasses import dataclass, field
 
 from core.clock import FixedClock
-from core.directories.memory import MemoryDirectory, MemoryGroup
 from core.engine import Engine, EngineSettings
 from core.model import Account, AccountSpec, DirectoryKind, Role
 from core.ports import Store
+from directories.memory import MemoryDirectory, MemoryGroup
 from tests.memory_store import MemoryStore
 
 MS, GG = Role.MICROSOFT_PRIMARIES, Role.GOOGLE_PRIMARIES

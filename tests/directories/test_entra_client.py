@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from core.directories.entra import EntraDirectory
-from core.directories.graph_http import GraphHttp
-from core.directories.msal_token import Credentials, MsalTokens
 from core.errors import NotFound
 from core.model import AccountSpec, DirectoryKind, GroupType, Role, marker_for, refusal_reason
+from directories.entra import EntraDirectory
+from directories.graph_http import GraphHttp
+from directories.msal_token import Credentials, MsalTokens
 from emulators.microsoft import (
     FaultConfig,
     MicrosoftEmulator,
@@ -212,8 +212,8 @@ async def test_throttled_batch_items_are_retried_after_their_retry_after_and_not
 
 async def test_the_engine_syncs_google_primaries_to_entra_guests_over_http(world: Setup) -> None:
     from core.clock import FixedClock
-    from core.directories.memory import MemoryDirectory
     from core.engine import Engine
+    from directories.memory import MemoryDirectory
     from tests.memory_store import MemoryStore
 
     google = MemoryDirectory(DirectoryKind.GOOGLE, interop_domain="teams.example.com")

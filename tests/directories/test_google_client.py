@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from core.directories.google import MEMBER_PAGE_FIELDS, GoogleDirectory, GoogleSettings, connect
 from core.errors import DirectoryError, NotFound, UnmanagedConflict
 from core.model import AccountSpec, DirectoryKind, Role, marker_for
+from directories.google import MEMBER_PAGE_FIELDS, GoogleDirectory, GoogleSettings, connect
 from emulators.google import GoogleEmulator, QuotaConfig, Workspace, create_app, emulator_of
 from emulators.runner import run_emulator
 from tests.emulators.google.conftest import new_key_pair
@@ -179,8 +179,8 @@ async def test_an_unknown_parameter_is_refused_by_the_emulator(world: Setup) -> 
 
 async def test_the_engine_syncs_microsoft_primaries_to_interop_accounts(world: Setup) -> None:
     from core.clock import FixedClock
-    from core.directories.memory import MemoryDirectory
     from core.engine import Engine
+    from directories.memory import MemoryDirectory
     from tests.memory_store import MemoryStore
 
     entra = MemoryDirectory(DirectoryKind.ENTRA)

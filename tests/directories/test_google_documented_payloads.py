@@ -14,10 +14,10 @@ import httplib2
 import pytest
 from googleapiclient.errors import HttpError
 
-from core.directories.google import GoogleDirectory, GoogleSettings
-from core.directories.google_api import api_error
 from core.errors import NotFound
 from core.model import DirectoryKind, marker_for
+from directories.google import GoogleDirectory, GoogleSettings
+from directories.google_api import api_error
 
 PAYLOADS = Path(__file__).parents[1] / "conformance" / "google" / "payloads"
 

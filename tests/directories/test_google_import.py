@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from core.directories.google import ORG_UNIT_SCOPE, USER_PAGE_FIELDS
 from core.errors import DirectoryError, NotFound
 from core.model import DirectoryKind, marker_for
+from directories.google import ORG_UNIT_SCOPE, USER_PAGE_FIELDS
 from emulators.google import Workspace
 from tests.directories.test_google_client import (
     KEY,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from core.directories.google_api import Pace
+from directories.google_api import Pace
 
 
 async def test_a_burst_passes_at_once_and_the_rest_waits_for_the_refill() -> None:

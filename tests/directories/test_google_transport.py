@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from core.directories.google_api import GoogleApi
 from core.errors import DirectoryError
+from directories.google_api import GoogleApi
 
 
 class Dropping:

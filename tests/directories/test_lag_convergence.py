@@ -19,10 +19,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from core.clock import FixedClock
-from core.directories.memory import MemoryDirectory
 from core.engine import Engine, EngineSettings
 from core.model import DirectoryKind, Role, marker_for
 from core.settling import Settling
+from directories.memory import MemoryDirectory
 from emulators.google import ConsistencyConfig as GoogleLag
 from emulators.microsoft import ConsistencyConfig as GraphLag
 from emulators.microsoft import Tenant

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.directories.memory import MemoryDirectory
 from core.errors import DirectoryError, NotFound
 from core.model import DirectoryKind, GroupType
+from directories.memory import MemoryDirectory
 
 
 @pytest.fixture

@@ -21,11 +21,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from core.clock import FixedClock
-from core.directories.entra import EntraDirectory
-from core.directories.google import GoogleDirectory
-from core.directories.memory import MemoryDirectory
 from core.engine import Engine, EngineSettings
 from core.model import DirectoryKind, Role
+from directories.entra import EntraDirectory
+from directories.google import GoogleDirectory
+from directories.memory import MemoryDirectory
 from emulators.google import Workspace
 from emulators.microsoft import Tenant
 from tests.directories.test_entra_client import TENANT, connect

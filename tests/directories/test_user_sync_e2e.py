@@ -27,9 +27,9 @@ from google.auth.transport.requests import Request
 from google.oauth2 import service_account
 
 from bots import config
-from bots.emulate import emulated_settings
 from bots.wiring import CLI_WHERE, App, build, cli_asker
 from core.commands.reply import render_text
+from demo.emulate import emulated_settings
 from emulators.stack import Stack, start_stack
 
 INTEROP = "teams.example.com"

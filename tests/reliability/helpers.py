@@ -22,11 +22,12 @@ from typing import Any
 
 import requests
 
-from bots import config, demo_seed
-from bots.say import DEMO_FILE, run_say
+from bots import config
 from bots.service.server import Service, running_service
 from core.engine import RunReport
 from core.model import DirectoryKind
+from demo import seed as demo_seed
+from demo.say import DEMO_FILE, run_say
 from tests.bots.service.processes import (
     ENTRA_DOMAIN,
     GOOGLE_DOMAIN,

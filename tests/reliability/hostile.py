@@ -28,7 +28,6 @@ from botframework.connector.auth import JwtTokenExtractor
 from bots.gchat import PATH as CHAT_PATH
 from bots.gchat import add_gchat_routes
 from bots.gchat.routes import GCHAT_ENDPOINT
-from bots.sample_org import ADMIN, seed
 from bots.service.limits import HttpLimits, StalledConnections, serve
 from bots.service.metrics import Metrics
 from bots.teams import MESSAGES_PATH, add_teams_routes
@@ -39,6 +38,7 @@ from core.commands.guard import RefusedRequests
 from core.commands.interpreter import Interpreter
 from core.engine import Engine
 from core.model import AuditEvent, DirectoryKind, Role
+from demo.sample_org import ADMIN, seed
 from emulators.botframework import BotFrameworkChannel
 from emulators.botframework import create_app as create_channel_app
 from emulators.gchat import ChatStandIn, message_event, standin_of

@@ -8,7 +8,7 @@ tests/reliability/scaled.py, for the service and the emulators alike) are all di
 The lease (a process's liveness, not a span of the simulated day) is not.
 
 A day, in order: Google renames first (a Google rename reaches the guest at the next full run,
-core/directories/google.py), then bursts at random moments of the first 55% of the day of
+directories/google.py), then bursts at random moments of the first 55% of the day of
 joins, leaves, renames, disables, deletions and returns on both sides, made through Graph and
 the Directory API as an administrator would; 5% of the directories' API calls fail meanwhile
 (429 or 503, or the connection dropped); the service is SIGKILLed at a random moment and
@@ -59,7 +59,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine, make_url
 
 from bots.audit_sink import format_event
-from bots.say import DEMO_FILE, run_say
+from demo.say import DEMO_FILE, run_say
 from storage import convert
 from storage.tables import AUDIT
 from tests.bots.service.processes import (
@@ -95,7 +95,7 @@ TEST_ADMIN_SCOPES = [
     "https://www.googleapis.com/auth/admin.directory.user",
     "https://www.googleapis.com/auth/admin.directory.group.member",
 ]
-SPACE = "spaces/AAAAsyncAdmins"  # where `dirsync say --via gchat` speaks (bots/say.py)
+SPACE = "spaces/AAAAsyncAdmins"  # where `dirsync say --via gchat` speaks (demo/say.py)
 
 
 # ---- the organisation -------------------------------------------------------------------------

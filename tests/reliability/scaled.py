@@ -4,7 +4,7 @@
 
 The month scales every span of time by one factor: the loop's interval, the full-run interval
 and the retry delays are settings, the emulators' quotas have a `time_scale`, but the restore
-windows are constants (Entra keeps a deleted user 30 days, Google 20: core/directories' clients
+windows are constants (Entra keeps a deleted user 30 days, Google 20: directories' clients
 and the emulators). This launcher divides those four constants before the real command runs;
 nothing else differs from `python -m bots.cli`.
 """
@@ -15,8 +15,8 @@ import sys
 
 
 def scale_restore_windows(factor: float) -> None:
-    from core.directories.entra import EntraDirectory
-    from core.directories.google import GoogleDirectory
+    from directories.entra import EntraDirectory
+    from directories.google import GoogleDirectory
     from emulators.google import workspace
     from emulators.microsoft import tenant
 

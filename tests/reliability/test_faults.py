@@ -120,7 +120,7 @@ def change_round(
     """`size` random changes on each side; returns (primaries that stopped being ones, counts).
     Google adds (unsuspensions) and renames only before a full run: the Google client keeps
     member details between full runs, so an incremental run sees removals and suspensions only
-    (core/directories/google.py; docs/RELIABILITY.md says more)."""
+    (directories/google.py; docs/RELIABILITY.md says more)."""
     counts = {"add": 0, "remove": 0, "disable": 0, "rename": 0}
     gone = 0
     group = seed.ms_group_id

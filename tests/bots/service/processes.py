@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from bots.emulate import emulated_settings
+from demo.emulate import emulated_settings
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -63,7 +63,7 @@ def google_email(i: int) -> str:
 
 
 def interop_email(ms_address: str) -> str:
-    """The Google account a Microsoft primary gets (core/directories/google.py)."""
+    """The Google account a Microsoft primary gets (directories/google.py)."""
     return f"{ms_address.split('@')[0]}@{INTEROP_DOMAIN}".lower()
 
 

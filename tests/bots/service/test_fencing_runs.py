@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from bots.service.loop import LEASE_NAME
 from core import fencing
 from core.clock import FixedClock, SystemClock
-from core.directories.memory import MemoryDirectory
 from core.engine import EngineSettings
 from core.model import Account, AccountSpec, DirectoryKind, GroupInfo, SourceRead
+from directories.memory import MemoryDirectory
 from tests.bots.service.test_loop import make_world, ready, replica, until
 from tests.core.world import SlowGoogle, World
 from tests.memory_store import MemoryStore

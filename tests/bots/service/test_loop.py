@@ -19,10 +19,10 @@ from bots.audit_sink import AuditSink
 from bots.service.loop import LEASE_NAME, ReconciliationLoop
 from core.audit import Auditor
 from core.clock import SystemClock
-from core.directories.memory import MemoryDirectory
 from core.engine import Engine, EngineSettings, RunReport
 from core.model import ConversationRef, DirectoryKind, GroupInfo, Lease, Platform, SourceRead
 from core.ports import Store
+from directories.memory import MemoryDirectory
 from tests.bots.test_audit_sink import FakePoster
 from tests.core.world import SlowGoogle, World
 from tests.memory_store import MemoryStore

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from prometheus_client.parser import text_string_to_metric_families
 
 from bots.service.metrics import Metrics
-from core.directories.graph_http import Counters
 from core.engine import RunReport
 from core.model import DirectoryKind, RunRecord
 from core.plan import Plan
 from core.reconciler import ApplyResult
 from core.settling import Settling
+from directories.graph_http import Counters
 
 
 class FakeGraph:

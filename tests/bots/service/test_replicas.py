@@ -43,8 +43,8 @@ from tests.bots.service.processes import (
 LEASE_SECONDS = 3.0
 RENEW_PERIOD = LEASE_SECONDS / 3  # a standby tries to take the lease this often (loop.py)
 HANDOVER_MARGIN = 1.5  # process scheduling on a busy 2-core machine
-MARKER_TYPE = "dirsync"  # Google externalIds customType (core/directories/google.py)
-MARKER_ATTRIBUTE = "extensionAttribute15"  # Entra (core/directories/entra.py)
+MARKER_TYPE = "dirsync"  # Google externalIds customType (directories/google.py)
+MARKER_ATTRIBUTE = "extensionAttribute15"  # Entra (directories/entra.py)
 
 
 # ---- reading the end state ----------------------------------------------------------------------

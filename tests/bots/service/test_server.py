@@ -26,10 +26,10 @@ from botframework.connector.auth import JwtTokenExtractor
 from prometheus_client.parser import text_string_to_metric_families
 
 from bots import config
-from bots.emulate import emulated_settings
 from bots.service.server import Service, running_service
 from bots.wiring import build
 from core.model import DirectoryKind, Role
+from demo.emulate import emulated_settings
 from emulators.botframework import BotFrameworkChannel, Conversation, channel_of
 from emulators.gchat import ChatSpace, ChatUser, message_event, standin_of
 from emulators.stack import Stack, start_stack

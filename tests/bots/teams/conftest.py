@@ -15,13 +15,13 @@ import pytest
 from aiohttp import web
 from botframework.connector.auth import JwtTokenExtractor
 
-from bots.sample_org import ADMIN, seed
 from bots.teams import TeamsPoster, TeamsSettings, add_teams_routes
 from core.clock import FixedClock
 from core.commands.access import AccessPolicy
 from core.commands.interpreter import Interpreter
 from core.engine import Engine
 from core.model import AuditEvent, DirectoryKind, Role
+from demo.sample_org import ADMIN, seed
 from emulators.botframework import BotFrameworkChannel, Member, create_app
 from emulators.runner import EmulatorThread, run_emulator
 from tests.memory_store import MemoryStore

@@ -21,8 +21,8 @@ import pytest
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, async_playwright, expect
 
-from bots.sample_org import ADMIN
 from core.model import Role
+from demo.sample_org import ADMIN
 from tests.bots.teams.test_playground import PLAYGROUND, WAIT, playground
 from tests.conftest import npm_package, require_chromium
 

@@ -37,11 +37,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bots.sample_org import ADMIN
 from bots.teams import TeamsSettings, add_teams_routes
 from core.engine import Engine, EngineSettings
 from core.model import DirectoryKind, Role
 from core.planner import PlanSettings
+from demo.sample_org import ADMIN
 from emulators.runner import run_emulator
 from tests.bots.teams.conftest import build_interpreter
 from tests.conftest import npm_package

@@ -26,12 +26,12 @@ from aiohttp import web
 
 from bots.gchat import PATH, add_gchat_routes
 from bots.gchat.answer import WELCOME
-from bots.sample_org import seed
 from core.clock import FixedClock
 from core.commands.access import AccessPolicy
 from core.commands.interpreter import Interpreter
 from core.engine import Engine
 from core.model import AuditEvent, DirectoryKind, Role
+from demo.sample_org import seed
 from emulators.gchat import (
     ChatSpace,
     ChatStandIn,

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from core.commands.access import Asker
 from core.commands.interpreter import AUDIT_DETAIL_MAX
-from core.directories.memory import MemoryDirectory
 from core.errors import DirectoryError
 from core.model import AuditEvent, DirectoryKind, Failure, GroupInfo, SourceRead
+from directories.memory import MemoryDirectory
 from tests.core.commands.conftest import ADMIN, STRANGER, VIEWER, Bot, make_bot
 from tests.core.world import MS, World
 from tests.memory_store import MemoryStore

@@ -12,7 +12,6 @@ import dataclasses
 from datetime import timedelta
 
 from core.commands.reply import Reply, Table
-from core.directories.memory import MemoryDirectory, MemoryGroup
 from core.model import (
     AccountRecord,
     GroupType,
@@ -23,6 +22,7 @@ from core.model import (
     google_source,
     team_source,
 )
+from directories.memory import MemoryDirectory, MemoryGroup
 from tests.core.commands.conftest import ADMIN, VIEWER, Bot, make_bot
 from tests.core.world import MS
 

@@ -1,6 +1,6 @@
 """`dirsync demo`: the embedded default. Everything on loopback, in one process:
 
-- the emulators (`dirsync emulate`) holding a seeded sample organisation (bots/demo_seed.py):
+- the emulators (`dirsync emulate`) holding a seeded sample organisation (demo/seed.py):
   contoso.com in Entra ID with its Teams people group (a nested group, a disabled user) and the
   Teams team Project Falcon (for `import team`), and example.com in Google Workspace with its
   Chat people group (a suspended user) and the org unit /Sales, one person in both groups;
@@ -30,14 +30,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from bots import config, demo_seed
-from bots.emulate import demo_stack, emulated_settings, stack_consistency, write_private
-from bots.lag import DEMO_LAG, Lag
-from bots.say import DEMO_FILE, run_say
+from bots import config
 from bots.service.server import start_service
 from bots.wiring import App, build
 from core.engine import NO_CHANGE
 from core.model import AuditEvent, DirectoryKind, ImportedSource, Role, SourceKind, google_source
+from demo import seed as demo_seed
+from demo.emulate import demo_stack, emulated_settings, stack_consistency, write_private
+from demo.lag import DEMO_LAG, Lag
+from demo.say import DEMO_FILE, run_say
 from storage.files import private_folder
 
 # Settings the demo decides (where things are); every other DIRSYNC_* variable applies.

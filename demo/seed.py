@@ -1,6 +1,6 @@
 """The demo's organisation, as seed documents for the emulators (`emulators.stack.start_stack`).
 
-The sample organisation of bots/sample_org.py, grown to a few dozen people a side:
+The sample organisation of demo/sample_org.py, grown to a few dozen people a side:
 
 Microsoft (Entra tenant, domain contoso.com)
 - "Teams people", the Teams primaries security group: 30 users, 9 of them through the nested
@@ -25,7 +25,7 @@ Microsoft primaries get their interop accounts, org unit /Interop for them)
 
 Every object id is fixed (Entra: uuid5 of the address or name; Google: the seed's ids), so
 the demo can name people and groups without asking the emulators. This module is data only:
-it imports nothing from emulators/ (the product reaches those through bots/emulate.py).
+it imports nothing from emulators/ (the product reaches those through demo/emulate.py).
 """
 
 from __future__ import annotations

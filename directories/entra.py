@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from core.directories.graph_http import Batcher, GraphHttp, GraphResponse
 from core.errors import DirectoryError, MadeButUnmarked, NotFound, UnmanagedConflict
 from core.model import (
     Account,
@@ -41,6 +40,7 @@ from core.model import (
     parse_marker,
 )
 from core.settling import Settling
+from directories.graph_http import Batcher, GraphHttp, GraphResponse
 
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 MEMBER_FIELDS = (

@@ -30,7 +30,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.addresses import base_username, google_username_problem
-from core.directories.google_api import GoogleApi
 from core.errors import AddressTaken, DirectoryError, NotFound, UnmanagedConflict
 from core.model import (
     Account,
@@ -47,6 +46,7 @@ from core.model import (
 )
 from core.names import google_names
 from core.settling import Settling
+from directories.google_api import GoogleApi
 
 MARKER_TYPE = "dirsync"
 DYNAMIC_LABEL = "cloudidentity.googleapis.com/groups.dynamic"

@@ -1,6 +1,6 @@
 """`--lag` of `dirsync emulate` and `dirsync demo`: the emulated directories' eventual
 consistency, the same two lags in Microsoft Graph and Google Directory (each emulator's
-`ConsistencyConfig`; bots/emulate.py hands them over). Kept apart from bots/emulate.py so the
+`ConsistencyConfig`; demo/emulate.py hands them over). Kept apart from demo/emulate.py so the
 command line can check the option without importing the emulators."""
 
 from __future__ import annotations

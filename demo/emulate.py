@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from bots.lag import OFF, Lag
+from demo.lag import OFF, Lag
 from emulators.stack import StackConsistency, load_seed, start_stack
 
 demo_stack = start_stack  # `dirsync demo` starts the same stack, in its own process

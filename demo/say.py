@@ -24,10 +24,10 @@ What the running demo must provide (`dirsync demo`):
 
 - `<state>/demo.json`: the JSON object of its first stdout line: the emulators' URLs (at least
   `botframework` and `chat`) and `bot`, the service's base URL. Optional keys: `tenant_id`
-  (the Entra tenant Teams activities come from; default bots.demo_seed.TENANT_ID),
+  (the Entra tenant Teams activities come from; default demo.seed.TENANT_ID),
   `bot_app_id` (default: the audience of the channel's token, which is the bot's app id),
   `chat_audience_type` and `chat_audience` (default "project-number" and
-  bots.demo_seed.CHAT_PROJECT_NUMBER).
+  demo.seed.CHAT_PROJECT_NUMBER).
 - Teams: the service validates channel tokens against the Bot Framework emulator of the stack
   (`openid_metadata_url` = urls["botframework_openid"], `token_issuer` = the channel's issuer,
   `login_url` = urls["botframework"], app id emulators.stack.BOT_APP_ID with the stack's bot
@@ -61,7 +61,7 @@ from typing import Any, TextIO
 
 import aiohttp
 
-from bots import demo_seed
+from demo import seed as demo_seed
 
 DEMO_FILE = "demo.json"
 TEAMS_PATH = "/api/messages"

@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.directories.memory import MemoryDirectory
 from core.model import DirectoryKind, GroupType
+from directories.memory import MemoryDirectory
 
 ENTRA_DOMAIN = "contoso.com"
 GOOGLE_DOMAIN = "example.com"
