@@ -87,7 +87,7 @@ class RunReport:
     applied: ApplyResult = field(default_factory=ApplyResult)
     reads: dict[Role, SourceRead | ReadFailure] = field(default_factory=dict)
     # The imported sources this run read: how many people each listed, or why it failed (the
-    # reads themselves are the planner's only: a Google import can be 50,000 people)
+    # reads themselves are the planner's only: an import can be large)
     sources: SourcesSeen = field(default_factory=dict)
     only_emails: frozenset[str] | None = None  # a "user" run: whom it was about
     cleared: list[Failure] = field(default_factory=list)  # failures a "user" run cleared first
@@ -408,9 +408,8 @@ class Engine:
                 if seen is not None:
                     observed[role] = seen
         held = self.store.list_held()
-        # The records and User Sync entries (200,000 and 200,000 at the largest sizes) live only
-        # while planning, and not together: the planner reads one role's records at a time, and
-        # User Sync after them. The plan keeps what it needs, the apply phase runs without them.
+        # Records and User Sync entries live only while planning, one role's records at a time:
+        # the plan keeps what it needs, and the apply phase runs without them.
         with collector_paused():
             plan = self._make_plan(
                 run,
@@ -618,10 +617,9 @@ def _doubtful(record: AccountRecord, seen: Account | None) -> bool:
 
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
-    """No automatic garbage collection inside: planning at 100,000 a side builds about a
-    million objects that all live until the plan is made, and CPython's collector would sweep
-    them again and again as they pile up (~0.3 s of a 2 s cycle). Reference counting still
-    frees everything; the collector's state is restored after (synchronous code only)."""
+    """No automatic garbage collection inside: planning builds many objects that all live until
+    the plan is made, which the collector would only sweep again and again. Reference counting
+    still frees them; the collector's state is restored after (synchronous code only)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
