@@ -233,15 +233,6 @@ class FailureRow(SQLModel, table=True):
     quarantined: bool = False
 
 
-class DeltaLinkRow(SQLModel, table=True):
-    """Where the next Graph delta query resumes, per key."""
-
-    __tablename__ = "delta_links"
-
-    key: str = Field(primary_key=True)
-    link: str = Field(sa_type=Text)
-
-
 class ConversationRow(SQLModel, table=True):
     """A chat conversation the service posts to (audit channel, alerts...)."""
 
@@ -339,7 +330,6 @@ RUNS = table_of(RunRow)
 AUDIT = table_of(AuditRow)
 HELD = table_of(HeldDeletionRow)
 FAILURES = table_of(FailureRow)
-DELTA_LINKS = table_of(DeltaLinkRow)
 CONVERSATIONS = table_of(ConversationRow)
 LEASES = table_of(LeaseRow)
 RUN_REQUESTS = table_of(RunRequestRow)

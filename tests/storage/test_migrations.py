@@ -53,7 +53,7 @@ def test_migrated_schema_matches_the_models(db_url: str) -> None:
 
     upgrade(db_url)
 
-    assert current(db_url) == head() == "0006"
+    assert current(db_url) == head() == "0007"
     assert schema_differences(db_url) == []
     assert table_names(db_url) == tables_at_head(db_url)
 
@@ -265,3 +265,31 @@ def test_postgres_gets_the_trigram_index_where_pg_trgm_is_available(postgres_url
         "ix_known_users_sources",
         "uq_known_users_email",  # the unique constraint's own
     }
+
+
+def test_0007_drops_the_unused_delta_links_table_and_goes_back(db_url: str) -> None:
+    """A database with delta links stored upgrades to head without the table; downgrading
+    makes it again as 0001 did, empty."""
+    migrate(db_url, "0006")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO delta_links (key, link) VALUES ('users', 'https://x')"))
+
+        upgrade(db_url)
+
+        assert current(db_url) == head()
+        assert "delta_links" not in table_names(db_url)
+        assert schema_differences(db_url) == []
+
+        migrate(db_url, "0006", down=True)
+
+        assert "delta_links" in table_names(db_url)
+        columns = {c["name"]: c for c in inspect(engine).get_columns("delta_links")}
+        assert sorted(columns) == ["key", "link"]
+        assert not columns["key"]["nullable"] and not columns["link"]["nullable"]
+        assert inspect(engine).get_pk_constraint("delta_links")["constrained_columns"] == ["key"]
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM delta_links")).scalar_one() == 0
+    finally:
+        engine.dispose()
