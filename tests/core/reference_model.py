@@ -1,12 +1,12 @@
-"""A small reference model of the sync rules (docs/product.md section 2), written from the rules'
+"""A small reference model of the sync rules (docs/ARCHITECTURE.md), written from the rules'
 words and not from the planner: who should have a secondary account, on which side, with what
 names and at which address, and what must stay as it was.
 
 tests/core/test_model_check.py drives the engine through random histories and asks this model,
 after every run that completes, whether the directories are what the rules say. The model sees
 the primaries as a person would (who is in which group, enabled or not, with what names), the
-pause state, and which people wait out a backoff or a quarantine (rule 10: their state is left
-as it was); it never sees a plan.
+pause state, and which people wait out a backoff or a quarantine (their state is left as it
+was); it never sees a plan.
 
 The people of the test have short plain names that neither directory alters, so the names an
 account should show are the primary's own (Google: "given family").
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 ENTRA, GOOGLE = "entra", "google"  # the directories (each is a source and a target)
-MICROSOFT_FIRST = (ENTRA, GOOGLE)  # the default order of rule 5: Microsoft primaries first
+MICROSOFT_FIRST = (ENTRA, GOOGLE)  # the default order: Microsoft primaries first
 CANDIDATES = 5  # how many addresses a Google newcomer may go through (ann, ann2, ... ann5)
 
 
@@ -56,8 +56,8 @@ def marker(home: str, person_id: str) -> str:
 def primaries(
     members: Mapping[str, Iterable[Person]], order: tuple[str, str] = MICROSOFT_FIRST
 ) -> dict[str, dict[str, Person]]:
-    """Rules 2 and 5: the enabled members of each group, by id; someone whose address is a
-    primary of the group processed first is that group's only."""
+    """The enabled members of each group, by id; someone whose address is a primary of the group
+    processed first is that group's only."""
     result: dict[str, dict[str, Person]] = {}
     claimed: set[str] = set()
     for home in order:
@@ -69,15 +69,15 @@ def primaries(
 
 
 def wanted_names(person: Person) -> tuple[str, str, str]:
-    """Rule 7: the account shows its primary's names (Google builds the full name itself)."""
+    """The account shows its primary's names (Google builds the full name itself)."""
     if other(person.home) == GOOGLE:
         return (f"{person.given} {person.family}", person.given, person.family)
     return (person.display, person.given, person.family)
 
 
 def google_candidates(email: str, domain: str) -> list[str]:
-    """Rule 12 for Google accounts: the primary's username in the interop domain, then with 2,
-    3, ... when an account of ours for another primary has it."""
+    """The address policy for Google accounts: the primary's username in the interop domain, then
+    with 2, 3, ... when an account of ours for another primary has it."""
     local = email.partition("@")[0].lower()
     return [f"{local}{'' if n == 1 else n}@{domain}" for n in range(1, CANDIDATES + 1)]
 
@@ -87,7 +87,7 @@ class RoleRun:
     """What one group's secondary accounts should be after a run, and what they were."""
 
     home: str  # the primaries' directory; the accounts live in the other one
-    desired: Mapping[str, Person]  # the group's primaries after rules 2 and 5, by id
+    desired: Mapping[str, Person]  # the group's primaries (enabled, first group's), by id
     paused: bool
     waiting: frozenset[str]  # ids in backoff or quarantine when the run started
     before: Mapping[str, Seen]  # our accounts for this group when the run started, by primary
@@ -97,7 +97,7 @@ class RoleRun:
     taken: frozenset[str]  # addresses (lower case) of accounts that are not ours
     interop_domain: str = ""  # Google accounts' domain
     crashed: bool = False  # the run was cut by a crash, and a restarted process ran again
-    # Rule 8: accounts deleted or altered out of band and not repaired yet. An incremental run
+    # Drift: accounts deleted or altered out of band and not repaired yet. An incremental run
     # trusts what it remembers, so it may leave them as they are; a full run repairs them.
     drifted: frozenset[str] = frozenset()
     full: bool = False
@@ -146,10 +146,10 @@ def check_role(run: RoleRun) -> Verdict:
 
     for pid in sorted({*run.before, *run.after, *run.desired}):
         now = run.after.get(pid)
-        if run.paused:  # rule 6: a paused group syncs nothing
+        if run.paused:  # a paused group syncs nothing
             same_as_before(pid, "group paused")
             continue
-        if pid in run.waiting:  # rule 10: backoff or quarantine leaves them as they were
+        if pid in run.waiting:  # backoff or quarantine leaves them as they were
             same_as_before(pid, "waiting after a failure")
             continue
         person = run.desired.get(pid)
@@ -158,8 +158,8 @@ def check_role(run: RoleRun) -> Verdict:
                 blocked_ids.add(pid)
             if pid in run.synced and now is not None:
                 synced[pid] = run.synced[pid]
-            continue  # not repaired by an incremental run (rule 8 is the full run's)
-        if person is None:  # rules 4 and 5: no account for someone who is no primary here
+            continue  # drift is repaired by a full run, not an incremental one
+        if person is None:  # no account for someone who is no primary here
             if now is not None:
                 problems.append(f"{side} account {now.email} of {pid}: not a primary here")
             continue
@@ -188,7 +188,7 @@ def check_role(run: RoleRun) -> Verdict:
         if now.email in allowed:
             synced[pid] = person.email
         elif was is not None and blocked and now.email == was.email:
-            # Rule 12 with the new address held by someone else's account: the names follow,
+            # The new address held by someone else's account: the names follow,
             # the address stays until it frees up (what a failed move does).
             synced[pid] = run.synced.get(pid, "")
         else:

@@ -1,7 +1,7 @@
-"""The address policy for interop accounts (product rule 12, issue 13 point 2), through the
-engine with in-memory directories: for any set of Microsoft primaries, every one gets exactly
-one Google account at an address Google accepts, no two share one, and the addresses stay the
-same across repeated runs and a rebuilt database. End-to-end cases against the emulators are in
+"""The address policy for interop accounts (docs/ARCHITECTURE.md), through the engine with in-memory
+directories: for any set of Microsoft primaries, every one gets exactly one Google account at an
+address Google accepts, no two share one, and the addresses stay the same across repeated runs and a
+rebuilt database. End-to-end cases against the emulators are in
 tests/directories/test_addresses.py."""
 
 from __future__ import annotations

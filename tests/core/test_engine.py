@@ -74,7 +74,7 @@ async def test_rule_3_and_11_unmanaged_account_with_the_same_address_is_never_to
     assert world.google.users[squatter.id].display_name == "Bob The Human"
     assert world.google.users[squatter.id].marker is None
     assert bystander.id in world.google.users
-    # Reported with the address; not quarantined: the address may free up (rule 12).
+    # Reported with the address; not quarantined: the address may free up.
     failure = world.store.list_failures()[0]
     assert "bob@teams.example.com" in failure.last_error
     assert not failure.quarantined and "not created by us" in failure.last_error
@@ -174,7 +174,7 @@ async def test_rule_8_drift_repaired_on_full_run_and_audited() -> None:
     fixed = {u.email: u.display_name for u in world.google.managed()}
     assert fixed == {"ann@teams.example.com": "Ann Lee", "bob@teams.example.com": "Bob Ray"}
     details = [e.detail for e in world.store.list_audit(20) if e.kind == "account"]
-    # the account deleted out of band comes back as it was (rule 13), not made anew
+    # the account deleted out of band is restored as it was, not made anew
     assert any("restored" in d and "repair: deleted out of band" in d for d in details)
     assert any("updated" in d and "repair: changed out of band" in d for d in details)
 

@@ -1,4 +1,4 @@
-"""Rule 14, eventual consistency, at the engine: what the engine does with a lagging index, a
+"""Eventual consistency at the engine: what the engine does with a lagging index, a
 create that made its account and then failed, and failures that are stale. In-memory fakes; the
 same cases against the emulators' lag modes are in tests/directories/test_lag_convergence.py."""
 

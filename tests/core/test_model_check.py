@@ -17,7 +17,7 @@ account without our marker was changed, deleted or left behind, every account we
 there with our marker and every account with our marker is remembered (but for drift an
 incremental run has not repaired yet), the journal is clean, no one failed but for an address
 held by an account that is not ours, and a primary who comes back within the restore window
-gets the account we deleted for them. Rule 5's order (Microsoft or Google first) and the
+gets the account we deleted for them. The groups' order (Microsoft or Google first) and the
 concurrency (operations one at a time, or four at once) are drawn for each sequence.
 
 The normal test command runs SEQUENCES sequences of up to STEPS steps; the `ondemand` version
@@ -72,7 +72,7 @@ FAMILIES = ("Lee", "Ray", "Oak", "Fox")
 NATIVES = {ENTRA: ("ann", "bob", "cat", "dan", "eve"), GOOGLE: ("fay", "gil", "hal", "ivy", "jon")}
 HOME_DOMAIN = {ENTRA: "contoso.com", GOOGLE: "example.com"}
 ROLE = {ENTRA: MS, GOOGLE: GG}  # a directory's primary group -> its role
-MAX_BACKOFF = timedelta(hours=6)  # rule 10: the retry policy's longest wait
+MAX_BACKOFF = timedelta(hours=6)  # the retry policy's longest wait
 WRITES = {"create_account", "update_account", "delete_account", "claim_account", "restore_account"}
 KINDS = st.sampled_from(["incremental", "full"])
 SIDES = st.sampled_from([ENTRA, GOOGLE])
@@ -130,7 +130,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.world.entra.now = self.world.clock.now
         self.world.google.now = self.world.clock.now
         self.world.google.creates_idempotently = True  # Google: insert, adopt ours on a 409
-        self.world.google.restorable_for = timedelta(days=20)  # rule 13: Google keeps 20 days
+        self.world.google.restorable_for = timedelta(days=20)  # Google's undelete window
         for directory in self.dirs.values():
             directory.hooks.append(self._boundary)
         self.people: dict[str, list[str]] = {ENTRA: [], GOOGLE: []}
@@ -142,7 +142,7 @@ class EngineMachine(RuleBasedStateMachine):
                     f"{local}@{HOME_DOMAIN[home]}", f"{local.title()} Lee"
                 )
                 self.people[home].append(user.id)
-            # Never leaves: a group that comes back empty holds its deletions (rule 9).
+            # Never leaves: a group that comes back empty holds its deletions.
             anchor = self.dirs[home].add_user(f"zed@{HOME_DOMAIN[home]}", "Zed Anchor")
             self.dirs[home].add_member(self.groups[home], anchor.id)
         self.order = (ENTRA, GOOGLE)
@@ -191,9 +191,9 @@ class EngineMachine(RuleBasedStateMachine):
         members=st.lists(st.booleans(), min_size=10, max_size=10),
     )
     def assign(self, google_first: bool, concurrency: int, members: list[bool]) -> None:
-        """Rule 5's order is configurable: Microsoft primaries first, or Google's. Operations
-        run one at a time, or four at once (a crash then cancels the others mid-way). Some of
-        the people start in their group."""
+        """The groups' order is configurable: Microsoft primaries first, or Google's. Operations run
+        one at a time, or four at once (a crash then cancels the others mid-way). Some of the people
+        start in their group."""
         for member, person_id in zip(
             members, self.people[ENTRA] + self.people[GOOGLE], strict=True
         ):
@@ -258,7 +258,7 @@ class EngineMachine(RuleBasedStateMachine):
 
     @rule(side=SIDES, index=PEOPLE)
     def join_both(self, side: str, index: int) -> None:
-        """Rule 5: the person, and someone of the same email in the other tenant (made when
+        """In both groups: the person, and someone of the same email in the other tenant (made when
         missing and the address is free there), each join their primary group."""
         self._step()
         user = self._person(side, index)
@@ -300,7 +300,7 @@ class EngineMachine(RuleBasedStateMachine):
 
     @rule(side=SIDES, index=st.integers(0, 20), delete=st.booleans())
     def drift(self, side: str, index: int, delete: bool) -> None:
-        """Rule 8: an admin deletes one of our accounts, or changes its names, out of band."""
+        """Drift: an admin deletes one of our accounts, or changes its names, out of band."""
         self._step()
         directory = self.dirs[side]
         mine = sorted(u.id for u in directory.managed())
@@ -378,7 +378,7 @@ class EngineMachine(RuleBasedStateMachine):
 
     @rule(kind=KINDS)
     def preview(self, kind: str) -> None:
-        """Rule 9: a dry run changes nothing."""
+        """A dry run changes nothing."""
         self._step()
         assert self.engine is not None
         directories = [d.snapshot() for d in self.dirs.values()]
@@ -501,8 +501,8 @@ class EngineMachine(RuleBasedStateMachine):
                 excused |= {(home, f.source_id) for f in store.list_failures()}
 
         def repaired(home: str, person_id: str) -> bool:
-            """Rule 8: drift is repaired by a full run, unless the group is paused, or the
-            person waits out a failure or their address is held by an account not ours."""
+            """Drift is repaired by a full run, unless the group is paused, or the person waits out
+            a failure or their address is held by an account not ours."""
             return full and not before.paused[home] and (home, person_id) not in excused
 
         remembered: set[tuple[str, str]] = set()
@@ -610,7 +610,7 @@ class CrashAt(Tripwire):
 
 
 async def test_a_crash_right_after_a_delete_keeps_the_restore() -> None:
-    """Rule 13 through a crash: the process dies after a leaver's account is deleted and
+    """A return through a crash: the process dies after a leaver's account is deleted and
     forgotten, before the run goes on. When the person comes back within the restore window,
     the journal still names the deleted account, and it is restored, not made anew."""
     wire = CrashAt("after store.delete_account")
@@ -637,10 +637,10 @@ async def test_a_crash_right_after_a_delete_keeps_the_restore() -> None:
 
 
 async def test_a_restored_account_whose_move_fails_is_remembered() -> None:
-    """Rules 12 and 13: two Anns, the second at ann2@. Both leave, and an account that is not
-    ours takes ann@. The second comes back: her account is restored, and moving it to ann@
-    (now her first choice) fails. The restored account is remembered all the same, so no run
-    tries to make her another one at ann@ (and fails with "not created by us")."""
+    """Addresses and returns: two Anns, the second at ann2@. Both leave, and an account that is not
+    ours takes ann@. The second comes back: her account is restored, and moving it to ann@ (now her
+    first choice) fails. The restored account is remembered all the same, so no run tries to make
+    her another one at ann@ (and fails with "not created by us")."""
     world = World()
     world.settings = EngineSettings(concurrency=1)
     world.google.creates_idempotently = True  # as Google's client: insert, adopt ours on a 409
@@ -668,11 +668,11 @@ async def test_a_restored_account_whose_move_fails_is_remembered() -> None:
 
 
 async def test_a_create_cut_by_a_crash_is_not_made_twice_when_a_better_address_frees_up() -> None:
-    """Rule 3 on Google: Gil of contoso leaves as Gil of fabrikam joins. The run deletes the
-    leaver's gil@ (still held when it planned, so the newcomer was to get gil2@), makes gil2@,
-    and dies before recording it. The restarted run finds gil@ free, but Google's insert
-    adopts our own account only at an address it tries (a 409): the cut create must be
-    looked for by our marker first, or the newcomer gets a second account at gil@."""
+    """No duplicate create on Google: Gil of contoso leaves as Gil of fabrikam joins. The run
+    deletes the leaver's gil@ (still held when it planned, so the newcomer was to get gil2@), makes
+    gil2@, and dies before recording it. The restarted run finds gil@ free, but Google's insert
+    adopts our own account only at an address it tries (a 409): the cut create must be looked for by
+    our marker first, or the newcomer gets a second account at gil@."""
     wire = CrashAt("after directory.create_account")
     world = World(store=CrashingStore(MemoryStore(), wire))
     world.settings = EngineSettings(concurrency=1)
@@ -696,10 +696,10 @@ async def test_a_create_cut_by_a_crash_is_not_made_twice_when_a_better_address_f
 
 
 async def test_an_account_restored_by_a_repair_follows_its_primarys_new_email() -> None:
-    """Rules 8, 12 and 13: an admin deletes Gil's guest out of band, and Gil's email changes
-    (gil@example.com -> fay@contoso.com) before the next full run. The repair restores the
-    guest rather than inviting a new one, and its address moves to the new email, as a
-    rename moves it; it does not stay at the old address for good."""
+    """Drift, renames and returns: an admin deletes Gil's guest out of band, and Gil's email changes
+    (gil@example.com -> fay@contoso.com) before the next full run. The repair restores the guest
+    rather than inviting a new one, and its address moves to the new email, as a rename moves it; it
+    does not stay at the old address for good."""
     world = World()
     world.settings = EngineSettings(concurrency=1)
     world.g_user("zed@example.com")  # the group never comes back empty (that holds deletions)
@@ -716,7 +716,7 @@ async def test_an_account_restored_by_a_repair_follows_its_primarys_new_email() 
 
 
 async def test_an_incremental_run_after_a_crash_finishes_a_cut_repair() -> None:
-    """Rule 8 through a crash: an admin deletes Dan's guest; the full run that repairs it dies
+    """Drift through a crash: an admin deletes Dan's guest; the full run that repairs it dies
     between the invitation and the marker (an unmarked guest is left). The restarted process
     runs an incremental run; with operations left unfinished it reads and checks everything as
     a full run would (core/engine.py `_close_interrupted`), so the guest is claimed and marked,

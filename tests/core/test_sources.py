@@ -1,6 +1,6 @@
-"""Rule 15, User Sync sources, through the engine with in-memory fakes: imported teams and
-Google imports give visibility only, a failed read keeps its entries, a deleted team is
-alerted once, and each kind is read as often as docs/ARCHITECTURE.md says."""
+"""User Sync sources through the engine with in-memory fakes: imported teams and Google imports
+give visibility only, a failed read keeps its entries, a deleted team is alerted once, and each
+kind is read as often as docs/ARCHITECTURE.md says."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""The address policy end to end (issue 13, point 2; product rule 12), through both emulators
-over loopback HTTP: Microsoft primaries whose usernames collide get ann, ann2, ann3 (never
-"not created by us" for an account we made for someone else), a `+` becomes a dash, an address
-held by someone else's account is reported with the address and taken once it frees up, and a
-renamed primary whose new username is taken gets the next free one."""
+"""The address policy end to end, through both emulators over loopback HTTP: Microsoft primaries
+whose usernames collide get ann, ann2, ann3 (never "not created by us" for an account we made for
+someone else), a `+` becomes a dash, an address held by someone else's account is reported with the
+address and taken once it frees up, and a renamed primary whose new username is taken gets the next
+free one."""
 
 from __future__ import annotations
 

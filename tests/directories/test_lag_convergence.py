@@ -1,6 +1,6 @@
-"""Rule 14 against the emulators' lag modes, over loopback HTTP: the engine with the real Entra
-and Google clients converges through read-after-write 404s and lagging indexes, with nothing
-duplicated and nobody stuck, and waits only where a lag is met.
+"""Eventual consistency against the emulators' lag modes, over loopback HTTP: the engine with the
+real Entra and Google clients converges through read-after-write 404s and lagging indexes, with
+nothing duplicated and nobody stuck, and waits only where a lag is met.
 
 The lags modelled are documented by the vendors: Graph's replication lag after a create
 (Microsoft Q&A 947729 and 936575, msgraph-sdk-java issue 2575) and its advanced-query index

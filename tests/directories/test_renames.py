@@ -1,7 +1,7 @@
-"""Renames (issue 13, point 1; product rule 12), end to end through both emulators over loopback
-HTTP: a primary whose email changes keeps the same secondary account (matched by its immutable
-id, through our marker), and in the next incremental run its address follows as well as its
-names; our record, User Sync and the audit ("renamed ... -> ...") agree with the directory.
+"""Renames (a primary's new email moves the address), end to end through both emulators over
+loopback HTTP: a primary whose email changes keeps the same secondary account (matched by its
+immutable id, through our marker), and in the next incremental run its address follows as well as
+its names; our record, User Sync and the audit ("renamed ... -> ...") agree with the directory.
 
 Google keeps a renamed user's old address as an alias (so mail sent to it still arrives): we
 keep it too. Renaming back to it is a rename to the user's own alias, which Google allows.

@@ -1,6 +1,6 @@
-"""Returns (issue 13, point 3; product rule 13), end to end through both emulators over loopback
-HTTP: a primary who leaves and comes back while the account we deleted for them can still be
-restored (Entra keeps a deleted user 30 days in deletedItems; Google can undelete for 20 days)
+"""Returns (a returner gets their deleted account back), end to end through both emulators over
+loopback HTTP: a primary who leaves and comes back while the account we deleted for them can still
+be restored (Entra keeps a deleted user 30 days in deletedItems; Google can undelete for 20 days)
 gets that very account back, audited "restored", instead of a new one; after the window, a new
 account as before."""
 

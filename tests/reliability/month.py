@@ -21,8 +21,9 @@ name changed) ended with nothing failed, faults go off and the day is checked:
 - the directories hold what the rules say, worked out here from the emulators' own state and
   not by the planner: every enabled member of the Entra group is a Microsoft primary, every
   active member of the Google group a Google primary unless a Microsoft primary has the same
-  address (the default order, rule 5); each holds exactly one account carrying our marker, at
-  the right address, with their current names; nothing else carries the marker;
+  address (Microsoft primaries first, the default order); each holds exactly one account
+  carrying our marker, at the right address, with their current names; nothing else carries the
+  marker;
 - the unmanaged look-alikes on both sides are exactly as seeded (nothing without our marker is
   touched), and no unmarked account was left behind;
 - a primary who came back within the restore window of their account's directory has the very
@@ -831,7 +832,7 @@ class Month:
         google_people = admin.google_pages(f"/users?domain={GOOGLE_DOMAIN}&maxResults=500", "users")
         interop = admin.google_pages(f"/users?domain={INTEROP_DOMAIN}&maxResults=500", "users")
 
-        # The rules, from the directories' own state: rule 2 (enabled members), rule 5 (order).
+        # The rules, from the directories' own state: enabled members only, Microsoft first.
         ms: dict[str, dict[str, Any]] = {}
         for m in members:
             user = m.get("@odata.type", "#microsoft.graph.user") == "#microsoft.graph.user"

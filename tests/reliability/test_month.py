@@ -68,7 +68,8 @@ async def test_a_delete_cut_by_a_crash_then_a_quick_return_keeps_the_restore() -
     deleted a leaver's account and before the journal says the delete is done; the person comes
     back before the restarted process runs. The record still names the deleted account, so the
     next full run (the first after a crash) repaired it with a new one ("recreated ... (repair:
-    deleted out of band)") instead of restoring ours (rule 13). It restores it now."""
+    deleted out of band)") instead of restoring ours (a returner gets their account back). It
+    restores it now."""
     world = World(settings=EngineSettings(concurrency=1))
     world.ms_user("zed@contoso.com")  # the group never comes back empty (that holds deletions)
     ann = world.ms_user("ann@contoso.com")
