@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from core.commands.catalog import BY_NAME, COMMANDS, CommandSpec
 from core.errors import UsageError
 
-MANIFESTS = Path(__file__).resolve().parent.parent / "manifests"
+MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 TEMPLATE = "teams/manifest.template.json"
 ICONS = ("color.png", "outline.png")
 PACKAGE_STEM = "dirsync-teams"
