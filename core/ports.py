@@ -108,19 +108,19 @@ class DirectoryPort(Protocol):
         address is taken by an account that is not ours."""
         ...
 
-    async def claim_account(self, account_id: str, spec: AccountSpec) -> Account:
-        """Put our marker (and the primary's names) on an account we created whose marker
-        never got written: creation and marking are two calls on some directories (Entra:
-        invitation, then PATCH), and a crash can fall between them. Only called with proof
-        from the journal that we made this account."""
+    # The plain writes below never look at the marker: core.marked_writes.MarkedWrites reads
+    # the account and checks our marker first, and the reconciler writes only through it.
+    async def write_account(
+        self, account_id: str, spec: AccountSpec, current: Account, *, readdress: bool
+    ) -> Account:
+        """Write our marker and the primary's names on the account `current` (as just read).
+        `readdress`: the address follows the primary's too (an update after a rename); a claim
+        leaves it as it is. Raises NotFound."""
         ...
 
-    async def update_account(self, account_id: str, spec: AccountSpec) -> Account:
-        """Bring names (and contact email) in line with the primary. Raises NotFound."""
-        ...
-
-    async def delete_account(self, account_id: str) -> None:
-        """Delete one of our accounts. Raises NotFound when it is already gone."""
+    async def remove_account(self, account_id: str, current: Account) -> None:
+        """Delete the account `current` (as just read). Raises NotFound when it is already
+        gone."""
         ...
 
     # How long an account we deleted can still be restored (Entra 30 days, Google 20): a
@@ -135,7 +135,9 @@ class DirectoryPort(Protocol):
     async def get_account(self, account_id: str) -> Account | None:
         """One account by its id, None when there is none. Unlike `list_managed_accounts`
         (an indexed query on some directories, which lags writes), a read by key sees what
-        is there: the drift check confirms with it before calling an account missing."""
+        is there (waiting out the lag of one just made): the drift check confirms with it
+        before calling an account missing, and core.marked_writes reads with it before each
+        claim, update and delete."""
         ...
 
     async def list_managed_accounts(self) -> list[Account]:

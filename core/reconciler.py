@@ -33,6 +33,7 @@ from core.errors import (
     NotFound,
     UnmanagedConflict,
 )
+from core.marked_writes import MarkedWrites, marked_writes
 from core.model import (
     Account,
     AccountRecord,
@@ -120,7 +121,8 @@ class Reconciler:
         concurrency: int = 8,
     ) -> None:
         self.store = store
-        self.directories = directories
+        # Only the checked writes: every claim, update and delete reads the marker first.
+        self.directories = marked_writes(directories)
         self.clock = clock
         self.auditor = auditor
         self.retry = retry or RetryPolicy()
@@ -131,7 +133,7 @@ class Reconciler:
         """Start no new operation; the ones under way finish (the engine resets this)."""
         self.stop_requested = True
 
-    def _target(self, role: Role) -> DirectoryPort:
+    def _target(self, role: Role) -> MarkedWrites:
         return self.directories[role.secondary_platform.directory]
 
     async def apply(
@@ -265,7 +267,7 @@ class Reconciler:
         self,
         op: Operation,
         spec: AccountSpec,
-        target: DirectoryPort,
+        target: MarkedWrites,
         run_id: str,
         result: ApplyResult,
         *,
@@ -316,7 +318,7 @@ class Reconciler:
         self,
         op: Operation,
         spec: AccountSpec,
-        target: DirectoryPort,
+        target: MarkedWrites,
         run_id: str,
         result: ApplyResult,
     ) -> Account | None:
@@ -350,7 +352,7 @@ class Reconciler:
         self._audit_account(op, "restored", account, run_id, result)
         return account
 
-    def _deleted(self, op: Operation, target: DirectoryPort) -> str | None:
+    def _deleted(self, op: Operation, target: MarkedWrites) -> str | None:
         """The account the journal says we deleted for this primary, while it can still be
         restored; None when their last delete is older, unfinished or names no account."""
         now = self.clock.now()
@@ -371,7 +373,7 @@ class Reconciler:
         self,
         op: Operation,
         spec: AccountSpec,
-        target: DirectoryPort,
+        target: MarkedWrites,
         found: Account,
         run_id: str,
         result: ApplyResult,

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from core.errors import DirectoryError, MadeButUnmarked, NotFound, UnmanagedConflict
+from core.errors import DirectoryError, MadeButUnmarked, NotFound
 from core.model import (
     Account,
     AccountSpec,
@@ -517,28 +517,17 @@ class EntraDirectory:
         except NotFound:
             return None
 
-    async def claim_account(self, account_id: str, spec: AccountSpec) -> Account:
-        current = await self._get(account_id, f"reading the guest of {spec.email}")
-        if current.marker not in (None, spec.marker):
-            raise DirectoryError(f"{current.email} carries another marker", permanent=True)
-        what = f"claiming the guest of {spec.email}"
-        return await self.settling.call(account_id, lambda: self._patch(account_id, spec, what))
-
-    async def update_account(self, account_id: str, spec: AccountSpec) -> Account:
-        current = await self._get(account_id, f"reading the guest of {spec.email}")
-        if current.marker != spec.marker:
-            raise UnmanagedConflict(f"{current.email} does not carry our marker")
-        what = f"updating the guest of {spec.email}"
-        readdress = current.email.lower() != spec.email.lower()
+    async def write_account(
+        self, account_id: str, spec: AccountSpec, current: Account, *, readdress: bool
+    ) -> Account:
+        """One PATCH (names and marker); after a rename the guest's mail follows too."""
+        what = f"{'updating' if readdress else 'claiming'} the guest of {spec.email}"
+        readdress = readdress and current.email.lower() != spec.email.lower()
         return await self.settling.call(
             account_id, lambda: self._patch(account_id, spec, what, readdress=readdress)
         )
 
-    async def delete_account(self, account_id: str) -> None:
-        current = await self._get(account_id, "reading the guest to delete")
-        if parse_marker(current.marker) is None:
-            raise UnmanagedConflict(f"{current.email} was not created by us: not deleted")
-
+    async def remove_account(self, account_id: str, current: Account) -> None:
         async def attempt() -> None:
             response = await self.batch.call("DELETE", f"/users/{q(account_id)}")
             if response.status not in (200, 204):

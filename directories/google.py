@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.addresses import base_username, google_username_problem
-from core.errors import AddressTaken, DirectoryError, NotFound, UnmanagedConflict
+from core.errors import AddressTaken, DirectoryError, NotFound
 from core.model import (
     Account,
     AccountSpec,
@@ -609,16 +609,13 @@ class GoogleDirectory:
 
         return self._account(await self.settling.call(account_id, attempt))
 
-    async def claim_account(self, account_id: str, spec: AccountSpec) -> Account:
-        current = await self._get(account_id, f"reading {account_id}")
-        if current.marker not in (None, spec.marker):
-            raise UnmanagedConflict(f"{current.email} carries another marker")
-        return await self._patch(account_id, spec, f"claiming {current.email}")
-
-    async def update_account(self, account_id: str, spec: AccountSpec) -> Account:
-        current = await self._get(account_id, f"reading {account_id}")
-        if current.marker != spec.marker:
-            raise UnmanagedConflict(f"{current.email} does not carry our marker")
+    async def write_account(
+        self, account_id: str, spec: AccountSpec, current: Account, *, readdress: bool
+    ) -> Account:
+        """Names and marker; after a rename the primary address follows (the username the
+        policy chose), and when another account holds it the names are written anyway."""
+        if not readdress:
+            return await self._patch(account_id, spec, f"claiming {current.email}")
         what = f"updating {current.email}"
         address = self.address_for(spec)
         if not spec.usernames or current.email.lower() == address:
@@ -634,10 +631,7 @@ class GoogleDirectory:
             "its names are updated, and the move is tried again"
         )
 
-    async def delete_account(self, account_id: str) -> None:
-        current = await self._get(account_id, f"reading {account_id}")
-        if parse_marker(current.marker) is None:
-            raise UnmanagedConflict(f"{current.email} was not created by us: not deleted")
+    async def remove_account(self, account_id: str, current: Account) -> None:
         what = f"deleting {current.email}"
 
         async def attempt() -> None:

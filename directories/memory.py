@@ -24,7 +24,6 @@ from core.errors import (
     DirectoryError,
     MadeButUnmarked,
     NotFound,
-    UnmanagedConflict,
 )
 from core.model import (
     Account,
@@ -463,42 +462,29 @@ class MemoryDirectory:
         self._leave("create_account", spec.email)
         return self._account(user)
 
-    async def claim_account(self, account_id: str, spec: AccountSpec) -> Account:
-        self._enter("claim_account", spec.email, spec.source_id, account_id)
+    async def write_account(
+        self, account_id: str, spec: AccountSpec, current: Account, *, readdress: bool
+    ) -> Account:
+        method = "update_account" if readdress else "claim_account"
+        self._enter(method, spec.email, spec.source_id, account_id)
         user = self.users.get(account_id)
         if user is None:
             raise NotFound(f"account {account_id} not found")
-        if user.marker not in (None, spec.marker):
-            raise UnmanagedConflict(f"account {account_id} carries another marker")
         user.marker = spec.marker
         user.display_name, user.given_name, user.family_name = self._held(spec)
-        self._leave("claim_account", spec.email)
-        return self._account(user)
-
-    async def update_account(self, account_id: str, spec: AccountSpec) -> Account:
-        self._enter("update_account", spec.email, spec.source_id, account_id)
-        user = self.users.get(account_id)
-        if user is None:
-            raise NotFound(f"account {account_id} not found")
-        if user.marker != spec.marker:
-            raise UnmanagedConflict(f"account {account_id} does not carry our marker")
-        user.display_name, user.given_name, user.family_name = self._held(spec)
         address = self.address_for(spec)
-        if user.email.lower() != address.lower():  # renamed: the address follows
+        if readdress and user.email.lower() != address.lower():  # renamed: the address follows
             holder = self.by_email(address)
             if holder is not None and holder is not user:
                 raise DirectoryError(f"{user.email} cannot move to {address}: it is taken")
             user.email = address
-        self._leave("update_account", spec.email)
+        self._leave(method, spec.email)
         return self._account(user)
 
-    async def delete_account(self, account_id: str) -> None:
+    async def remove_account(self, account_id: str, current: Account) -> None:
         self._enter("delete_account", account_id)
-        user = self.users.get(account_id)
-        if user is None:
+        if account_id not in self.users:
             raise NotFound(f"account {account_id} not found")
-        if parse_marker(user.marker) is None:
-            raise UnmanagedConflict(f"account {account_id} was not created by us")
         self.remove_user(account_id)
         self._leave("delete_account", account_id)
 

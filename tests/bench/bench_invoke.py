@@ -33,7 +33,7 @@ from core.clock import SystemClock
 from core.commands.access import AccessPolicy
 from core.commands.interpreter import Interpreter
 from core.engine import Engine
-from core.model import DirectoryKind, Role
+from core.model import Account, DirectoryKind, Role
 from directories.memory import MemoryDirectory
 from emulators.botframework import BotFrameworkChannel, Member, create_app
 from emulators.runner import EmulatorThread, run_emulator
@@ -49,9 +49,9 @@ ADMIN = Member("Ada Admin", "admin@contoso.com")
 
 
 class SlowDeletes(MemoryDirectory):
-    async def delete_account(self, account_id: str) -> None:
+    async def remove_account(self, account_id: str, current: Account) -> None:
         await asyncio.sleep(DELETE_SECONDS)
-        await super().delete_account(account_id)
+        await super().remove_account(account_id, current)
 
 
 async def main() -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from core.errors import NotFound
+from core.marked_writes import MarkedWrites
 from core.model import AccountSpec, DirectoryKind, GroupType, Role, marker_for, refusal_reason
 from directories.entra import EntraDirectory
 from directories.graph_http import GraphHttp
@@ -164,15 +165,15 @@ async def test_guest_is_invited_without_mail_marked_found_and_deleted(world: Set
     assert (guest.given_name, guest.surname) == ("Gil", "Grey")
     found = await world.entra.find_account(s)
     assert found is not None and found.id == account.id and found.marker == s.marker
-    renamed = await world.entra.update_account(
+    renamed = await MarkedWrites(world.entra).update_account(
         account.id, spec("gil@example.com", "g-1", "Gil Green")
     )
     assert world.tenant.get_user(account.id).display_name == "Gil Green" and renamed.managed
     assert [a.id for a in await world.entra.list_managed_accounts()] == [account.id]
-    await world.entra.delete_account(account.id)
+    await MarkedWrites(world.entra).delete_account(account.id)
     assert account.id in world.tenant.deleted_users  # soft-deleted: restorable for 30 days
     with pytest.raises(NotFound):
-        await world.entra.delete_account(account.id)
+        await MarkedWrites(world.entra).delete_account(account.id)
 
 
 async def test_an_unmanaged_user_is_found_unmarked_and_never_deleted(world: Setup) -> None:
@@ -182,7 +183,7 @@ async def test_an_unmanaged_user_is_found_unmarked_and_never_deleted(world: Setu
     from core.errors import UnmanagedConflict
 
     with pytest.raises(UnmanagedConflict):
-        await world.entra.delete_account(human.id)
+        await MarkedWrites(world.entra).delete_account(human.id)
     assert human.id in world.tenant.users
 
 
@@ -308,12 +309,15 @@ async def test_wrong_secret_is_a_clear_error_not_a_traceback() -> None:
 
 
 async def test_injected_503s_are_retried_and_the_read_still_succeeds(world: Setup) -> None:
+    import dataclasses
+
+    from directories.retry import GRAPH
     from emulators.microsoft import FaultConfig
 
     group = world.tenant.add_group("Teams people")
     ann = world.tenant.add_user("ann@contoso.com", "Ann", mail="ann@contoso.com")
     world.tenant.add_member(group.id, ann.id)
-    world.http.backoff = 0.01
+    world.http.retry = dataclasses.replace(GRAPH, backoff=0.01)
     world.emulator.faults.configure(FaultConfig(fail_next=3, error_status=503, retry_after=0))
     info = await world.entra.get_group(group.id)
     read = await world.entra.read_members(info)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from core.errors import DirectoryError, NotFound, UnmanagedConflict
+from core.marked_writes import MarkedWrites
 from core.model import AccountSpec, DirectoryKind, Role, marker_for
 from directories.google import MEMBER_PAGE_FIELDS, GoogleDirectory, GoogleSettings, connect
 from emulators.google import GoogleEmulator, QuotaConfig, Workspace, create_app, emulator_of
@@ -128,12 +129,14 @@ async def test_interop_account_created_with_marker_found_updated_deleted(world: 
     assert {"type": "custom", "customType": "dirsync", "value": marker} in user.external_ids
     found = await world.google.find_account(s)
     assert found is not None and found.id == account.id and found.marker == marker
-    await world.google.update_account(account.id, spec("ann@contoso.com", "e-1", "Ann Smith"))
+    await MarkedWrites(world.google).update_account(
+        account.id, spec("ann@contoso.com", "e-1", "Ann Smith")
+    )
     assert world.workspace.get_user(account.id).family_name == "Smith"
     assert [a.id for a in await world.google.list_managed_accounts()] == [account.id]
-    await world.google.delete_account(account.id)
+    await MarkedWrites(world.google).delete_account(account.id)
     with pytest.raises(NotFound):
-        await world.google.delete_account(account.id)
+        await MarkedWrites(world.google).delete_account(account.id)
 
 
 async def test_a_duplicate_is_adopted_only_when_the_marker_is_ours(world: Setup) -> None:
@@ -147,15 +150,19 @@ async def test_a_duplicate_is_adopted_only_when_the_marker_is_ours(world: Setup)
     human = world.workspace.get_user("cat@teams.example.com")
     assert human.given_name == "Cat" and not human.external_ids
     with pytest.raises(UnmanagedConflict):
-        await world.google.delete_account(human.id)
+        await MarkedWrites(world.google).delete_account(human.id)
 
 
 async def test_a_batch_with_quota_errors_is_retried_until_everything_is_created() -> None:
     # The emulator allows 40 queries per (scaled) minute; we think we may send far more, so
     # the quota errors come, and the client must back off and retry those parts only.
+    import dataclasses
+
+    from directories.retry import GOOGLE
+
     quota = QuotaConfig(queries_per_window=40, window_seconds=60.0, time_scale=120.0)
     async for world in connect_to(new_workspace(), quota, queries_per_minute=100_000):
-        world.google.api.backoff = 0.05
+        world.google.api.retry = dataclasses.replace(GOOGLE, backoff=0.05, jitter=0.05)
         specs = [spec(f"p{i}@contoso.com", f"e-{i}", f"Person {i}") for i in range(60)]
         created = await asyncio.gather(*(world.google.create_account(s) for s in specs))
         assert len({a.id for a in created}) == 60
@@ -230,11 +237,14 @@ async def test_users_of_a_connected_tenant_for_user_sync(world: Setup) -> None:
 async def test_injected_backend_errors_are_retried_and_the_read_still_succeeds(
     world: Setup,
 ) -> None:
+    import dataclasses
+
+    from directories.retry import GOOGLE
     from emulators.google import FaultConfig
 
     world.workspace.add_group("chat@example.com", "Chat")
     world.workspace.add_member("chat@example.com", "admin@example.com")
-    world.google.api.backoff = 0.01
+    world.google.api.retry = dataclasses.replace(GOOGLE, backoff=0.01, jitter=0.01)
     info = await world.google.get_group("chat@example.com")
     world.emulator.faults.configure(FaultConfig(fail_next=3, error_status=503))
     read = await world.google.read_members(info)

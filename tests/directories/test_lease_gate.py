@@ -12,6 +12,7 @@ import pytest
 from core import fencing
 from core.clock import FixedClock
 from core.fencing import LeaseGuard, LeaseLost
+from core.marked_writes import MarkedWrites
 from core.model import AccountSpec, DirectoryKind, Role
 from tests.directories.test_entra_client import Setup as EntraSetup
 from tests.directories.test_entra_client import connect as entra_connect
@@ -48,7 +49,7 @@ async def test_graph_requests_stop_at_the_lease_end() -> None:
         with fencing.gated(lease), pytest.raises(LeaseLost, match="was not renewed in time"):
             await setup.entra.create_account(guest("hal@example.com", "g-2"))
         with fencing.gated(lease), pytest.raises(LeaseLost):
-            await setup.entra.delete_account(made.id)
+            await MarkedWrites(setup.entra).delete_account(made.id)
         assert setup.emulator.stats.http_requests == sent  # not one request went out
         assert await setup.entra.get_account(made.id) is not None  # outside a run: not gated
 
@@ -94,7 +95,7 @@ async def test_google_requests_and_batches_stop_at_the_lease_end() -> None:
         with fencing.gated(lease), pytest.raises(LeaseLost, match="lost the reconciliation"):
             await world.google.create_account(google_spec("bob@contoso.com", "e-2"))
         with fencing.gated(lease), pytest.raises(LeaseLost):
-            await world.google.delete_account(made.id)
+            await MarkedWrites(world.google).delete_account(made.id)
         with fencing.gated(lease), pytest.raises(LeaseLost):
             await world.google.list_managed_accounts()  # a paged call, not a batch
         assert world.emulator.stats.http_requests == sent

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from core.errors import DirectoryError
+from core.marked_writes import MarkedWrites
 from core.model import AccountSpec, DirectoryKind, Role, marker_for
 from emulators.microsoft import Tenant
 
@@ -94,7 +95,7 @@ async def test_entra_names_are_cut_to_graphs_lengths(entra: EntraSetup) -> None:
     wanted = google_primary("gil@example.com", "G" * 300, "N" * 70, "S" * 65)
 
     account = await entra.entra.create_account(wanted)
-    await entra.entra.update_account(account.id, wanted)
+    await MarkedWrites(entra.entra).update_account(account.id, wanted)
 
     stored = entra.tenant.get_user(account.id)
     assert (stored.display_name, stored.given_name, stored.surname) == (
