@@ -108,29 +108,41 @@ async def import_team(ctx: Context, cmd: Command) -> Outcome:
     found = await _find_team(port, typed)
     if isinstance(found, Reply):
         return Outcome(found, target=typed[:100])
-    key = team_source(found.id)
-    existing = ctx.store.get_source(key)
-    if existing is not None:
-        lines = [
-            f"{existing.label} ({found.id}) is already a User Sync source, imported by "
-            f"{existing.added_by or '?'} {when(existing.added_at)}; `sources` shows its state."
-        ]
-        return Outcome(Reply("Already imported", lines), target=existing.label)
-    source = ImportedSource(
-        key=key,
-        kind=SourceKind.TEAM,
-        name=found.name,
-        ref=found.id,
-        added_by=ctx.asker.id,
-        added_at=ctx.clock.now(),
-        state=SourceState.NEW,
-    )
-    ctx.store.save_source(source)
+    added = _add_source(ctx, team_source(found.id), SourceKind.TEAM, found.name, found.id)
+    if isinstance(added, Outcome):
+        return added
+    source = added
     address = found.email or "no address"
     _audit(ctx, "import team", source, f"{source.label} ({found.id}, {address}) imported")
     lines = [f"{source.label} ({found.id}, {address}) is now a User Sync source: {_VISIBILITY}."]
     lines += await _run_now(ctx, "reads its members")
     return Outcome(Reply(f"Imported {source.label}", lines), target=source.label)
+
+
+def _add_source(
+    ctx: Context, key: str, kind: SourceKind, name: str, ref: str
+) -> ImportedSource | Outcome:
+    """Saves a new source, state `new` (the next run reads it); the "Already imported" reply
+    when the source is there already."""
+    existing = ctx.store.get_source(key)
+    if existing is not None:
+        shown = existing.label if kind is not SourceKind.TEAM else f"{existing.label} ({ref})"
+        lines = [
+            f"{shown} is already a User Sync source, imported by "
+            f"{existing.added_by or '?'} {when(existing.added_at)}; `sources` shows its state."
+        ]
+        return Outcome(Reply("Already imported", lines), target=existing.label)
+    source = ImportedSource(
+        key=key,
+        kind=kind,
+        name=name,
+        ref=ref,
+        added_by=ctx.asker.id,
+        added_at=ctx.clock.now(),
+        state=SourceState.NEW,
+    )
+    ctx.store.save_source(source)
+    return source
 
 
 async def _find_team(port: DirectoryPort, typed: str) -> GroupInfo | Reply:
@@ -254,23 +266,10 @@ async def import_google(ctx: Context, cmd: Command) -> Outcome:
         ]
         return Outcome(Reply("No such org unit", lines, kind="error"), target=typed[:100])
     key = google_source(path)
-    existing = ctx.store.get_source(key)
-    if existing is not None:
-        lines = [
-            f"{existing.label} is already a User Sync source, imported by "
-            f"{existing.added_by or '?'} {when(existing.added_at)}; `sources` shows its state."
-        ]
-        return Outcome(Reply("Already imported", lines), target=existing.label)
-    source = ImportedSource(
-        key=key,
-        kind=SourceKind.GOOGLE,
-        name=path,
-        ref=path,
-        added_by=ctx.asker.id,
-        added_at=ctx.clock.now(),
-        state=SourceState.NEW,
-    )
-    ctx.store.save_source(source)
+    added = _add_source(ctx, key, SourceKind.GOOGLE, path, path)
+    if isinstance(added, Outcome):
+        return added
+    source = added
     _audit(ctx, "import google users", source, f"{source.label} imported")
     who = "every user" if path == "/" else f"the users of org unit {path} and of its children"
     lines = [
