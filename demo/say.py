@@ -276,10 +276,7 @@ async def say_teams(
     headers, options = await _teams_sender(http, demo, person)
     activity = teams_activity(text, **options)
     async with http.post(f"{bot}{TEAMS_PATH}", json=activity, headers=headers) as response:
-        if response.status == 401:
-            raise SayError(f"the bot refused the Teams message: 401 {await _reason(response)}")
-        if response.status >= 300:
-            raise SayError(f"the bot answered {response.status}: {await _reason(response)}")
+        await _accepted(response, "the Teams message")
     progress.sent = True
     reply = await _wait_for_reply(http, botframework, activity)
     return _teams_text(reply), _teams_card(reply.get("attachments") or [])
@@ -317,10 +314,7 @@ async def click_teams(
     headers, options = await _teams_sender(http, demo, person)
     activity = teams_click(data, **options)
     async with http.post(f"{bot}{TEAMS_PATH}", json=activity, headers=headers) as response:
-        if response.status == 401:
-            raise SayError(f"the bot refused the Teams click: 401 {await _reason(response)}")
-        if response.status >= 300:
-            raise SayError(f"the bot answered {response.status}: {await _reason(response)}")
+        await _accepted(response, "the Teams click")
         answer = await _json(response, "the bot")
     progress.sent = True
     text, card = invoke_answer(answer)
@@ -346,6 +340,14 @@ def invoke_answer(answer: Any) -> tuple[str, list[str]]:
 
 def _teams_card(attachments: list[dict[str, Any]]) -> list[str]:
     return adaptive_card_lines(attachments) + button_lines(teams_buttons(attachments))
+
+
+async def _accepted(response: aiohttp.ClientResponse, what: str) -> None:
+    """Raises SayError with the bot's reason when it did not take `what`."""
+    if response.status == 401:
+        raise SayError(f"the bot refused {what}: 401 {await _reason(response)}")
+    if response.status >= 300:
+        raise SayError(f"the bot answered {response.status}: {await _reason(response)}")
 
 
 async def _reason(response: aiohttp.ClientResponse) -> str:
@@ -555,10 +557,7 @@ async def say_gchat(
     else:
         event = chat_click_event(click, person=person)
     async with http.post(f"{bot}{GCHAT_PATH}", json=event, headers=headers) as response:
-        if response.status == 401:
-            raise SayError(f"the bot refused the Google Chat event: 401 {await _reason(response)}")
-        if response.status >= 300:
-            raise SayError(f"the bot answered {response.status}: {await _reason(response)}")
+        await _accepted(response, "the Google Chat event")
         message = await _json(response, "the bot")
     if not isinstance(message, dict) or not (message.get("text") or message.get("cardsV2")):
         raise SayError("the bot answered without a message")
