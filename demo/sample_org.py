@@ -1,8 +1,9 @@
-"""The built-in sample organisation: two small tenants in in-memory directories.
+"""The built-in sample organisation: the demo's organisation (demo/seed.py) in in-memory
+directories.
 
-Used by `dirsync demo` and, with DIRSYNC_DIRECTORIES=sample (the default until the Graph and
-Google clients land), by `dirsync sync` and `dirsync cmd`, which save it in the state folder
-so that one command sees what the previous one did.
+Used with DIRSYNC_DIRECTORIES=sample (the default until the Graph and Google clients land) by
+`dirsync sync` and `dirsync cmd`, which save it in the state folder so that one command sees
+what the previous one did, and by the tests that need a small organisation without emulators.
 """
 
 from __future__ import annotations
@@ -13,18 +14,42 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.model import DirectoryKind, GroupType
+from demo.seed import (
+    ADMIN_NAME,
+    BOTH,
+    BOTH_EMAIL,
+    DISABLED_MS,
+    EMEA_ORG_UNIT,
+    EMEA_PEOPLE,
+    ENGINEERS,
+    ENTRA_DOMAIN,
+    G_PEOPLE,
+    GOOGLE_ADMIN,
+    GOOGLE_DOMAIN,
+    GOOGLE_GROUP_EMAIL,
+    GOOGLE_GROUP_NAME,
+    INTEROP_DOMAIN,
+    INTEROP_ORG_UNIT,
+    M365_GROUP_MAIL,
+    M365_GROUP_NAME,
+    M365_PEOPLE,
+    MS_ADMIN,
+    MS_GROUP_NAME,
+    MS_PEOPLE,
+    NESTED_GROUP_NAME,
+    SALES_ORG_UNIT,
+    SALES_PEOPLE,
+    SALES_PRIMARIES,
+    SUSPENDED_G,
+    TEAM_MAIL,
+    TEAM_NAME,
+    TEAM_PEOPLE,
+    TEAM_PRIMARY,
+    email_of,
+)
 from directories.memory import MemoryDirectory
 
-ENTRA_DOMAIN = "contoso.com"
-GOOGLE_DOMAIN = "example.com"
-INTEROP_DOMAIN = "teams.example.com"  # where Microsoft primaries get their Google accounts
-MS_GROUP_NAME = "Teams people"
-GOOGLE_GROUP_EMAIL = "chat-people@example.com"
-ADMIN = "admin@contoso.com"
-
-MS_PEOPLE = ["Ann Lee", "Bob Ray", "Carla Diaz", "Dev Patel", "Emma Stone", "Femi Ade"]
-ENGINEERS = ["Gus Hahn", "Hana Ito", "Ivan Petrov"]  # in a nested group
-G_PEOPLE = ["Jon Snow", "Kim Park", "Lena Berg", "Max Roth", "Nia Long", "Omar Aziz", "Pia Lund"]
+ADMIN = MS_ADMIN  # the sample's own admin (Ada Admin in Teams), besides any DIRSYNC_ADMINS
 
 
 @dataclass
@@ -47,36 +72,59 @@ class SampleOrg:
         )
 
 
-def _email(name: str, domain: str) -> str:
-    return f"{name.split()[0].lower()}@{domain}"
-
-
 def seed() -> SampleOrg:
-    """A nested group, a disabled user, a suspended user, a user in both groups, an M365 group."""
-    entra = MemoryDirectory(DirectoryKind.ENTRA)
-    google = MemoryDirectory(DirectoryKind.GOOGLE, interop_domain=INTEROP_DOMAIN)
-    people = entra.add_group(MS_GROUP_NAME, email="")
-    engineering = entra.add_group("Engineering")
-    entra.add_group(
-        "Marketing 365", email="marketing@contoso.com", group_type=GroupType.MICROSOFT_365
-    )
-    entra.add_user(ADMIN, "Ada Admin")
-    for name in MS_PEOPLE:
-        entra.add_member(people.info.id, entra.add_user(_email(name, ENTRA_DOMAIN), name).id)
-    for name in ENGINEERS:
-        entra.add_member(engineering.info.id, entra.add_user(_email(name, ENTRA_DOMAIN), name).id)
-    entra.add_member(people.info.id, engineering.info.id)
-    disabled = entra.add_user(_email("Quinn Old", ENTRA_DOMAIN), "Quinn Old", enabled=False)
-    entra.add_member(people.info.id, disabled.id)
+    """A nested group, a disabled user, a suspended user, a user in both groups, a Microsoft 365
+    group, a Teams team and a Google org unit: the demo's organisation, with in-memory ids."""
+    return SampleOrg(_entra(), _google())
 
-    chat = google.add_group("Chat people", email=GOOGLE_GROUP_EMAIL)
-    for name in G_PEOPLE:
-        google.add_member(chat.info.id, google.add_user(_email(name, GOOGLE_DOMAIN), name).id)
-    suspended = google.add_user(_email("Rita Gone", GOOGLE_DOMAIN), "Rita Gone", enabled=False)
-    google.add_member(chat.info.id, suspended.id)
-    both = google.add_user(_email("Ann Lee", ENTRA_DOMAIN), "Ann Lee")  # also a Teams primary
-    google.add_member(chat.info.id, both.id)
-    return SampleOrg(entra, google)
+
+def _entra() -> MemoryDirectory:
+    entra = MemoryDirectory(DirectoryKind.ENTRA)
+    entra.add_user(MS_ADMIN, ADMIN_NAME)
+    ids = {
+        name: entra.add_user(email_of(name, ENTRA_DOMAIN), name).id
+        for name in dict.fromkeys([*MS_PEOPLE, *ENGINEERS, *M365_PEOPLE, *TEAM_PEOPLE])
+    }
+    ids[DISABLED_MS] = entra.add_user(
+        email_of(DISABLED_MS, ENTRA_DOMAIN), DISABLED_MS, enabled=False
+    ).id
+    ids[BOTH] = entra.add_user(BOTH_EMAIL, BOTH).id  # read by its mail, as Graph shows it
+
+    def members(names: list[str]) -> list[str]:
+        return [ids[name] for name in names]
+
+    engineering = entra.add_group(NESTED_GROUP_NAME, members=members(ENGINEERS))
+    people = members([*MS_PEOPLE, DISABLED_MS, BOTH])
+    entra.add_group(MS_GROUP_NAME, members=[*people, engineering.info.id])
+    entra.add_group(
+        M365_GROUP_NAME,
+        email=M365_GROUP_MAIL,
+        group_type=GroupType.MICROSOFT_365,
+        members=members(M365_PEOPLE),
+    )
+    entra.add_group(
+        TEAM_NAME, email=TEAM_MAIL, team=True, members=members([*TEAM_PEOPLE, TEAM_PRIMARY])
+    )
+    return entra
+
+
+def _google() -> MemoryDirectory:
+    google = MemoryDirectory(DirectoryKind.GOOGLE, interop_domain=INTEROP_DOMAIN)
+    google.add_org_unit(INTEROP_ORG_UNIT)
+    google.add_user(GOOGLE_ADMIN, ADMIN_NAME)
+
+    def user(name: str, *, email: str = "", org_unit: str = "/", enabled: bool = True) -> str:
+        address = email or email_of(name, GOOGLE_DOMAIN)
+        return google.add_user(address, name, enabled=enabled, org_unit=org_unit).id
+
+    people = [user(n, org_unit=SALES_ORG_UNIT if n in SALES_PRIMARIES else "/") for n in G_PEOPLE]
+    people += [user(SUSPENDED_G, enabled=False), user(BOTH, email=BOTH_EMAIL)]
+    google.add_group(GOOGLE_GROUP_NAME, email=GOOGLE_GROUP_EMAIL, members=people)
+    for name in SALES_PEOPLE:
+        user(name, org_unit=SALES_ORG_UNIT)
+    for name in EMEA_PEOPLE:
+        user(name, org_unit=EMEA_ORG_UNIT)
+    return google
 
 
 def load_or_seed(path: Path) -> SampleOrg:

@@ -1,6 +1,6 @@
-"""The demo's organisation, as seed documents for the emulators (`emulators.stack.start_stack`).
-
-The sample organisation of demo/sample_org.py, grown to a few dozen people a side:
+"""The demo's organisation, declared once: its people, groups, domains and admins, and the seed
+documents that load it in the emulators (`emulators.stack.start_stack`). demo/sample_org.py
+builds the same organisation in in-memory directories.
 
 Microsoft (Entra tenant, domain contoso.com)
 - "Teams people", the Teams primaries security group: 30 users, 9 of them through the nested
@@ -61,13 +61,13 @@ GOOGLE_GROUP_NAME = "Chat people"
 # with this audience unless demo.json names another ("chat_audience", "chat_audience_type").
 CHAT_PROJECT_NUMBER = "123456789012"
 
-# Microsoft primaries: direct members of "Teams people" (the sample organisation's six first).
+# Microsoft primaries: direct members of "Teams people".
 MS_PEOPLE = [
     "Ann Lee", "Bob Ray", "Carla Diaz", "Dev Patel", "Emma Stone", "Femi Ade", "Grace Kim",
     "Hugo Blanc", "Iris Novak", "Jack Moss", "Kara Holt", "Liam Byrne", "Mona Said",
     "Nate Ford", "Olga Sokol", "Paul Webb", "Rosa Vega", "Sven Ek", "Tara Nair",
 ]  # fmt: skip
-# Members of the nested group "Engineering" (the sample organisation's three first).
+# Members of the nested group "Engineering".
 ENGINEERS = [
     "Gus Hahn", "Hana Ito", "Ivan Petrov", "Jade Wu", "Kofi Mensah", "Lars Dahl",
     "Maya Cohen", "Noor Khan", "Oscar Ruiz",
@@ -75,7 +75,7 @@ ENGINEERS = [
 DISABLED_MS = "Quinn Old"  # disabled in Entra, still in "Teams people"
 BOTH = "Zoe Both"  # in both primary groups, with the same address on both sides
 BOTH_EMAIL = "zoe@example.com"
-# Google primaries: members of chat-people@example.com (the sample organisation's seven first).
+# Google primaries: members of chat-people@example.com.
 G_PEOPLE = [
     "Jon Snow", "Kim Park", "Lena Berg", "Max Roth", "Nia Long", "Omar Aziz", "Pia Lund",
     "Abe Frost", "Bea Lind", "Cal Moon", "Dana Reyes", "Eli Shaw", "Fay Dunn", "Gil Grey",
@@ -93,7 +93,7 @@ SALES_PRIMARIES = ["Kim Park", "Lena Berg"]  # Google primaries whose org unit i
 
 
 def email_of(name: str, domain: str) -> str:
-    """First name at the domain, as in the sample organisation: "Ann Lee" -> ann@contoso.com."""
+    """First name at the domain: "Ann Lee" -> ann@contoso.com."""
     return f"{name.split()[0].lower()}@{domain}"
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from core.model import GroupType, SourceUser, refusal_reason
+from demo import sample_org
 from demo.seed import (
     ADMINS,
     BOTH_EMAIL,
@@ -30,6 +31,7 @@ from demo.seed import (
 from directories.entra import EntraDirectory
 from directories.google import GoogleDirectory, GoogleSettings, connect
 from directories.graph_http import GraphHttp
+from directories.memory import MemoryDirectory
 from directories.msal_token import Credentials, MsalTokens
 from emulators.google import workspace_from_seed
 from emulators.microsoft import tenant_from_seed
@@ -62,6 +64,63 @@ def test_seed_people_can_be_found_with_their_real_ids() -> None:
     admin = find_person(MS_ADMIN)
     assert admin is not None and "google_id" not in admin
     assert find_person("nobody@example.com") is None
+
+
+def _memory_people(directory: MemoryDirectory) -> set[tuple[str, str, bool, str]]:
+    return {(u.email, u.display_name, u.enabled, u.org_unit) for u in directory.users.values()}
+
+
+def _memory_groups(directory: MemoryDirectory) -> dict[str, tuple[str, bool, bool, set[str]]]:
+    """By name: mail, Microsoft 365 or not, a team or not, and the members' addresses (a
+    nested group by its name)."""
+    names = {u.id: u.email for u in directory.users.values()}
+    names |= {g.info.id: g.info.name for g in directory.groups.values()}
+    return {
+        g.info.name: (
+            g.info.email,
+            g.info.type is GroupType.MICROSOFT_365,
+            g.info.team,
+            {names[m] for m in g.members},
+        )
+        for g in directory.groups.values()
+    }
+
+
+def test_the_sample_organisation_is_the_organisation_the_emulators_load() -> None:
+    """DIRSYNC_DIRECTORIES=sample and the demo meet one organisation: the same people (by the
+    address the directory reads, enabled or not, in which org unit) and the same groups with the
+    same members, on both sides."""
+    org = sample_org.seed()
+    seed = demo_seed()
+    ms = seed["microsoft"]
+    assert _memory_people(org.entra) == {
+        (u["mail"], u["displayName"], u["accountEnabled"], "/") for u in ms["users"]
+    }
+    address = {u["userPrincipalName"]: u["mail"] for u in ms["users"]}
+    assert _memory_groups(org.entra) == {
+        g["displayName"]: (
+            g.get("mail", ""),
+            "Unified" in g["groupTypes"],
+            "owners" in g,
+            {address.get(m, m) for m in g["members"]},
+        )
+        for g in ms["groups"]
+    }
+    google = seed["google"]
+    assert _memory_people(org.google) == {
+        (
+            u["primaryEmail"],
+            f"{u['name']['givenName']} {u['name']['familyName']}",
+            not u["suspended"],
+            u["orgUnitPath"],
+        )
+        for u in google["users"]
+    }
+    assert _memory_groups(org.google) == {
+        g["name"]: (g["email"], False, False, set(g["members"])) for g in google["groups"]
+    }
+    assert set(google["orgUnits"]) <= org.google.org_units
+    assert org.google.interop_domain == INTEROP_DOMAIN
 
 
 @dataclass
