@@ -47,8 +47,11 @@ class MarkedWrites:
         return await self._directory.restore_account(account_id)
 
     async def claim_account(self, account_id: str, spec: AccountSpec) -> Account:
-        """Put our marker on an unmarked account we made (the journal's proof: the caller's);
-        one that already carries this primary's marker is written again."""
+        """Put our marker (and the primary's names) on an account we made whose marker never
+        got written: on some directories creating and marking are two calls (Entra: the
+        invitation, then a PATCH), and a crash can fall between them. The caller holds the
+        journal's proof that we made it; one already carrying this primary's marker is
+        written again."""
         current = await self._current(account_id)
         if current.marker not in (None, spec.marker):
             raise UnmanagedConflict(f"{current.email} carries another marker: not claimed")
