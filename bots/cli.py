@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import gc
 import json
 import signal
@@ -136,8 +135,7 @@ def _serve_overrides(settings: config.Settings, args: argparse.Namespace) -> con
         changes["port"] = args.port
     if args.teams_auth is not None:
         changes["teams_auth"] = args.teams_auth == "on"
-    sources = dict(settings.sources) | {name: "command line" for name in changes}
-    return dataclasses.replace(settings, **changes, sources=sources)
+    return settings.overridden("command line", **changes)
 
 
 async def _serve(settings: config.Settings, out: TextIO, err: TextIO) -> int:
@@ -181,9 +179,10 @@ async def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
     settings = config.load(config_file=args.config)
     if args.command == "config":
-        for setting in config.SETTINGS:
-            value = settings.shown(setting.name)
-            out.write(f"{setting.env} = {value}  ({settings.sources[setting.name]})\n")
+        for name in config.FIELDS:
+            out.write(
+                f"{config.env_name(name)} = {settings.shown(name)}  ({settings.sources[name]})\n"
+            )
         return 0
     if args.command == "serve":
         return await _serve(_serve_overrides(settings, args), out, err)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from bots.config import BY_NAME, ConfigError, Settings
+from bots.config import ConfigError, Settings, env_name
 from core.clock import SystemClock
 from core.commands.access import AccessPolicy, Asker
 from core.commands.context import NextRun, Runner, Where
@@ -211,11 +211,11 @@ def _configured(settings: Settings, required: tuple[str, ...], what: str) -> boo
     naming the missing ones when only some are."""
     missing = [name for name in required if not getattr(settings, name)]
     if len(missing) == len(required):
-        names = ", ".join(BY_NAME[n].env for n in required)
+        names = ", ".join(env_name(n) for n in required)
         log.warning("%s directory not configured (set %s); it is left out", what, names)
         return False
     if missing:
-        names = ", ".join(BY_NAME[n].env for n in missing)
+        names = ", ".join(env_name(n) for n in missing)
         raise ConfigError(f"{what}: {names} unset, the other settings of it are set")
     return True
 
@@ -224,7 +224,7 @@ def _read(path: str, name: str) -> str:
     try:
         return Path(path).read_text()
     except OSError as error:
-        raise ConfigError(f"{BY_NAME[name].env}: cannot read {path}: {error.strerror}") from None
+        raise ConfigError(f"{env_name(name)}: cannot read {path}: {error.strerror}") from None
 
 
 def read_service_account(path: str, name: str) -> dict[str, Any]:
@@ -232,11 +232,11 @@ def read_service_account(path: str, name: str) -> dict[str, Any]:
     try:
         info = json.loads(_read(path, name))
     except ValueError:
-        raise ConfigError(f"{BY_NAME[name].env}: {path} is not JSON") from None
+        raise ConfigError(f"{env_name(name)}: {path} is not JSON") from None
     fields = ("client_email", "private_key", "token_uri")
     if not isinstance(info, dict) or any(not isinstance(info.get(f), str) for f in fields):
         raise ConfigError(
-            f"{BY_NAME[name].env}: {path} is not a service account key "
+            f"{env_name(name)}: {path} is not a service account key "
             "(client_email, private_key, token_uri)"
         )
     return info
@@ -259,7 +259,7 @@ def _entra(settings: Settings) -> tuple[Any, str]:
             raise ConfigError(
                 "DIRSYNC_MICROSOFT_CERTIFICATE_THUMBPRINT is unset; a certificate needs it"
             )
-    elif not settings.microsoft_client_secret.value:
+    elif not settings.microsoft_client_secret.get_secret_value():
         raise ConfigError(
             "Microsoft Entra ID: set DIRSYNC_MICROSOFT_CLIENT_SECRET or "
             "DIRSYNC_MICROSOFT_CERTIFICATE_FILE"
@@ -267,7 +267,7 @@ def _entra(settings: Settings) -> tuple[Any, str]:
     credentials = Credentials(
         settings.microsoft_tenant_id,
         settings.microsoft_client_id,
-        client_secret=settings.microsoft_client_secret.value,
+        client_secret=settings.microsoft_client_secret.get_secret_value(),
         certificate_key_pem=key,
         certificate_thumbprint=settings.microsoft_certificate_thumbprint,
     )

@@ -257,7 +257,8 @@ async def _healthz(_request: web.Request) -> web.Response:
 def _mount_teams(
     settings: Settings, app: App, web_app: web.Application, endpoints: dict[str, str]
 ) -> Poster | None:
-    if settings.teams_auth and not (settings.teams_app_id and settings.teams_app_password.value):
+    password = settings.teams_app_password.get_secret_value()
+    if settings.teams_auth and not (settings.teams_app_id and password):
         log.warning(
             "Teams endpoint not mounted: set DIRSYNC_TEAMS_APP_ID and DIRSYNC_TEAMS_APP_PASSWORD "
             "(or DIRSYNC_TEAMS_AUTH=off for local tools)"
@@ -265,16 +266,7 @@ def _mount_teams(
         return None
     from bots.teams import MESSAGES_PATH, TeamsSettings, add_teams_routes
 
-    public = TeamsSettings(auth=False)  # empty URL settings: Microsoft's public cloud
-    teams = TeamsSettings(
-        app_id=settings.teams_app_id,
-        app_password=settings.teams_app_password.value,
-        app_tenant_id=settings.teams_app_tenant_id,
-        auth=settings.teams_auth,
-        openid_metadata_url=settings.teams_openid_metadata_url or public.openid_metadata_url,
-        token_issuer=settings.teams_token_issuer or public.token_issuer,
-        login_url=settings.teams_login_url or public.login_url,
-    )
+    teams = TeamsSettings.from_settings(settings)
     poster = add_teams_routes(web_app, interpreter=app.interpreter, store=app.store, settings=teams)
     endpoints[MESSAGES_PATH] = "teams"
     return poster
@@ -297,15 +289,8 @@ def _mount_gchat(
             settings.gchat_service_account_file, "gchat_service_account_file"
         )
         secrets.append(str(info["private_key"]))
-    common: dict[str, Any] = {
-        "audience_type": settings.gchat_audience_type,
-        "certs_url": settings.gchat_certs_url,
-        "action_url": settings.gchat_action_url,
-        "chat_api_endpoint": settings.gchat_api_url,
-        "service_account_info": info,
-    }
     if settings.gchat_audience:
-        gchat = GChatSettings(audience=settings.gchat_audience, **common)
+        gchat = GChatSettings.from_settings(settings, info)
         add_gchat_routes(web_app, interpreter=app.interpreter, store=app.store, settings=gchat)
         endpoints[PATH] = "gchat"
     else:
@@ -317,7 +302,7 @@ def _mount_gchat(
         )
         return None
     # The poster only posts: the audience does not matter to it.
-    return ChatPoster(GChatSettings(auth=False, **common))
+    return ChatPoster(GChatSettings.from_settings(settings, info, auth=False))
 
 
 async def _start_pubsub(settings: Settings, app: App, chat_poster: Any) -> Any:

@@ -1,13 +1,13 @@
-"""How the Teams bot reaches the Bot Framework. Defaults are the public cloud; tests and
-`dirsync emulate` point the URLs at the channel emulator instead."""
+"""How the Teams bot reaches the Bot Framework: a view of the DIRSYNC_TEAMS_* settings
+(bots/config.py), with its defaults: the public cloud; tests and `dirsync emulate` point the URLs at
+the channel emulator instead."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PUBLIC_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
-PUBLIC_TOKEN_ISSUER = "https://api.botframework.com"  # noqa: S105 (a URL, not a secret)
-PUBLIC_LOGIN_URL = "https://login.microsoftonline.com"
+from bots.config import DEFAULTS, Settings
+
 CONNECTOR_SCOPE = "https://api.botframework.com"
 MULTI_TENANT_AUTHORITY = "botframework.com"
 
@@ -18,13 +18,14 @@ class TeamsSettings:
     repr or logs). `auth=False` is `--teams-auth off`: unsigned activities are accepted and
     replies go out without a token, for local tools such as the Teams App Test Tool only."""
 
-    app_id: str = ""
+    app_id: str = DEFAULTS.teams_app_id
     app_password: str = field(default="", repr=False)
-    app_tenant_id: str = ""  # set for a SingleTenant registration: tokens come from that tenant
-    auth: bool = True
-    openid_metadata_url: str = PUBLIC_OPENID_METADATA_URL  # channel->bot signing keys
-    token_issuer: str = PUBLIC_TOKEN_ISSUER  # the `iss` channel tokens must carry
-    login_url: str = PUBLIC_LOGIN_URL  # bot->channel tokens: {login_url}/{tenant}/oauth2/...
+    # Set for a SingleTenant registration: tokens come from that tenant.
+    app_tenant_id: str = DEFAULTS.teams_app_tenant_id
+    auth: bool = DEFAULTS.teams_auth
+    openid_metadata_url: str = DEFAULTS.teams_openid_metadata_url  # channel->bot signing keys
+    token_issuer: str = DEFAULTS.teams_token_issuer  # the `iss` channel tokens must carry
+    login_url: str = DEFAULTS.teams_login_url  # bot->channel tokens: {login_url}/{tenant}/...
     oauth_scope: str = CONNECTOR_SCOPE  # what bot->channel tokens are for
     # Empty: any tenant may talk to the bot (the access policy still decides who may do what).
     allowed_tenant_ids: frozenset[str] = frozenset()
@@ -32,6 +33,18 @@ class TeamsSettings:
     def __post_init__(self) -> None:
         if self.auth and not self.app_id:
             raise ValueError("Teams auth needs the bot's app id (or run with --teams-auth off)")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TeamsSettings:
+        return cls(
+            app_id=settings.teams_app_id,
+            app_password=settings.teams_app_password.get_secret_value(),
+            app_tenant_id=settings.teams_app_tenant_id,
+            auth=settings.teams_auth,
+            openid_metadata_url=settings.teams_openid_metadata_url,
+            token_issuer=settings.teams_token_issuer,
+            login_url=settings.teams_login_url,
+        )
 
     @property
     def token_url(self) -> str:
