@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
@@ -145,6 +145,16 @@ class _Usernames:
         return (username_of(address),) if address else ()
 
 
+def _same(user: SourceUser, record: AccountRecord) -> bool:
+    """Exactly as recorded: the quick check before `_differs`."""
+    return (
+        user.display_name == record.display_name
+        and user.given_name == record.given_name
+        and user.family_name == record.family_name
+        and user.email == record.email
+    )
+
+
 def _differs(user: SourceUser, record: AccountRecord) -> bool:
     return (
         user.display_name != record.display_name
@@ -178,9 +188,8 @@ class _Planner:
         self.claimed_emails: dict[str, Role] = {}
         self.ops_by_role: dict[Role, list[Operation]] = {role: [] for role in Role}
         self.read_ok: set[Role] = set()  # roles whose group was read (planned)
-        # the users each group keeps (a user in both groups is the first one's), and their
-        # email keys (two parallel lists: at 100,000 users a list of pairs costs a tuple each)
-        self.keyed: dict[Role, tuple[list[str], list[SourceUser]]] = {}
+        # the users each group keeps (a user in both groups is the first one's)
+        self.kept: dict[Role, _KeptUsers] = {}
         self.conflicted: dict[Role, list[tuple[str, SourceUser]]] = {}  # in both groups
         self.empty_groups: set[Role] = set()
 
@@ -240,13 +249,7 @@ class _Planner:
             wanted = desired.get(source_id)
             if wanted is not None:
                 matched += 1
-                if (
-                    observed is None  # the common case, spelled out: nothing to do
-                    and wanted.display_name == record.display_name
-                    and wanted.given_name == record.given_name
-                    and wanted.family_name == record.family_name
-                    and wanted.email == record.email
-                ):
+                if observed is None and _same(wanted, record):  # the usual case: nothing to do
                     unchanged += 1
                     continue
             else:
@@ -339,23 +342,15 @@ class _Planner:
     def _claim(self, role: Role, users: list[SourceUser]) -> tuple[dict[str, SourceUser], set[str]]:
         """A user already claimed by a group processed earlier is not this group's."""
         claimed = self.claimed_emails
-        enabled = [user for user in users if user.enabled]
-        # The key is the email string itself when it is already lower-case (the usual case):
-        # 100,000 lowered copies fewer held through the planning.
-        keys: list[str] = []
-        append = keys.append
-        for user in enabled:
-            email = user.email
-            key = email.lower()
-            append(email if key == email else key)
+        enabled = _KeptUsers.of([user for user in users if user.enabled])
         excluded: set[str] = set()
-        clash = claimed.keys() & keys if claimed else None  # claimed by an earlier group
+        clash = claimed.keys() & enabled.keys if claimed else None  # claimed by an earlier group
         if not clash:  # everyone is this group's (the first group, or no one in both)
-            desired = {user.id: user for user in enabled}
-            kept_keys, kept = keys, enabled
+            desired = {user.id: user for user in enabled.users}
+            kept = enabled
         else:
-            desired, kept_keys, kept = {}, [], []
-            for key, user in zip(keys, enabled, strict=True):
+            desired, kept = {}, _KeptUsers([], [])
+            for key, user in enabled:
                 if key in clash:
                     first = claimed[key]
                     if first is not role:
@@ -364,11 +359,10 @@ class _Planner:
                         excluded.add(user.id)
                         continue
                 desired[user.id] = user
-                kept_keys.append(key)
-                kept.append(user)
+                kept.add(key, user)
         # A kept key already claimed is claimed by this role: updating keeps every first claim.
-        claimed.update(dict.fromkeys(kept_keys, role))
-        self.keyed[role] = (kept_keys, kept)
+        claimed.update(dict.fromkeys(kept.keys, role))
+        self.kept[role] = kept
         return desired, excluded
 
     def _known_users(self) -> None:
@@ -381,7 +375,7 @@ class _Planner:
         An imported source that was removed is dropped from every entry; one that was not read
         (or failed) keeps its entries as they were. The answer is the entries given with the
         differences laid over them (`KnownUsersView`): unchanged entries stay the same objects,
-        and at 100,000 users a side no second dict of 200,000 entries is built.
+        and no second dict of every entry is built.
         """
         data = self.data
         paused = {r for r, s in data.groups.items() if s.assignment.paused}
@@ -390,18 +384,13 @@ class _Planner:
         imported = {key: read for key, read in data.imported.items() if key in data.sources}
         refreshed = frozenset(source_of_role(r) for r in live_roles) | frozenset(imported)
         members, names = _imported_members(imported)
-        members_get = members.get
         carried = _Carried(refreshed, data.sources)
-        entries = data.known() if callable(data.known) else data.known
-        old = dict(zip(map(attrgetter("email"), entries), entries, strict=True))
-        del entries
-        old_get = old.get
+        old = _by_email(data.known() if callable(data.known) else data.known)
         changed: dict[str, KnownUser] = {}  # new or different entries, by key
         for role in live_roles:
             only = frozenset({source_of_role(role)})
-            keys, users = self.keyed[role]
-            for key, user in zip(keys, users, strict=True):
-                previous = old_get(key)
+            for key, user in self.kept[role]:
+                previous = old.get(key)
                 if previous is None:
                     changed[key] = KnownUser(key, user.display_name, only)
                     continue
@@ -413,11 +402,11 @@ class _Planner:
                         del changed[key]
                 else:
                     changed[key] = KnownUser(key, user.display_name, sources)
-        claimed = self.claimed_emails.get
+        claimed = self.claimed_emails
         for key, extra in members.items():  # the live groups' users an imported source lists
-            if claimed(key) not in live:
+            if claimed.get(key) not in live:
                 continue
-            previous = old_get(key)
+            previous = old.get(key)
             entry = changed.get(key) or previous
             if entry is None or extra <= entry.sources:
                 continue
@@ -434,13 +423,13 @@ class _Planner:
         # imported sources read now that list them; gone when nothing is left. The live groups'
         # users are the keys claimed by a live group (each key is claimed by one group only).
         gone: set[str] = set()
-        if live.issuperset(data.groups):  # every group is live: the unclaimed keys, in C
-            others: Iterable[str] = old.keys() - self.claimed_emails.keys()
+        if live.issuperset(data.groups):  # every group is live: the unclaimed keys
+            others: Iterable[str] = old.keys() - claimed.keys()
         else:
-            others = [key for key in old if claimed(key) not in live]
+            others = [key for key in old if claimed.get(key) not in live]
         for key in others:
             entry = old[key]
-            listed = members_get(key)
+            listed = members.get(key)
             kept = carried(entry.sources)
             if listed is not None:
                 kept |= listed
@@ -451,17 +440,17 @@ class _Planner:
             elif kept != entry.sources:
                 changed[key] = KnownUser(key, entry.display_name, kept)
         for key, sources in members.items():  # people known only through an imported source
-            if key not in old and claimed(key) not in live:
+            if key not in old and claimed.get(key) not in live:
                 changed[key] = KnownUser(key, names[key], sources)
         for role in live_roles:  # a user in both groups is known through both
             for key, user in self.conflicted.get(role, []):
-                found = changed.get(key) or (None if key in gone else old_get(key))
+                found = changed.get(key) or (None if key in gone else old.get(key))
                 sources = (found.sources if found else frozenset()) | {source_of_role(role)}
                 gone.discard(key)
                 changed[key] = KnownUser(
                     key, found.display_name if found else user.display_name, sources
                 )
-        for key in [k for k, entry in changed.items() if old_get(k) == entry]:
+        for key in [k for k, entry in changed.items() if old.get(k) == entry]:
             del changed[key]  # worked out again, and the same as it was
         plan = self.plan
         plan.known_users = KnownUsersView(old, changed, gone)
@@ -540,6 +529,38 @@ class _Planner:
                 continue
             if (failure.role, failure.source_id) not in planned:
                 plan.settled.append((failure.role, failure.source_id))
+
+
+@dataclass(slots=True)
+class _KeptUsers:
+    """Users with their email keys, side by side in two lists rather than a list of pairs (no
+    tuple per user)."""
+
+    keys: list[str]
+    users: list[SourceUser]
+
+    @classmethod
+    def of(cls, users: list[SourceUser]) -> _KeptUsers:
+        return cls([_email_key(user.email) for user in users], users)
+
+    def add(self, key: str, user: SourceUser) -> None:
+        self.keys.append(key)
+        self.users.append(user)
+
+    def __iter__(self) -> Iterator[tuple[str, SourceUser]]:
+        return zip(self.keys, self.users, strict=True)
+
+
+def _email_key(email: str) -> str:
+    """The address lower-cased; the string itself when it already is (the usual case), so no
+    lowered copy is held through the planning."""
+    key = email.lower()
+    return email if key == email else key
+
+
+def _by_email(entries: Sequence[KnownUser]) -> dict[str, KnownUser]:
+    """User Sync's entries by email key (the entries' own strings: no copies)."""
+    return dict(zip(map(attrgetter("email"), entries), entries, strict=True))
 
 
 def _with_visibility(op: Operation, sources: Iterable[str], names: Mapping[str, str]) -> Operation:
