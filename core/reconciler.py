@@ -49,10 +49,9 @@ from core.ports import Clock, DirectoryPort, Store
 from core.settling import IDLE
 
 CLOCK_SLACK = timedelta(minutes=5)  # how far a directory's clock may lag ours
-# Operations alive at once (started, or waiting for a slot): a window over the plan, so an
-# import of 100,000 never holds 200,000 tasks, and never waits for a whole batch to finish
-# before the next starts (a batch is as slow as its slowest operation: one that waits out a
-# directory's lag held up the rest).
+# Operations alive at once (started, or waiting for a slot): a window over the plan, so a large
+# import never holds a task per operation, and an operation waiting out a directory's lag never
+# holds up the others as a whole batch would.
 LIVE_OPERATIONS = 2000
 
 
