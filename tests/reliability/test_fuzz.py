@@ -296,8 +296,10 @@ def mutate(data: st.DataObject, base: dict[str, Any], extra_values: list[Any]) -
         if op == "delete":
             del parent[path[-1]]
         elif op == "replace":
-            parent[path[-1]] = data.draw(
-                JSON | HUGE | st.sampled_from([*ODD_STRINGS, *extra_values]), label="value"
+            parent[path[-1]] = copy.deepcopy(
+                data.draw(
+                    JSON | HUGE | st.sampled_from([*ODD_STRINGS, *extra_values]), label="value"
+                )
             )
         else:
             target = parent[path[-1]]
@@ -639,7 +641,9 @@ def mutate_click(
         if data.draw(st.integers(0, 4), label="remove") == 0:
             parent.pop(spot[-1], None)
         else:
-            parent[spot[-1]] = data.draw(CLICK_VALUE, label="value")
+            # A copy: sampled values are shared objects, and a later spot may lie inside one
+            # (set into itself, it would make the body circular and change the constant).
+            parent[spot[-1]] = copy.deepcopy(data.draw(CLICK_VALUE, label="value"))
     return tree
 
 
