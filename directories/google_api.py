@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +21,8 @@ from google.auth.exceptions import RefreshError
 
 from core.errors import DirectoryError, NotFound
 from core.fencing import LeaseLost, check_gate
+from directories.batching import MicroBatcher
+from directories.retry import GOOGLE, RetryPolicy, TryAgain
 
 RequestMaker = Callable[[Any], Any]  # service -> googleapiclient HttpRequest
 RETRY_REASONS = {
@@ -108,12 +109,12 @@ class GoogleCounters:
     throttled: int = 0  # quota refusals among the failures (each is also retried)
 
 
-@dataclass
-class _Item:
-    make: RequestMaker
-    future: asyncio.Future[Any]
-    what: str
-    attempts: int = 0
+class Refused(TryAgain):
+    """A failure worth another try; raised as_error once the attempts are spent."""
+
+    def __init__(self, failure: ApiError) -> None:
+        super().__init__(throttled=failure.throttled)
+        self.failure = failure
 
 
 class GoogleApi:
@@ -131,8 +132,7 @@ class GoogleApi:
         threads: int = 8,
         batch_size: int = 50,
         linger: float = 0.005,
-        max_attempts: int = 8,
-        backoff: float = 1.0,
+        retry: RetryPolicy = GOOGLE,
     ) -> None:
         self._services = services
         self._new_batch = new_batch
@@ -141,14 +141,9 @@ class GoogleApi:
         # costs a backoff that is far dearer than the margin.
         self.pace = Pace(queries_per_minute * 0.95, quota_window_seconds)
         self._threads = asyncio.Semaphore(threads)
-        self.batch_size = batch_size
-        self.linger = linger
-        self.max_attempts = max_attempts
-        self.backoff = backoff
+        self.retry = retry
         self.counters = GoogleCounters()
-        self._queue: list[_Item] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._batches = MicroBatcher(self._send_batch, size=batch_size, linger=linger)
 
     def _service(self, name: str) -> Any:
         services = getattr(self._local, "services", None)
@@ -159,85 +154,68 @@ class GoogleApi:
 
     async def call(self, make: RequestMaker, what: str, *, api: str = "directory") -> Any:
         """One request on its own (reads that page), with pacing and backoff."""
-        for attempt in range(self.max_attempts):
-            await self.pace.take()
-            async with self._threads:
-                check_gate()  # a run's lease: nothing is sent after it ended (LeaseLost)
-                self.counters.http_requests += 1
-                try:
-                    return await asyncio.to_thread(self._execute, make, api)
-                except LeaseLost:
-                    raise
-                except Exception as error:  # HttpError, or the transport's own errors
-                    failure = api_error(error)
-            self.counters.throttled += failure.throttled
-            # Every call here is a read: one whose connection dropped is sent again too.
-            again = failure.retryable or failure.reason == "transport"
-            if not again or attempt + 1 == self.max_attempts:
-                raise failure.as_error(what) from None
-            self.counters.retried += 1
-            await asyncio.sleep(self._delay(attempt))
-        raise DirectoryError(f"{what}: gave up")
+        return await self._retried(lambda: self._call_once(make, api, what), what)
+
+    async def batched(self, make: RequestMaker, what: str) -> Any:
+        """A Directory request sent inside a batch call with others made at the same time."""
+        return await self._retried(lambda: self._batched_once(make, what), what)
+
+    async def _retried(self, once: Callable[[], Awaitable[Any]], what: str) -> Any:
+        try:
+            async for attempt in self.retry.tries():
+                with attempt:
+                    if attempt.num > 1:
+                        self.counters.retried += 1
+                    return await once()
+        except Refused as spent:
+            raise spent.failure.as_error(what) from None
+        raise AssertionError("unreachable")
+
+    def _failed(self, failure: ApiError, what: str, *, again: bool) -> Exception:
+        """One attempt's failure: Refused, to try again, or the DirectoryError to raise."""
+        self.counters.throttled += failure.throttled
+        return Refused(failure) if again else failure.as_error(what)
+
+    async def _call_once(self, make: RequestMaker, api: str, what: str) -> Any:
+        await self.pace.take()
+        async with self._threads:
+            check_gate()  # a run's lease: nothing is sent after it ended (LeaseLost)
+            self.counters.http_requests += 1
+            try:
+                return await asyncio.to_thread(self._execute, make, api)
+            except LeaseLost:
+                raise
+            except Exception as error:  # HttpError, or the transport's own errors
+                failure = api_error(error)
+        # Every call here is a read: one whose connection dropped is sent again too.
+        again = failure.retryable or failure.reason == "transport"
+        raise self._failed(failure, what, again=again) from None
 
     def _execute(self, make: RequestMaker, api: str) -> Any:
         request = make(self._service(api))
         check_gate()  # in the thread, right before it sends: the lease may have ended meanwhile
         return request.execute()
 
-    def _delay(self, attempt: int) -> float:
-        return float(self.backoff * 2**attempt * (0.5 + random.random()))  # noqa: S311
+    async def _batched_once(self, make: RequestMaker, what: str) -> Any:
+        outcome = await self._batches.submit(make)
+        if isinstance(outcome, ApiError):
+            raise self._failed(outcome, what, again=outcome.retryable)
+        return outcome
 
-    # ---- batching --------------------------------------------------------------------------
-    async def batched(self, make: RequestMaker, what: str) -> Any:
-        """A Directory request sent inside a batch call with others made at the same time."""
-        item = _Item(make, asyncio.get_running_loop().create_future(), what)
-        self._enqueue(item)
-        return await item.future
-
-    def _enqueue(self, item: _Item) -> None:
-        self._queue.append(item)
-        if len(self._queue) >= self.batch_size:
-            self._flush()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.linger, self._flush)
-
-    def _flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        while self._queue:
-            chunk = self._queue[: self.batch_size]
-            self._queue = self._queue[self.batch_size :]
-            task = asyncio.get_running_loop().create_task(self._send(chunk))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _send(self, chunk: list[_Item]) -> None:
+    async def _send_batch(self, chunk: list[RequestMaker]) -> list[Any]:
         await self.pace.take(len(chunk))
         async with self._threads:
-            try:
-                check_gate()  # a run's lease: nothing is sent after it ended
-            except LeaseLost as error:
-                for item in chunk:
-                    if not item.future.done():
-                        item.future.set_exception(error)
-                return
+            check_gate()  # a run's lease: nothing is sent after it ended
             self.counters.http_requests += 1
             self.counters.batch_parts += len(chunk)
             try:
-                outcomes = await asyncio.to_thread(self._execute_batch, chunk)
-            except LeaseLost as error:
-                for item in chunk:
-                    if not item.future.done():
-                        item.future.set_exception(error)
-                return
+                return await asyncio.to_thread(self._execute_batch, chunk)
+            except LeaseLost:
+                raise
             except Exception as error:
-                failure = api_error(error)
-                outcomes = [failure] * len(chunk)
-        for item, outcome in zip(chunk, outcomes, strict=True):
-            self._settle(item, outcome)
+                return [api_error(error)] * len(chunk)
 
-    def _execute_batch(self, chunk: list[_Item]) -> list[Any]:
+    def _execute_batch(self, chunk: list[RequestMaker]) -> list[Any]:
         outcomes: dict[str, Any] = {}
 
         def callback(request_id: str, response: Any, exception: Exception | None) -> None:
@@ -245,32 +223,10 @@ class GoogleApi:
 
         batch = self._new_batch()
         service = self._service("directory")
-        for n, item in enumerate(chunk):
-            batch.add(item.make(service), callback=callback, request_id=str(n))
+        for n, make in enumerate(chunk):
+            batch.add(make(service), callback=callback, request_id=str(n))
         check_gate()  # in the thread, right before it sends: the lease may have ended meanwhile
         batch.execute()  # over the http of its first request: this thread's own
         return [
             outcomes.get(str(n), ApiError(0, "missing", "no answer")) for n in range(len(chunk))
         ]
-
-    def _settle(self, item: _Item, outcome: Any) -> None:
-        if isinstance(outcome, ApiError):
-            item.attempts += 1
-            self.counters.throttled += outcome.throttled
-            if outcome.retryable and item.attempts < self.max_attempts:
-                self.counters.retried += 1
-                task = asyncio.get_running_loop().create_task(
-                    self._later(item, self._delay(item.attempts - 1))
-                )
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-                return
-            if not item.future.done():
-                item.future.set_exception(outcome.as_error(item.what))
-            return
-        if not item.future.done():
-            item.future.set_result(outcome)
-
-    async def _later(self, item: _Item, delay: float) -> None:
-        await asyncio.sleep(delay)
-        self._enqueue(item)

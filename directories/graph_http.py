@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import stamina
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import JsonPayload
 
 from core.errors import DirectoryError, NotFound
 from core.fencing import LeaseLost, check_gate
+from directories.batching import MicroBatcher
+from directories.retry import GRAPH, RetryPolicy, TryAgain
 
 TokenSource = Callable[[], Awaitable[str]]
 Sleep = Callable[[float], Awaitable[None]]
@@ -63,8 +66,8 @@ class Counters:
     batch_items: int = 0
     throttled: int = 0
     retried_items: int = 0
-    # The smallest (time actually waited - Retry-After asked) over every retried item: a
-    # negative value would mean we came back too early.
+    # The smallest (time actually waited - wait owed: Retry-After, or backoff) over every
+    # retried item: a negative value would mean we came back too early.
     retry_margin: float = float("inf")
 
 
@@ -85,18 +88,22 @@ class GatedJson(JsonPayload):
         await super().write_with_length(writer, content_length)
 
 
+class Unsettled(TryAgain):
+    """A 429 or 5xx answer, tried again; the last one is returned once the attempts are spent."""
+
+    def __init__(self, response: GraphResponse) -> None:
+        wait = retry_after_of(response.headers)
+        super().__init__(wait, throttled=response.status == 429)
+        self.response = response
+
+
 @dataclass
 class GraphHttp:
     base: str  # e.g. https://graph.microsoft.com/v1.0
     token: TokenSource
     concurrency: int = 4
-    max_attempts: int = 8
-    backoff: float = 0.5  # seconds, doubled per attempt, when the server gives no Retry-After
-    # A 429 says when to come back, and coming back then is always right: it does not use up
-    # an attempt until a request has been throttled this long (a write quota spent for
-    # minutes answers many Retry-Afters of a second or two in a row).
-    throttle_patience: float = 900.0
-    sleep: Sleep = asyncio.sleep
+    retry: RetryPolicy = GRAPH
+    sleep: Sleep = asyncio.sleep  # how the throttling gate waits
     counters: Counters = field(default_factory=Counters)
     _session: aiohttp.ClientSession | None = None
     _gate_until: float = 0.0
@@ -119,6 +126,16 @@ class GraphHttp:
         self.counters.throttled += 1
         self._gate_until = max(self._gate_until, time.monotonic() + seconds)
 
+    def settled(self, response: GraphResponse, attempt: stamina.Attempt) -> GraphResponse:
+        """`response`, unless it is a 429 or 5xx: then Unsettled, to try again (a 429 closes
+        the gate for everyone until its Retry-After, or this attempt's backoff)."""
+        if response.status not in RETRYABLE:
+            return response
+        again = Unsettled(response)
+        if response.status == 429:
+            self.close_gate(again.wait if again.wait is not None else attempt.next_wait)
+        raise again
+
     async def request(
         self,
         method: str,
@@ -130,60 +147,49 @@ class GraphHttp:
     ) -> GraphResponse:
         """One request, retried on 429/5xx and dropped connections. `path` is relative to the
         base, or an absolute URL given by the server (nextLink): used exactly as given."""
+        try:
+            async for attempt in self.retry.tries():
+                with attempt:
+                    await self.wait_gate()
+                    return self.settled(await self._send(method, path, body, headers), attempt)
+        except Unsettled as spent:
+            return spent.response  # the attempts are spent: the caller reads the last answer
+        except TryAgain as spent:
+            raise DirectoryError(f"{what or path}: {spent.__cause__!r}") from spent.__cause__
+        raise AssertionError("unreachable")
+
+    async def _send(
+        self, method: str, path: str, body: Any, headers: Mapping[str, str] | None
+    ) -> GraphResponse:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120))
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.concurrency)
-        response = GraphResponse(0, {}, None)
-        born = time.monotonic()
-        attempt = -1
-        while attempt + 1 < self.max_attempts:
-            attempt += 1
-            await self.wait_gate()
-            all_headers = {"Authorization": f"Bearer {await self.token()}"}
-            all_headers.update(headers or {})
-            try:
-                async with self._slots:
-                    check_gate()  # a run's lease: nothing is sent after it ended (LeaseLost)
-                    self.counters.http_requests += 1
-                    data = GatedJson(body) if body is not None else None
-                    async with self._session.request(
-                        method, self._url(path), data=data, headers=all_headers
-                    ) as raw:
-                        text = await raw.text()
-                        parsed = json.loads(text) if text.strip() else None
-                        response = GraphResponse(raw.status, dict(raw.headers), parsed)
-            except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as error:
-                if isinstance(error.__cause__, LeaseLost):
-                    raise error.__cause__ from None  # GatedJson refused to send the body
-                response = GraphResponse(0, {}, None)
-                if attempt + 1 == self.max_attempts:
-                    raise DirectoryError(f"{what or path}: {error!r}") from error
-                await self.sleep(self.backoff * 2**attempt)
-                continue
-            if response.status not in RETRYABLE:
-                return response
-            wait = retry_after_of(response.headers)
-            if response.status == 429:
-                self.close_gate(wait if wait is not None else self.backoff * 2**attempt)
-                if wait is not None and time.monotonic() - born < self.throttle_patience:
-                    attempt -= 1  # waited out, not counted
-            elif wait is None:
-                await self.sleep(self.backoff * 2**attempt)
-            else:
-                await self.sleep(wait)
-        return response
+        all_headers = {"Authorization": f"Bearer {await self.token()}"}
+        all_headers.update(headers or {})
+        try:
+            async with self._slots:
+                check_gate()  # a run's lease: nothing is sent after it ended (LeaseLost)
+                self.counters.http_requests += 1
+                data = GatedJson(body) if body is not None else None
+                async with self._session.request(
+                    method, self._url(path), data=data, headers=all_headers
+                ) as raw:
+                    text = await raw.text()
+                    parsed = json.loads(text) if text.strip() else None
+                    return GraphResponse(raw.status, dict(raw.headers), parsed)
+        except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as error:
+            if isinstance(error.__cause__, LeaseLost):
+                raise error.__cause__ from None  # GatedJson refused to send the body
+            raise TryAgain() from error  # no answer: a dropped connection, a timeout
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class _Item:
     method: str
     url: str
     body: Any
     headers: dict[str, str]
-    future: asyncio.Future[GraphResponse]
-    attempts: int = 0
-    born: float = field(default_factory=time.monotonic)
 
 
 class Batcher:
@@ -193,13 +199,9 @@ class Batcher:
     after its own Retry-After; the others are answered at once.
     """
 
-    def __init__(self, http: GraphHttp, *, linger: float = 0.002, max_attempts: int = 8) -> None:
+    def __init__(self, http: GraphHttp, *, linger: float = 0.002) -> None:
         self.http = http
-        self.linger = linger
-        self.max_attempts = max_attempts
-        self._queue: list[_Item] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._batches = MicroBatcher(self._send, size=BATCH_LIMIT, linger=linger)
 
     async def call(
         self,
@@ -209,91 +211,47 @@ class Batcher:
         body: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> GraphResponse:
-        loop = asyncio.get_running_loop()
         item_headers = dict(headers or {})
         if body is not None:
             item_headers.setdefault("Content-Type", "application/json")
-        item = _Item(method, url, body, item_headers, loop.create_future())
-        self._enqueue(item)
-        return await item.future
+        item = _Item(method, url, body, item_headers)
+        counters = self.http.counters
+        failed_at, asked = 0.0, 0.0  # when the last attempt failed, and the wait it was owed
+        try:
+            async for attempt in self.http.retry.tries():
+                with attempt:
+                    await self.http.wait_gate()
+                    if attempt.num > 1:
+                        counters.retried_items += 1
+                        waited = time.monotonic() - failed_at
+                        counters.retry_margin = min(counters.retry_margin, waited - asked)
+                    response = await self._batches.submit(item)
+                    failed_at = time.monotonic()
+                    wait = retry_after_of(response.headers)
+                    asked = wait if wait is not None else attempt.next_wait
+                    return self.http.settled(response, attempt)
+        except Unsettled as spent:
+            return spent.response
+        raise AssertionError("unreachable")
 
-    def _enqueue(self, item: _Item) -> None:
-        self._queue.append(item)
-        if len(self._queue) >= BATCH_LIMIT:
-            self._flush()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.linger, self._flush)
-
-    def _flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        while self._queue:
-            chunk, self._queue = self._queue[:BATCH_LIMIT], self._queue[BATCH_LIMIT:]
-            task = asyncio.get_running_loop().create_task(self._send(chunk))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _send(self, chunk: list[_Item]) -> None:
-        ids = {str(n): item for n, item in enumerate(chunk)}
+    async def _send(self, chunk: list[_Item]) -> list[GraphResponse | BaseException]:
         payload = {
             "requests": [
-                {"id": key, "method": it.method, "url": it.url, "headers": it.headers}
+                {"id": str(n), "method": it.method, "url": it.url, "headers": it.headers}
                 | ({"body": it.body} if it.body is not None else {})
-                for key, it in ids.items()
+                for n, it in enumerate(chunk)
             ]
         }
-        try:
-            outer = await self.http.request("POST", "/$batch", body=payload, what="$batch")
-            if outer.status != 200 or not isinstance(outer.body, dict):
-                raise outer.error("$batch")
-        except (DirectoryError, LeaseLost) as error:
-            for item in chunk:
-                if not item.future.done():
-                    item.future.set_exception(error)
-            return
-        except BaseException as error:  # cancelled: let each caller know
-            for item in chunk:
-                if not item.future.done():
-                    item.future.set_exception(error)
-            raise
+        outer = await self.http.request("POST", "/$batch", body=payload, what="$batch")
+        if outer.status != 200 or not isinstance(outer.body, dict):
+            raise outer.error("$batch")
         self.http.counters.batch_items += len(chunk)
-        answered: set[str] = set()
+        answers: list[GraphResponse | BaseException] = [
+            DirectoryError("$batch: no response for a request") for _ in chunk
+        ]
         for raw in outer.body.get("responses", []):
-            mine = ids.get(str(raw.get("id")))
-            if mine is None:
-                continue
-            answered.add(str(raw.get("id")))
-            response = GraphResponse(
-                int(raw.get("status", 0)), dict(raw.get("headers") or {}), raw.get("body")
-            )
-            self._answer(mine, response)
-        for key, item in ids.items():
-            if key not in answered and not item.future.done():
-                item.future.set_exception(DirectoryError("$batch: no response for a request"))
-
-    def _answer(self, item: _Item, response: GraphResponse) -> None:
-        item.attempts += 1
-        wait = retry_after_of(response.headers)
-        throttled = response.status == 429 and wait is not None
-        if throttled and time.monotonic() - item.born < self.http.throttle_patience:
-            item.attempts -= 1  # Graph said when to come back: waited out, not counted
-        if response.status in RETRYABLE and item.attempts < self.max_attempts:
-            if response.status == 429:
-                self.http.close_gate(wait if wait is not None else 1.0)
-            delay = wait if wait is not None else self.http.backoff * 2**item.attempts
-            task = asyncio.get_running_loop().create_task(self._later(item, delay))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            return
-        if not item.future.done():
-            item.future.set_result(response)
-
-    async def _later(self, item: _Item, delay: float) -> None:
-        started = time.monotonic()
-        await self.http.sleep(delay)
-        await self.http.wait_gate()
-        counters = self.http.counters
-        counters.retried_items += 1
-        counters.retry_margin = min(counters.retry_margin, time.monotonic() - started - delay)
-        self._enqueue(item)
+            n = str(raw.get("id"))
+            if n.isdigit() and int(n) < len(chunk):
+                headers, body = dict(raw.get("headers") or {}), raw.get("body")
+                answers[int(n)] = GraphResponse(int(raw.get("status", 0)), headers, body)
+        return answers

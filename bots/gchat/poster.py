@@ -6,7 +6,8 @@ credentials (scope chat.bot, no subject). The client is blocking, so each call r
 thread with a service object of its own (httplib2 connections are not thread-safe; building one
 from the bundled discovery document takes a few milliseconds). Every attempt of one post sends
 the same `requestId`, so a retry after a lost answer cannot post twice. Writes are paced per
-space (SpacePacer) and 429/5xx/connection failures are retried with exponential back-off;
+space (SpacePacer) and 429/5xx/connection failures are retried as directories/retry.py's CHAT
+policy says (Retry-After when Chat gives one, else exponential back-off);
 whatever still fails raises ChatPostError, so the caller (the audit sink) knows the post was not
 accepted and marks nothing as posted.
 
@@ -33,10 +34,11 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from bots.gchat.cards import actions_message
-from bots.gchat.pacing import Sleep, SpacePacer
+from bots.gchat.pacing import SpacePacer
 from bots.gchat.settings import CHAT_BOT_SCOPE, GChatSettings
 from core.commands.reply import Action
 from core.model import ConversationRef, Platform
+from directories.retry import CHAT, RetryPolicy, TryAgain
 
 T = TypeVar("T")
 
@@ -72,21 +74,15 @@ class ChatPoster:
         self,
         settings: GChatSettings,
         *,
-        attempts: int = 5,
-        backoff_seconds: float = 1.0,
-        max_backoff_seconds: float = 30.0,
+        retry: RetryPolicy = CHAT,
         pacer: SpacePacer | None = None,
-        sleep: Sleep = asyncio.sleep,
         timeout_seconds: float = 30.0,
     ) -> None:
         if settings.service_account_info is None:
             raise ValueError("posting to Google Chat needs the app's service account key")
         self.settings = settings
-        self.attempts = attempts
-        self.backoff_seconds = backoff_seconds
-        self.max_backoff_seconds = max_backoff_seconds
+        self.retry = retry
         self.pacer = pacer or SpacePacer()
-        self.sleep = sleep
         self.timeout_seconds = timeout_seconds
         self._credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
             dict(settings.service_account_info), scopes=[CHAT_BOT_SCOPE]
@@ -134,37 +130,26 @@ class ChatPoster:
         return await self._retried(space, lambda: self._patch(name, body), "the update in")
 
     async def _retried(self, space: str, call: Callable[[], T], what: str) -> T:
-        status: int | None = None
-        for attempt in range(1, self.attempts + 1):
-            await self.pacer.wait(space)
-            try:
-                return await asyncio.to_thread(call)
-            except HttpError as exc:
-                status = exc.resp.status
-                if status not in RETRYABLE_STATUSES:
-                    raise ChatPostError(f"Chat refused {what} {space}: {exc}", status) from exc
-                delay = _retry_after(exc)
-            except google.auth.exceptions.RefreshError as exc:
-                # The token endpoint refused the key (revoked, wrong account): retrying the same
-                # key cannot help unless Google says so.
-                if not getattr(exc, "retryable", False):
-                    raise ChatPostError(f"Chat credentials refused: {exc}") from exc
-                status, delay = None, None
-            except (OSError, httplib2.HttpLib2Error, google.auth.exceptions.TransportError) as exc:
-                status, delay = None, None
-                log.info("Chat post to %s failed on attempt %d: %s", space, attempt, exc)
-            if attempt == self.attempts:
-                break
-            backoff = min(self.backoff_seconds * 2 ** (attempt - 1), self.max_backoff_seconds)
-            log.info(
-                "Chat post to %s: status %s, retry %d in %.2fs", space, status, attempt, backoff
-            )
-            await self.sleep(delay if delay is not None else backoff)
-        raise ChatPostError(
-            f"Chat did not accept {what} {space} after {self.attempts} attempts "
-            f"(last status {status})",
-            status,
-        )
+        try:
+            async for attempt in self.retry.tries():
+                with attempt:
+                    await self.pacer.wait(space)
+                    try:
+                        return await asyncio.to_thread(call)
+                    except FAILURES as exc:
+                        failure = _failure(exc, f"{what} {space}")
+                        if isinstance(failure, Unaccepted):
+                            log.info(
+                                "Chat post to %s: attempt %d failed: %s", space, attempt.num, exc
+                            )
+                        raise failure from exc
+        except Unaccepted as spent:
+            raise ChatPostError(
+                f"Chat did not accept {what} {space} after {self.retry.attempts} attempts "
+                f"(last status {spent.status})",
+                spent.status,
+            ) from None
+        raise AssertionError("unreachable")
 
     def _service(self) -> Any:
         return build(
@@ -188,6 +173,37 @@ class ChatPoster:
             options["messageReplyOption"] = REPLY_OPTION
         created = service.spaces().messages().create(**options).execute()
         return str(created.get("name", ""))
+
+
+class Unaccepted(TryAgain):
+    """A failed post worth another try."""
+
+    def __init__(self, status: int | None, wait: float | None = None) -> None:
+        super().__init__(wait)
+        self.status = status  # None: no answer
+
+
+FAILURES = (
+    HttpError,
+    google.auth.exceptions.RefreshError,
+    google.auth.exceptions.TransportError,
+    httplib2.HttpLib2Error,
+    OSError,
+)
+
+
+def _failure(exc: Exception, what: str) -> Exception:
+    """A failed attempt as Unaccepted (to try again), or the ChatPostError to raise."""
+    if isinstance(exc, HttpError):
+        status = exc.resp.status
+        if status not in RETRYABLE_STATUSES:
+            return ChatPostError(f"Chat refused {what}: {exc}", status)
+        return Unaccepted(status, _retry_after(exc))
+    if isinstance(exc, google.auth.exceptions.RefreshError) and not getattr(exc, "retryable", 0):
+        # The token endpoint refused the key (revoked, wrong account): retrying the same key
+        # cannot help unless Google says so.
+        return ChatPostError(f"Chat credentials refused: {exc}")
+    return Unaccepted(None)  # no answer: a dropped connection, a timeout
 
 
 def _retry_after(error: HttpError) -> float | None:

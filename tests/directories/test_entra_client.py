@@ -309,12 +309,15 @@ async def test_wrong_secret_is_a_clear_error_not_a_traceback() -> None:
 
 
 async def test_injected_503s_are_retried_and_the_read_still_succeeds(world: Setup) -> None:
+    import dataclasses
+
+    from directories.retry import GRAPH
     from emulators.microsoft import FaultConfig
 
     group = world.tenant.add_group("Teams people")
     ann = world.tenant.add_user("ann@contoso.com", "Ann", mail="ann@contoso.com")
     world.tenant.add_member(group.id, ann.id)
-    world.http.backoff = 0.01
+    world.http.retry = dataclasses.replace(GRAPH, backoff=0.01)
     world.emulator.faults.configure(FaultConfig(fail_next=3, error_status=503, retry_after=0))
     info = await world.entra.get_group(group.id)
     read = await world.entra.read_members(info)

@@ -156,9 +156,13 @@ async def test_a_duplicate_is_adopted_only_when_the_marker_is_ours(world: Setup)
 async def test_a_batch_with_quota_errors_is_retried_until_everything_is_created() -> None:
     # The emulator allows 40 queries per (scaled) minute; we think we may send far more, so
     # the quota errors come, and the client must back off and retry those parts only.
+    import dataclasses
+
+    from directories.retry import GOOGLE
+
     quota = QuotaConfig(queries_per_window=40, window_seconds=60.0, time_scale=120.0)
     async for world in connect_to(new_workspace(), quota, queries_per_minute=100_000):
-        world.google.api.backoff = 0.05
+        world.google.api.retry = dataclasses.replace(GOOGLE, backoff=0.05, jitter=0.05)
         specs = [spec(f"p{i}@contoso.com", f"e-{i}", f"Person {i}") for i in range(60)]
         created = await asyncio.gather(*(world.google.create_account(s) for s in specs))
         assert len({a.id for a in created}) == 60
@@ -233,11 +237,14 @@ async def test_users_of_a_connected_tenant_for_user_sync(world: Setup) -> None:
 async def test_injected_backend_errors_are_retried_and_the_read_still_succeeds(
     world: Setup,
 ) -> None:
+    import dataclasses
+
+    from directories.retry import GOOGLE
     from emulators.google import FaultConfig
 
     world.workspace.add_group("chat@example.com", "Chat")
     world.workspace.add_member("chat@example.com", "admin@example.com")
-    world.google.api.backoff = 0.01
+    world.google.api.retry = dataclasses.replace(GOOGLE, backoff=0.01, jitter=0.01)
     info = await world.google.get_group("chat@example.com")
     world.emulator.faults.configure(FaultConfig(fail_next=3, error_status=503))
     read = await world.google.read_members(info)

@@ -4,12 +4,14 @@ group or org unit read) are sent again after a dropped connection, as after a 50
 from __future__ import annotations
 
 import http.client
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from core.errors import DirectoryError
 from directories.google_api import GoogleApi
+from directories.retry import GOOGLE
 
 
 class Dropping:
@@ -27,7 +29,8 @@ class Dropping:
 
 
 def api() -> GoogleApi:
-    return GoogleApi(lambda: {"directory": object()}, lambda: None, backoff=0.001, max_attempts=3)
+    quick = replace(GOOGLE, attempts=3, backoff=0.001, jitter=0.001)
+    return GoogleApi(lambda: {"directory": object()}, lambda: None, retry=quick)
 
 
 async def test_a_read_whose_connection_dropped_is_sent_again() -> None:

@@ -27,6 +27,7 @@ from core.commands.interpreter import Interpreter
 from core.engine import Engine
 from core.model import AuditEvent, DirectoryKind, Role
 from demo.sample_org import seed
+from directories.retry import CHAT
 from emulators.gchat import (
     CHAT_X509_PATH,
     OIDC_JWKS_PATH,
@@ -158,13 +159,18 @@ async def make_app(
 
 
 def make_poster(
-    thread: EmulatorThread, chat: ChatStandIn, *, account: AppAccount | None = None, **options: Any
+    thread: EmulatorThread,
+    chat: ChatStandIn,
+    *,
+    account: AppAccount | None = None,
+    attempts: int = CHAT.attempts,
+    **options: Any,
 ) -> ChatPoster:
     """A ChatPoster with the app's service account, its token_uri and the Chat API pointed at
     the stand-in; quick back-off for tests."""
     info = (account or chat.app_account).info(thread.base_url)
     settings = settings_for("project-number", thread.base_url, service_account_info=info)
-    options.setdefault("backoff_seconds", 0.01)
+    options.setdefault("retry", dataclasses.replace(CHAT, attempts=attempts, backoff=0.01))
     return ChatPoster(settings, **options)
 
 

@@ -3,6 +3,7 @@ service-account credentials, exactly as in production but for the URLs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -11,6 +12,7 @@ import pytest
 from bots.gchat.pacing import SpacePacer
 from bots.gchat.poster import ChatPostError
 from core.model import ConversationRef, Platform
+from directories.retry import CHAT
 from emulators.gchat import CHAT_BOT_SCOPE, AppAccount, ChatStandIn, FaultConfig, WriteLimitConfig
 from tests.bots.gchat.conftest import ADMINS_SPACE, make_poster
 from tests.bots.gchat.schema import validate
@@ -127,9 +129,7 @@ async def test_without_pacing_the_write_limit_answers_429_and_back_off_recovers(
         chat_thread,
         chat,
         pacer=SpacePacer(writes_per_window=1000),
-        attempts=10,
-        backoff_seconds=0.05,
-        max_backoff_seconds=0.2,
+        retry=dataclasses.replace(CHAT, attempts=10, backoff=0.05, max_backoff=0.2),
     )
 
     for n in range(4):
