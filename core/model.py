@@ -1,4 +1,5 @@
-"""The words of product.md section 1, as types. Pure: no I/O library is imported here."""
+"""The product's words (docs/ARCHITECTURE.md, "Words and sync rules"), as types. Pure: no I/O
+library is imported here."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The chat commands of product.md section 3, for every front-end (Teams, Google Chat, CLI).
+"""The chat commands (README, "Chat commands"), for every front-end (Teams, Google Chat, CLI).
 
 - `catalog`: the table of commands (grammar, usage, help text, access level)
 - `parser`: text -> Command | ParseError (pure, never raises)

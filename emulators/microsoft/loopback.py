@@ -2,7 +2,7 @@
 
 MSAL refuses authorities that are not https, and the emulator serves plain http on loopback. It
 advertises `https://127.0.0.1:PORT/...` in its metadata; this session sends every such URL to
-`http://127.0.0.1:PORT/...` instead (api-facts option (b)), so MSAL's own code runs unchanged.
+`http://127.0.0.1:PORT/...` instead, so MSAL's own code runs unchanged.
 """
 
 from __future__ import annotations

@@ -63,7 +63,8 @@ BENCH = Path(__file__).resolve().parent
 DOCS = ROOT / "docs"
 CLIENT, SECRET = "perf-app", "perf-secret"
 
-# The published limits (../shared/docs/api-facts.md): Graph identity writes per app and tenant,
+# The published limits (Microsoft Graph's throttling limits, Google's Directory API quotas):
+# Graph identity writes per app and tenant,
 # Google's per-user query quota. The emulators' defaults are these figures.
 GRAPH_WRITES, GRAPH_WINDOW = 3000, 150.0
 GOOGLE_QUERIES, GOOGLE_WINDOW = 2400, 60.0
@@ -842,9 +843,9 @@ HOW = """\
   Graph and Google clients over loopback HTTP, as `dirsync serve` wires them) in another, a
   fresh interpreter that loads the product's modules only (`tests/bench/perf_product.py`), so
   its CPU (`getrusage`, user + system, all threads) and memory are its own.
-- **Quotas** are the published ones (api-facts.md): Graph 3,000 identity writes per app and
-  tenant per 150 s (and the resource-unit bucket by tenant size), Google 2,400 queries per minute
-  per user. **Time is scaled**: the emulators divide every quota window by the scale (x5: Graph
+- **Quotas** are the published ones (Graph's throttling limits, Google's API quotas): Graph
+  3,000 identity writes per app and tenant per 150 s (and the resource-unit bucket by tenant
+  size), Google 2,400 queries per minute per user. **Time is scaled**: the emulators divide every quota window by the scale (x5: Graph
   allows 3,000 writes per 30 s), the Google client is told the same scaled quota, and Graph's
   Retry-After is in real seconds. The import's lower bound is the larger of the two sides'
   bucket times (2 writes per guest: invitation + marker PATCH; 1 query per Google account,

@@ -1,4 +1,5 @@
-"""Table-driven planner tests: one readable case per sync rule of product.md section 2.
+"""Table-driven planner tests: one readable case per sync rule (docs/ARCHITECTURE.md, "Words and
+sync rules").
 
 Each case gives the groups as read, what we remember, and what the plan must say, in a short
 summary form: (operation, email, reason).
