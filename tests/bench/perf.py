@@ -845,12 +845,13 @@ HOW = """\
   its CPU (`getrusage`, user + system, all threads) and memory are its own.
 - **Quotas** are the published ones (Graph's throttling limits, Google's API quotas): Graph
   3,000 identity writes per app and tenant per 150 s (and the resource-unit bucket by tenant
-  size), Google 2,400 queries per minute per user. **Time is scaled**: the emulators divide every quota window by the scale (x5: Graph
-  allows 3,000 writes per 30 s), the Google client is told the same scaled quota, and Graph's
-  Retry-After is in real seconds. The import's lower bound is the larger of the two sides'
-  bucket times (2 writes per guest: invitation + marker PATCH; 1 query per Google account,
-  first bucket-full free); the two sides' quotas are independent, so a client that spent both
-  at once would reach it. Unscaled minutes = elapsed x scale / 60.
+  size), Google 2,400 queries per minute per user. **Time is scaled**: the emulators divide
+  every quota window by the scale (x5: Graph allows 3,000 writes per 30 s), the Google client is
+  told the same scaled quota, and Graph's Retry-After is in real seconds. The import's lower
+  bound is the larger of the two sides' bucket times (2 writes per guest: invitation + marker
+  PATCH; 1 query per Google account, first bucket-full free); the two sides' quotas are
+  independent, so a client that spent both at once would reach it. Unscaled minutes = elapsed x
+  scale / 60.
 - **No-change cycle**: the product process starts, makes the full run a (re)started service
   makes first (Graph's delta links and the Google member cache are not persisted), does what
   the service's loop does after a full run (`compact_after_big_run`: freed pages back to the
