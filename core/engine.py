@@ -48,6 +48,7 @@ from core.model import (
     Role,
     RunKind,
     RunRecord,
+    RunStatus,
     SourceRead,
     parse_marker,
     refusal_reason,
@@ -523,18 +524,7 @@ class Engine:
                 self.store, self.auditor, report.sources, now=self.clock.now(), run_id=run.id
             )
         self._save_group_counts(report)
-        finished = dataclasses.replace(
-            run,
-            status="stopped" if applied.not_started else "done",
-            finished_at=self.clock.now(),
-            created=applied.created,
-            adopted=applied.adopted,
-            updated=applied.updated,
-            deleted=applied.deleted,
-            failed=applied.failed,
-            held=len(plan.held),
-            pending=plan.pending_count,
-        )
+        finished = self._closed(report, "stopped" if applied.not_started else "done")
         report.run = finished
         self.store.finish_run(finished)
         changed = finished.created + finished.adopted + finished.updated + finished.deleted
@@ -550,22 +540,30 @@ class Engine:
             detail=summary_line(finished, plan),
         )
 
-    def _stopped_without_lease(self, report: RunReport, why: str) -> None:
-        """The lease was lost while applying: nothing more is written but the run's record, as
-        stopped, where the store still takes it (no one took the lease over)."""
-        run, applied = report.run, report.applied
-        report.run = dataclasses.replace(
-            run,
-            status="stopped",
+    def _closed(self, report: RunReport, status: RunStatus, error: str | None = None) -> RunRecord:
+        """The run's record as it ends: its status, the end time and what the plan and the
+        writes came to."""
+        applied, plan = report.applied, report.plan
+        return dataclasses.replace(
+            report.run,
+            status=status,
             finished_at=self.clock.now(),
             created=applied.created,
             adopted=applied.adopted,
             updated=applied.updated,
             deleted=applied.deleted,
             failed=applied.failed,
-            held=len(report.plan.held),
-            pending=report.plan.pending_count,
-            error=f"the reconciliation lease was lost: {why}",
+            held=len(plan.held),
+            pending=plan.pending_count,
+            error=error if error is not None else report.run.error,
+        )
+
+    def _stopped_without_lease(self, report: RunReport, why: str) -> None:
+        """The lease was lost while applying: nothing more is written but the run's record, as
+        stopped, where the store still takes it (no one took the lease over)."""
+        run = report.run
+        report.run = self._closed(
+            report, "stopped", error=f"the reconciliation lease was lost: {why}"
         )
         log.warning("run %s stopped: %s", run.id, why)
         with contextlib.suppress(fencing.LeaseLost):
