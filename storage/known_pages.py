@@ -1,5 +1,5 @@
 """The statements behind `SqlStore.page_known_users` and `known_user_counts`: User Sync a page
-at a time, never the whole list (200,000 entries at the largest size).
+at a time, never the whole list.
 
 A filtered page is found by walking the index of `search` (the email and the lower-cased name,
 in the emails' order: storage/convert.py `search_text`), reading no row, and stopping once the
@@ -91,7 +91,7 @@ def entries(conn: Connection, keys: Sequence[str]) -> list[KnownUser]:
     """The entries of these email keys, in the order of `keys` (one gone meanwhile is left out)."""
     if not keys:
         return []
-    query = select(*convert.KNOWN_USER_COLUMNS).where(KNOWN_USERS.c.email.in_(keys))
+    query = convert.KNOWN_USER.select().where(KNOWN_USERS.c.email.in_(keys))
     found = {user.email: user for user in convert.known_users_of(conn.execute(query))}
     return [found[key] for key in keys if key in found]
 
@@ -104,7 +104,8 @@ def accounts_by_email(
     if not keys:
         return {}
     query = (
-        select(*convert.ACCOUNT_COLUMNS, ACCOUNTS.c.email_lower)
+        convert.ACCOUNT.select()
+        .add_columns(ACCOUNTS.c.email_lower)
         .where(ACCOUNTS.c.email_lower.in_(keys))
         .order_by(ACCOUNTS.c.id)
     )

@@ -21,7 +21,6 @@ from sqlalchemy import (
     Connection,
     CursorResult,
     Engine,
-    Row,
     Select,
     and_,
     bindparam,
@@ -57,6 +56,7 @@ from core.model import (
     RunRequest,
 )
 from storage import convert, known_pages
+from storage.entity import Values
 from storage.kept_lists import KeptLists
 from storage.tables import (
     ACCOUNTS,
@@ -129,30 +129,28 @@ class SqlStore:
 
     def get_assignments(self) -> dict[Role, Assignment]:
         with self._tx() as conn:
-            rows = conn.execute(select(ASSIGNMENTS).order_by(ASSIGNMENTS.c.role)).all()
-        assignments = [convert.assignment_of(row) for row in rows]
-        return {a.role: a for a in assignments}
+            rows = conn.execute(convert.ASSIGNMENT.select().order_by(ASSIGNMENTS.c.role)).all()
+        return {a.role: a for a in convert.ASSIGNMENT.of_rows(rows)}
 
     def save_assignment(self, assignment: Assignment) -> None:
         with self._write() as conn:
-            upsert(conn, ASSIGNMENTS, [convert.assignment_values(assignment)], keys=["role"])
+            upsert(conn, ASSIGNMENTS, [convert.ASSIGNMENT.values(assignment)], keys=["role"])
 
     # accounts
 
     def list_accounts(self, role: Role | None = None) -> list[AccountRecord]:
-        """Every record (of one role), in insertion order. The engine lists 200,000 of them on
-        every run and most runs change none: the list is kept, and read again only when the
-        table's version token has changed (storage/kept_lists.py)."""
+        """Every record (of one role), in insertion order. The engine lists them all on every
+        run and most runs change none: the list is kept, and read again only when the table's
+        version token has changed (storage/kept_lists.py)."""
         records: list[AccountRecord] = self._kept.listed("accounts", self._read_accounts)
         if role is None:
             return records
         return [record for record in records if record.role is role]
 
     def _read_accounts(self, conn: Connection) -> list[AccountRecord]:
-        """The rows go straight from the driver's cursor to the records: the statement is
-        compiled once, and SQLAlchemy's per-row Row and type processing (most of the time
-        otherwise) is skipped; the dates are converted here, as UtcDateTime would."""
-        query = select(*convert.ACCOUNT_COLUMNS).order_by(ACCOUNTS.c.id)
+        """The rows go straight from the driver's cursor to the records (`_raw_rows`), skipping
+        SQLAlchemy's per-row work; the dates are converted here, as UtcDateTime would."""
+        query = convert.ACCOUNT.select().order_by(ACCOUNTS.c.id)
         parse = _date_reader(conn)
         with _raw_rows(conn, query) as rows:
             return convert.accounts_of_raw(rows, parse)
@@ -170,7 +168,7 @@ class SqlStore:
         self.list_known_users()
 
     def get_account(self, role: Role, source_id: str) -> AccountRecord | None:
-        query = select(*convert.ACCOUNT_COLUMNS).where(
+        query = convert.ACCOUNT.select().where(
             ACCOUNTS.c.role == role.value, ACCOUNTS.c.source_id == source_id
         )
         with self._tx() as conn:
@@ -181,7 +179,7 @@ class SqlStore:
     def find_accounts_by_email(self, email: str) -> list[AccountRecord]:
         key = email.strip().lower()
         query = (
-            select(*convert.ACCOUNT_COLUMNS)
+            convert.ACCOUNT.select()
             .where((ACCOUNTS.c.email_lower == key) | (ACCOUNTS.c.account_email_lower == key))
             .order_by(ACCOUNTS.c.id)
         )
@@ -197,7 +195,7 @@ class SqlStore:
         latest: dict[tuple[Role, str], AccountRecord] = {}
         for record in records:
             latest[(record.role, record.source_id)] = record
-        rows = [convert.account_values(r) for r in latest.values()]
+        rows = [convert.ACCOUNT.values(r) for r in latest.values()]
         changes = [(key, convert.account_as_stored(r)) for key, r in latest.items()]
         with self._kept.writing("accounts", changes) as conn:
             upsert(conn, ACCOUNTS, rows, keys=["role", "source_id"])
@@ -248,8 +246,8 @@ class SqlStore:
 
     def _read_known_users(self, conn: Connection) -> list[KnownUser]:
         accounts = self._kept.shared("accounts")  # its strings are shared where equal (memory)
-        with _raw_rows(conn, select(*convert.KNOWN_USER_COLUMNS)) as cursor:
-            # row by row: no list of 200,000 rows too
+        with _raw_rows(conn, convert.KNOWN_USER.select()) as cursor:
+            # row by row, never a list of every row beside the entries
             users = convert.known_users_of(cursor, accounts)
         # Sorted here, not by ORDER BY: a database collation may not sort like Python does.
         # Emails are the key (unique), so this is the order of the rows sorted by email.
@@ -257,17 +255,18 @@ class SqlStore:
         return users
 
     def get_known_user(self, email: str) -> KnownUser | None:
-        query = select(KNOWN_USERS).where(KNOWN_USERS.c.email == convert.key_of_email(email))
+        key = convert.key_of_email(email)
+        query = convert.KNOWN_USER.select().where(KNOWN_USERS.c.email == key)
         with self._tx() as conn:
             row = conn.execute(query).first()
-        return convert.known_user_of(row) if row is not None else None
+        return convert.KNOWN_USER.of_row(row) if row is not None else None
 
     def save_known_users(self, users: Iterable[KnownUser]) -> None:
-        latest: dict[str, convert.Values] = {}
+        latest: dict[str, Values] = {}
         for user in users:
-            values = convert.known_user_values(user)
+            values = convert.KNOWN_USER.values(user)
             latest[values["email"]] = values
-        changes = [(key, convert.known_user_of_values(v)) for key, v in latest.items()]
+        changes = [(key, convert.known_user_as_stored(v)) for key, v in latest.items()]
         with self._kept.writing("known_users", changes) as conn:
             upsert(conn, KNOWN_USERS, list(latest.values()), keys=["email"])
 
@@ -305,18 +304,18 @@ class SqlStore:
 
     def list_sources(self) -> list[ImportedSource]:
         with self._tx() as conn:
-            rows = conn.execute(select(SOURCES)).all()
+            rows = conn.execute(convert.SOURCE.select()).all()
         # Sorted here: a database collation may not sort keys like Python does.
-        return sorted((convert.source_of(row) for row in rows), key=attrgetter("key"))
+        return sorted(convert.SOURCE.of_rows(rows), key=attrgetter("key"))
 
     def get_source(self, key: str) -> ImportedSource | None:
         with self._tx() as conn:
-            row = conn.execute(select(SOURCES).where(SOURCES.c.key == key)).first()
-        return convert.source_of(row) if row is not None else None
+            row = conn.execute(convert.SOURCE.select().where(SOURCES.c.key == key)).first()
+        return convert.SOURCE.of_row(row) if row is not None else None
 
     def save_source(self, source: ImportedSource) -> None:
         with self._write() as conn:
-            upsert(conn, SOURCES, [convert.source_values(source)], keys=["key"])
+            upsert(conn, SOURCES, [convert.SOURCE.values(source)], keys=["key"])
 
     def remove_source(self, key: str) -> None:
         with self._write() as conn:
@@ -380,83 +379,85 @@ class SqlStore:
         if limit <= 0:
             return []
         query = (
-            select(OPERATIONS)
+            convert.OPERATION.select()
             .where(OPERATIONS.c.email_lower == email.strip().lower())
             .order_by(OPERATIONS.c.started_at.desc(), OPERATIONS.c.id.desc())
             .limit(limit)
         )
         with self._tx() as conn:
             rows = conn.execute(query).all()
-        return [convert.operation_of(row) for row in rows]
+        return convert.OPERATION.of_rows(rows)
 
     def _operations(self, condition: Any) -> list[OperationRecord]:
-        query = select(OPERATIONS).where(condition).order_by(OPERATIONS.c.id)
+        query = convert.OPERATION.select().where(condition).order_by(OPERATIONS.c.id)
         with self._tx() as conn:
             rows = conn.execute(query).all()
-        return [convert.operation_of(row) for row in rows]
+        return convert.OPERATION.of_rows(rows)
 
     # runs
 
     def start_run(self, run: RunRecord) -> None:
         with self._write() as conn:
-            upsert(conn, RUNS, [convert.run_values(run)], keys=["id"])
+            upsert(conn, RUNS, [convert.RUN.values(run)], keys=["id"])
 
     def finish_run(self, run: RunRecord) -> None:
         self.start_run(run)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._tx() as conn:
-            row = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).first()
-        return convert.run_of(row) if row is not None else None
+            row = conn.execute(convert.RUN.select().where(RUNS.c.id == run_id)).first()
+        return convert.RUN.of_row(row) if row is not None else None
 
     def last_run(self, *, include_dry_runs: bool = False) -> RunRecord | None:
-        query = select(RUNS).order_by(RUNS.c.started_at.desc()).limit(1)
+        query = convert.RUN.select().order_by(RUNS.c.started_at.desc()).limit(1)
         if not include_dry_runs:
             query = query.where(RUNS.c.dry_run.is_(False))
         with self._tx() as conn:
             row = conn.execute(query).first()
-        return convert.run_of(row) if row is not None else None
+        return convert.RUN.of_row(row) if row is not None else None
 
     def interrupted_runs(self) -> list[RunRecord]:
-        query = select(RUNS).where(RUNS.c.status == "running").order_by(RUNS.c.started_at)
+        query = convert.RUN.select().where(RUNS.c.status == "running")
         with self._tx() as conn:
-            rows = conn.execute(query).all()
-        return [convert.run_of(row) for row in rows]
+            rows = conn.execute(query.order_by(RUNS.c.started_at)).all()
+        return convert.RUN.of_rows(rows)
 
     # audit
 
     def add_audit(self, event: AuditEvent) -> int:
         with self._write() as conn:
-            return _inserted_id(conn.execute(insert(AUDIT).values(convert.audit_values(event))))
+            return _inserted_id(
+                conn.execute(insert(AUDIT).values(convert.AUDIT_EVENT.values(event)))
+            )
 
     def list_audit(self, limit: int) -> list[AuditEvent]:
         """The newest `limit` events, oldest first (the order a chat transcript reads)."""
         if limit <= 0:
             return []
-        query = select(AUDIT).order_by(AUDIT.c.id.desc()).limit(limit)
+        query = convert.AUDIT_EVENT.select().order_by(AUDIT.c.id.desc()).limit(limit)
         with self._tx() as conn:
             rows = conn.execute(query).all()
-        return [convert.audit_of(row) for row in reversed(rows)]
+        return convert.AUDIT_EVENT.of_rows(reversed(rows))
 
     def last_audit(self, kind: str, actions: Sequence[str]) -> AuditEvent | None:
         query = (
-            select(AUDIT)
+            convert.AUDIT_EVENT.select()
             .where(AUDIT.c.kind == kind, AUDIT.c.action.in_(list(actions)))
             .order_by(AUDIT.c.id.desc())
             .limit(1)
         )
         with self._tx() as conn:
             row = conn.execute(query).first()
-        return convert.audit_of(row) if row is not None else None
+        return convert.AUDIT_EVENT.of_row(row) if row is not None else None
 
     def unposted_audit(self, limit: int) -> list[AuditEvent]:
         """The oldest `limit` events not yet posted, oldest first."""
         if limit <= 0:
             return []
-        query = select(AUDIT).where(AUDIT.c.posted_at.is_(None)).order_by(AUDIT.c.id).limit(limit)
+        query = convert.AUDIT_EVENT.select().where(AUDIT.c.posted_at.is_(None))
         with self._tx() as conn:
-            rows = conn.execute(query).all()
-        return [convert.audit_of(row) for row in rows]
+            rows = conn.execute(query.order_by(AUDIT.c.id).limit(limit)).all()
+        return convert.AUDIT_EVENT.of_rows(rows)
 
     def mark_audit_posted(self, event_ids: Sequence[int], at: datetime) -> None:
         params = [{"event_id": event_id, "posted": at} for event_id in event_ids]
@@ -474,8 +475,8 @@ class SqlStore:
 
     def list_held(self) -> list[HeldDeletion]:
         with self._tx() as conn:
-            rows = conn.execute(select(HELD).order_by(HELD.c.id)).all()
-        return [convert.held_of(row) for row in rows]
+            rows = conn.execute(convert.HELD_DELETION.select().order_by(HELD.c.id)).all()
+        return convert.HELD_DELETION.of_rows(rows)
 
     def hold(self, deletions: Iterable[HeldDeletion]) -> None:
         """Hold new deletions; a deletion already held (approved or not) stays as it is, so a
@@ -483,7 +484,7 @@ class SqlStore:
         first: dict[tuple[Role, str], HeldDeletion] = {}
         for held in deletions:
             first.setdefault((held.role, held.source_id), held)
-        rows = [convert.held_values(h) for h in first.values()]
+        rows = [convert.HELD_DELETION.values(h) for h in first.values()]
         with self._write() as conn:
             upsert(conn, HELD, rows, keys=["role", "source_id"], update=False)
 
@@ -510,12 +511,12 @@ class SqlStore:
 
     def list_failures(self) -> list[Failure]:
         with self._tx() as conn:
-            rows = conn.execute(select(FAILURES).order_by(FAILURES.c.id)).all()
-        return [convert.failure_of(row) for row in rows]
+            rows = conn.execute(convert.FAILURE.select().order_by(FAILURES.c.id)).all()
+        return convert.FAILURE.of_rows(rows)
 
     def save_failure(self, failure: Failure) -> None:
         with self._write() as conn:
-            upsert(conn, FAILURES, [convert.failure_values(failure)], keys=["role", "source_id"])
+            upsert(conn, FAILURES, [convert.FAILURE.values(failure)], keys=["role", "source_id"])
 
     def clear_failure(self, role: Role, source_id: str) -> None:
         with self._write() as conn:
@@ -532,19 +533,19 @@ class SqlStore:
             upsert(
                 conn,
                 CONVERSATIONS,
-                [convert.conversation_values(ref)],
+                [convert.CONVERSATION.values(ref)],
                 keys=["platform", "key", "purpose"],
             )
 
     def list_conversations(self, purpose: str = "audit") -> list[ConversationRef]:
         query = (
-            select(CONVERSATIONS)
+            convert.CONVERSATION.select()
             .where(CONVERSATIONS.c.purpose == purpose)
             .order_by(CONVERSATIONS.c.id)
         )
         with self._tx() as conn:
             rows = conn.execute(query).all()
-        return [convert.conversation_of(row) for row in rows]
+        return convert.CONVERSATION.of_rows(rows)
 
     # the reconciliation lease: always on a connection of its own, committed at once, never
     # inside reading() (whose snapshot may be stale and is rolled back) and never cached
@@ -667,13 +668,13 @@ class SqlStore:
     def pending_run_requests(self) -> list[RunRequest]:
         """Oldest first: by id, the order they were asked for."""
         query = (
-            select(RUN_REQUESTS)
+            convert.RUN_REQUEST.select()
             .where(RUN_REQUESTS.c.status == "pending")
             .order_by(RUN_REQUESTS.c.id)
         )
         with self._tx() as conn:
             rows = conn.execute(query).all()
-        return [_run_request_of(row) for row in rows]
+        return convert.RUN_REQUEST.of_rows(rows)
 
     def finish_run_request(
         self,
@@ -694,10 +695,10 @@ class SqlStore:
             conn.execute(stmt)
 
     def get_run_request(self, request_id: int) -> RunRequest | None:
-        query = select(RUN_REQUESTS).where(RUN_REQUESTS.c.id == request_id)
+        query = convert.RUN_REQUEST.select().where(RUN_REQUESTS.c.id == request_id)
         with self._tx() as conn:
             row = conn.execute(query).first()
-        return _run_request_of(row) if row is not None else None
+        return convert.RUN_REQUEST.of_row(row) if row is not None else None
 
 
 if TYPE_CHECKING:
@@ -734,18 +735,3 @@ def _inserted_id(result: CursorResult[Any]) -> int:
     if key is None or key[0] is None:
         raise RuntimeError("the database returned no id for the inserted row")
     return int(key[0])
-
-
-def _run_request_of(row: Row[Any]) -> RunRequest:
-    m = row._mapping
-    return RunRequest(
-        id=m[RUN_REQUESTS.c.id],
-        kind=m[RUN_REQUESTS.c.kind],
-        by=m[RUN_REQUESTS.c.requested_by],
-        requested_at=m[RUN_REQUESTS.c.requested_at],
-        emails=tuple(json.loads(m[RUN_REQUESTS.c.emails])),
-        status=m[RUN_REQUESTS.c.status],
-        run_id=m[RUN_REQUESTS.c.run_id],
-        summary=m[RUN_REQUESTS.c.summary],
-        finished_at=m[RUN_REQUESTS.c.finished_at],
-    )

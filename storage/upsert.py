@@ -1,8 +1,8 @@
 """INSERT ... ON CONFLICT for SQLite and PostgreSQL, sent as one executemany.
 
-Saving 20,000 accounts as 20,000 SELECT-then-INSERT/UPDATE round trips takes seconds; one
-upsert statement executed with a list of parameter sets takes a fraction of that, and it is
-atomic without needing a lock or a retry on a concurrent insert of the same key.
+One statement executed with a list of parameter sets, not a SELECT-then-INSERT/UPDATE round
+trip per row: an import saves thousands at once, and it is atomic without needing a lock or a
+retry on a concurrent insert of the same key.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.convert import Values
+from storage.entity import Values
 
 
 def upsert(

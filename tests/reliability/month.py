@@ -987,10 +987,9 @@ class Month:
         deadline = time.monotonic() + 90
         while True:
             with self.db.connect() as conn:
-                rows = conn.execute(
-                    select(AUDIT).where(AUDIT.c.id > self.audit_since).order_by(AUDIT.c.id)
-                ).all()
-            events = [convert.audit_of(r) for r in rows]
+                query = select(*convert.AUDIT_EVENT.columns).where(AUDIT.c.id > self.audit_since)
+                rows = conn.execute(query.order_by(AUDIT.c.id)).all()
+            events = convert.AUDIT_EVENT.of_rows(rows)
             meant = [
                 e
                 for e in events

@@ -443,3 +443,20 @@ def test_a_text_is_found_through_the_trigram_table_after_a_vacuum(tmp_path: Path
         assert found("user 36") == []  # removed before the vacuum
     finally:
         store.engine.dispose()
+
+
+def test_a_record_field_without_a_column_is_refused_when_declared() -> None:
+    """A field added to a core record but not to its table must fail at once, not be dropped
+    silently on every save."""
+    import dataclasses
+
+    from storage.entity import Entity
+    from storage.tables import RUNS
+
+    @dataclasses.dataclass(frozen=True)
+    class Widened:
+        id: str
+        colour: str
+
+    with pytest.raises(LookupError, match="colour"):
+        Entity(Widened, RUNS)
