@@ -1,6 +1,6 @@
 """What `SqlStore` keeps in memory between calls: whole-table lists, and counts.
 
-The engine lists 200,000 account records on every run and most runs change none, and `sync
+The engine lists every account record on every run and most runs change none, and `sync
 status` and `sources` ask for counts on every request. So a list of a watched table (accounts,
 known_users) is kept with the table's version token, read just before it, and read again only
 when the token has changed; the store's own writes are laid over it instead. The token is
@@ -31,7 +31,7 @@ class KeptLists:
     """The store's kept lists and counts. `transaction` opens the store's read transaction (or
     joins the one `reading()` holds); `write` opens its write transaction (fenced)."""
 
-    # Counting 100,000 accounts takes milliseconds, so the counts are kept for a few seconds.
+    # Counting the accounts is cheap but asked often, so the counts are kept for a few seconds.
     # This process's own writes drop them at once; another replica's show within COUNTS_TTL.
     COUNTS_TTL = 5.0
 
@@ -55,21 +55,24 @@ class KeptLists:
         are copied; their items are frozen."""
         with self._lock, self._transaction() as conn:
             token = _token(conn, table)
-            kept = self._kept.get(table)
-            pending = self._pending.pop(table, None)
-            if kept is not None and token is not None and kept[0] == token:
-                items = kept[1]
-                if pending:
-                    items = _lay_over(table, items, pending)
+            items = self._kept_at(table, token)
+            if items is None:
+                items = read(conn)
+                if token is not None:
                     self._kept[table] = (token, items)
-                return list(items)
-            # Dropped before the read, so two copies of 200,000 records never coexist.
-            self._kept.pop(table, None)
-            del kept, pending
-            items = read(conn)
-            if token is not None:
-                self._kept[table] = (token, items)
             return list(items)
+
+    def _kept_at(self, table: str, token: str | None) -> list[Any] | None:
+        """The kept list of `table` if it was read at `token`, this store's own writes since
+        laid over it. Otherwise None, and the kept list is dropped here, so the read that
+        follows never holds two copies of the table."""
+        kept = self._kept.pop(table, None)
+        pending = self._pending.pop(table, None)
+        if kept is None or token is None or kept[0] != token:
+            return None
+        items = _lay_over(table, kept[1], pending) if pending else kept[1]
+        self._kept[table] = (token, items)
+        return items
 
     def shared(self, table: str) -> Sequence[Any]:
         """The kept list of `table` as it is (not a copy, not to be changed), or nothing."""

@@ -24,9 +24,8 @@ class UtcDateTime(TypeDecorator[datetime]):
     a guess, and a wrong guess corrupts retry times and audit order without any error.
 
     The processors are overridden for speed: on SQLite they go straight between text and aware
-    datetimes, elsewhere one function handles each value. The generic TypeDecorator path (a
-    chain of calls, SQLAlchemy's own parser, `replace(tzinfo=...)`) costs several times as much,
-    which was most of the time `list_accounts` took for 100,000 rows.
+    datetimes, elsewhere one function handles each value, where the generic TypeDecorator path
+    is a chain of calls per value (tests/bench/bench_store_rows.py times the lists).
     """
 
     impl = DateTime(timezone=True)
