@@ -6,6 +6,8 @@ importing storage never touches a disk or a network.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,22 @@ def _postgres_options(parsed: URL) -> dict[str, Any]:
 WAL_SWITCH_WAIT_MS = 60_000
 
 
+def _switch_to_wal(cursor: Any) -> None:
+    """PRAGMA journal_mode=WAL, tried again while the database is locked. SQLite answers
+    "database is locked" at once, without waiting, when a connection that reads would have to
+    wait for a writer that waits for it (its deadlock rule), which replicas opening one fresh
+    database at once can meet; the busy timeout covers only the other cases."""
+    deadline = time.monotonic() + WAL_SWITCH_WAIT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
@@ -66,7 +84,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         # hold for seconds while several start at once (storage/migrate.py): wait for it as
         # long as a migration waits, not the 5 s a store call waits.
         cursor.execute(f"PRAGMA busy_timeout={WAL_SWITCH_WAIT_MS}")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(cursor)
         # In WAL mode NORMAL never corrupts the database; a power cut (not a killed process)
         # may lose the last commits, which the operation journal and idempotent writes
         # tolerate. FULL would fsync on every audit event and journal entry.
