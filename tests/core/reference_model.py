@@ -108,6 +108,8 @@ def allowed_addresses(run: RoleRun, person: Person) -> list[str]:
     address; Google the first username not held by our account of another primary, before
     the run (a leaver's address is freed only once the run is over; an account deleted out of
     band holds its address while we remember it) or after it (a newcomer of the same run).
+    A username held by an account not ours that another primary of the run also wants is
+    settled between the two: one waits for it, the other takes the next one.
     After a crash, the restarted run may have found a leaver's delete done, and the newcomer
     may have any of the usernames up to that one."""
     if run.home == GOOGLE:
@@ -115,11 +117,25 @@ def allowed_addresses(run: RoleRun, person: Person) -> list[str]:
     held = {s.email for pid, s in [*run.before.items(), *run.after.items()] if pid != person.id}
     held |= {address for pid, address in run.remembered.items() if pid != person.id}
     allowed: list[str] = []
+    first_free = None
     for address in google_candidates(person.email, run.interop_domain):
         allowed.append(address)
-        if address not in held:
+        if address in held:
+            continue
+        if first_free is None:
+            first_free = len(allowed) - 1
+        if address not in run.taken or not _wanted_by_another(run, person, address):
             break
-    return allowed if run.crashed else allowed[-1:]
+    return allowed if run.crashed or first_free is None else allowed[first_free:]
+
+
+def _wanted_by_another(run: RoleRun, person: Person, address: str) -> bool:
+    """Another primary of the run whose usernames include `address`."""
+    return any(
+        other_person.id != person.id
+        and address in google_candidates(other_person.email, run.interop_domain)
+        for other_person in run.desired.values()
+    )
 
 
 @dataclass
@@ -175,6 +191,7 @@ def check_role(run: RoleRun) -> Verdict:
             continue
         allowed = allowed_addresses(run, person)
         blocked = any(address in run.taken for address in allowed)
+        remembered = run.remembered.get(pid)
         if blocked:
             blocked_ids.add(pid)
         if now is None:
@@ -187,9 +204,10 @@ def check_role(run: RoleRun) -> Verdict:
             problems.append(f"{side} account of renamed {pid} was replaced: {was} -> {now}")
         if now.email in allowed:
             synced[pid] = person.email
-        elif was is not None and blocked and now.email == was.email:
+        elif blocked and now.email == (was.email if was is not None else remembered):
             # The new address held by someone else's account: the names follow,
-            # the address stays until it frees up (what a failed move does).
+            # the address stays until it frees up (what a failed move does). An account
+            # deleted out of band and restored is the account that was there.
             synced[pid] = run.synced.get(pid, "")
         else:
             problems.append(

@@ -753,18 +753,11 @@ async def test_an_incremental_run_after_a_crash_finishes_a_cut_repair() -> None:
     assert world.entra.by_email("dan@example.com") is None  # no guest left behind
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="open: found by the on-demand model check (2,000 long sequences) during issue 17; the "
-    "code before issue 17 fails it the same way. The product gives a renamed Microsoft primary "
-    "the interop address fay2@ while fay@ is held by an account not ours; the reference model "
-    "wants fay@ only (the create waits for it). Which side is right is not settled yet",
-)
-def test_a_renamed_primary_whose_interop_address_is_held_by_someone_else() -> None:
-    """The model check's open case, step by step: Fay's twin in Entra (a Microsoft primary, in
-    both groups until the rename) is renamed to fay@contoso.com while an account that is not
-    ours holds fay@teams.example.com; the first full run must not take another address."""
+def test_two_newcomers_wanting_an_address_held_by_someone_else_settle_it_between_them() -> None:
+    """Found by the model check: two Microsoft primaries both want fay@teams.example.com (Fay's
+    twin in Entra, and someone renamed to fay@contoso.com) while an account that is not ours
+    holds it. A collision between two primaries is settled, never refused: one waits for fay@,
+    the other gets fay2@ (docs/ARCHITECTURE.md, "Collisions are settled by design")."""
     state = EngineMachine()
     try:
         state.assign(google_first=False, concurrency=1, members=[False] * 10)
@@ -775,6 +768,16 @@ def test_a_renamed_primary_whose_interop_address_is_held_by_someone_else() -> No
         state.join_both(index=1, side="google")
         state.join_both(index=9, side="entra")
         state.change_email(domain="contoso.com", index=2, local="fay", side="entra")
-        state.full_run()
+        state.full_run()  # the machine checks the run against the reference model
+        fays = {
+            u.marker: u.email for u in state.dirs[GOOGLE].managed() if u.email.startswith("fay")
+        }
+        assert list(fays.values()) == [f"fay2@{INTEROP}"]
+        squatter = state.dirs[GOOGLE].by_email(f"fay@{INTEROP}")
+        assert squatter is not None and squatter.marker is None  # untouched
+        waiting = [
+            f for f in state.world.store.list_failures() if "not created by us" in f.last_error
+        ]
+        assert len(waiting) == 1 and not waiting[0].quarantined  # the other Fay waits for fay@
     finally:
         state.teardown()
